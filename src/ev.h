@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The event loop: readiness of descriptors and one-shot timers, dispatched to
+ * callbacks, over one of several backends (epoll, poll, select) chosen at run
+ * time.  A loop belongs to one process: create it after fork().
+ */
+#ifndef ECHOD_EV_H
+#define ECHOD_EV_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EV_READ  0x1
+#define EV_WRITE 0x2
+
+struct ev_loop;
+
+/* Called when fd is ready; events is a subset of the interest (EV_READ |
+ * EV_WRITE); errors and hang-ups are reported as both of the interest bits so
+ * that the owner's next read or write sees them. */
+typedef void ev_io_fn(struct ev_loop *loop, int fd, int events, void *arg);
+
+struct ev_timer;
+typedef void ev_timer_fn(struct ev_loop *loop, struct ev_timer *t);
+
+/*
+ * A one-shot timer, embedded in its owner (no allocation); the callback finds
+ * the owner with container_of-style arithmetic.  Zero it or call
+ * ev_timer_init() before first use.
+ */
+struct ev_timer {
+	uint64_t     when;  /* ms on the loop's monotonic clock */
+	ev_timer_fn *fn;
+	uint32_t     slot;  /* heap position + 1; 0 = not armed */
+};
+
+/* Backend names in order of preference; "auto" picks the first that starts. */
+extern const char *const ev_backend_names[];
+
+/*
+ * Create a loop on backend `name` ("auto", "epoll", "poll", "select").
+ * Returns NULL with errno set: ENOENT for an unknown or unavailable name, or
+ * the backend's own error.
+ */
+struct ev_loop *ev_loop_new(const char *name);
+void ev_loop_free(struct ev_loop *loop);
+const char *ev_loop_backend(const struct ev_loop *loop);
+
+/* Signals unblocked only while the loop waits (epoll_pwait/ppoll/pselect);
+ * NULL waits with the caller's mask.  The set is copied. */
+void ev_loop_sigmask(struct ev_loop *loop, const sigset_t *wait_mask);
+
+/*
+ * Watch fd for `events` (EV_READ, EV_WRITE, both, or 0 to keep it registered
+ * without interest).  Returns 0, or -1 with errno: EEXIST if fd is already
+ * watched, ERANGE if the backend cannot hold fd (select and FD_SETSIZE),
+ * ENOMEM, or the backend's error.
+ */
+int ev_add(struct ev_loop *loop, int fd, int events, ev_io_fn *fn, void *arg);
+
+/* Change the interest of a watched fd.  Returns 0 or -1 with errno. */
+int ev_set(struct ev_loop *loop, int fd, int events);
+
+/* Current interest of fd, or -1 if it is not watched. */
+int ev_get(const struct ev_loop *loop, int fd);
+
+/* Stop watching fd (before closing it).  Events for fd already collected in
+ * the current batch are not dispatched, even if fd is reused at once. */
+void ev_del(struct ev_loop *loop, int fd);
+
+/*
+ * Wait for events or the earliest timer, but no longer than max_ms (-1: no
+ * limit besides timers), then dispatch them and run the expired timers.
+ * Returns the number of callbacks run, or -1 with errno for a backend failure.
+ * A signal delivered during the wait returns 0 (EINTR is not an error).
+ */
+int ev_run_once(struct ev_loop *loop, int max_ms);
+
+/* The loop's cached monotonic time in ms, refreshed after every wait. */
+uint64_t ev_now(const struct ev_loop *loop);
+/* Refresh the cached time from the clock and return it. */
+uint64_t ev_now_update(struct ev_loop *loop);
+
+void ev_timer_init(struct ev_timer *t, ev_timer_fn *fn);
+/* (Re)arm t to fire once, ms after ev_now().  Returns 0, or -1 (ENOMEM). */
+int ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t ms);
+/* Disarm t; harmless if it is not armed. */
+void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
+static inline int ev_timer_active(const struct ev_timer *t) { return t->slot != 0; }
+
+/* Number of watched descriptors and of armed timers (for status and tests). */
+size_t ev_count_fds(const struct ev_loop *loop);
+size_t ev_count_timers(const struct ev_loop *loop);
+
+#define ev_container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#endif

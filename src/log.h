@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Logging to stderr, syslog or a file, with levels.  The *_warn/*_error forms
+ * append strerror(errno); the *x forms do not (the OpenBSD convention).
+ */
+#ifndef ECHOD_LOG_H
+#define ECHOD_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Parse "error" … "debug"; returns the level or -1. */
+int log_level_parse(const char *name);
+const char *log_level_name(enum log_level level);
+
+/*
+ * Send the log to `target`: "stderr", "syslog" or an absolute file path
+ * (opened for append).  Returns 0, or -1 with errno if the file cannot be
+ * opened; the previous target is then kept.
+ */
+int log_open(const char *target, enum log_level level);
+/* Reopen the log file (after rotation).  Returns 0 or -1 with errno. */
+int log_reopen(void);
+void log_close(void);
+
+/* True if a message at `level` would be written (guards costly arguments). */
+extern enum log_level log_max_level;
+#define log_enabled(level) ((level) <= log_max_level)
+
+void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_error(...)  log_msg(LOG_LEVEL_ERROR, 1, __VA_ARGS__)
+#define log_errorx(...) log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_LEVEL_WARNING, 1, __VA_ARGS__)
+#define log_warnx(...)  log_msg(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_LEVEL_NOTICE, 0, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_debug(...) \
+	do { if (log_enabled(LOG_LEVEL_DEBUG)) log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__); } while (0)
+
+/* Log at error level and exit(1); fatal() appends strerror(errno). */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif
