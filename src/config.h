@@ -79,4 +79,82 @@ void config_free(struct config *cfg);
 void config_errors_print(const struct config_errors *errs, FILE *out);
 void config_errors_free(struct config_errors *errs);
 
+/*
+ * ---- Below: shared by config.c, config_file.c and the tests only. ----
+ *
+ * config_file.c turns libconfig's tree into a tree of struct config_value
+ * (types and lines kept, nothing checked); config_from_value() checks it
+ * against the key table and builds the struct config.  So every semantic rule
+ * lives in config.c, which can be tested without libconfig.
+ */
+
+enum config_value_type {
+	CONFIG_VALUE_INT, /* 32- or 64-bit integer */
+	CONFIG_VALUE_FLOAT,
+	CONFIG_VALUE_BOOL,
+	CONFIG_VALUE_STRING,
+	CONFIG_VALUE_GROUP, /* named children */
+	CONFIG_VALUE_LIST,  /* unnamed children (libconfig list or array) */
+};
+
+struct config_value {
+	const char             *name; /* NULL for list elements and the root */
+	enum config_value_type  type;
+	long long               i;    /* INT, BOOL */
+	const char             *s;    /* STRING; borrowed, copied if kept */
+	const char             *file; /* NULL: the file being loaded */
+	int                     line;
+	struct config_value    *child; /* GROUP, LIST */
+	size_t                  nchild;
+};
+
+/* What a key accepts. */
+enum config_key_type {
+	CONFIG_KEY_INT,      /* an integer in [min, max] */
+	CONFIG_KEY_INT_AUTO, /* the same, or the string "auto" */
+	CONFIG_KEY_CHOICE,   /* one of the strings in choices */
+	CONFIG_KEY_STRING,   /* a string that check() accepts */
+	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
+	CONFIG_KEY_LIST,     /* a list of such groups */
+};
+
+/* Where the value goes, at offset in struct config or struct listen_conf. */
+enum config_key_store {
+	CONFIG_STORE_NONE,
+	CONFIG_STORE_INT,    /* int */
+	CONFIG_STORE_SIZE,   /* size_t */
+	CONFIG_STORE_STRING, /* char *, a copy */
+	CONFIG_STORE_INDEX,  /* int: the index of the choice */
+};
+
+/* One row of the key table: the single description of a key. */
+struct config_key {
+	const char            *name; /* "workers", "log.level", "listen.port" */
+	enum config_key_type   type;
+	enum config_key_store  store;
+	size_t                 offset;
+	long long              min, max;
+	const char *const     *choices; /* CHOICE: NULL-terminated */
+	/* STRING: NULL if `s` is acceptable, else what is wrong with it */
+	const char *(*check)(const char *s);
+	const char            *def;  /* default, as text; NULL: none */
+	const char            *help; /* one line, for messages and docs */
+};
+
+extern const struct config_key config_keys[];
+extern const size_t config_nkeys;
+
+/*
+ * Check `root` (a GROUP, the file's top level) against the key table and
+ * build a config from it and the defaults; `file` names it in messages and is
+ * copied.  Returns NULL with the errors appended to `errs` if anything is
+ * wrong (every error is reported, not just the first).
+ */
+struct config *config_from_value(const struct config_value *root, const char *file,
+                                 const struct config_env *env, struct config_errors *errs);
+
+/* Append "FILE:LINE: message".  Returns 0, or -1 if out of memory. */
+int config_errors_add(struct config_errors *errs, const char *file, int line, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Logging to stderr, syslog or a file, with levels.  The *_warn/*_error forms
+ * Logging to stderr, syslog or a file, with levels.  The log_warn and log_error forms
  * append strerror(errno); the *x forms do not (the OpenBSD convention).
  */
 #ifndef ECHOD_LOG_H

@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# Developer entry point (see README.md):
+#   ./dev.sh run        install what is missing, build, run echod in the foreground
+#   ./dev.sh test       install what is missing, build, run the whole test suite
+#   ./dev.sh test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+set -eu
+cd "$(dirname "$0")"
+top=$(pwd)
+
+# Debian packages the build and the tests need.
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc"
+
+install_deps() {
+	missing=""
+	for p in $PACKAGES; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+			missing="$missing $p"
+		fi
+	done
+	if [ -n "$missing" ]; then
+		echo "dev.sh: installing$missing" >&2
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "dev.sh: run as root (or install:$missing)" >&2
+			exit 1
+		fi
+		apt-get update -q
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+	fi
+}
+
+# build DIR [configure options...]
+build() {
+	dir=$1
+	shift
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+		./autogen.sh
+	fi
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@" && make -j"$(nproc)")
+}
+
+cmd=${1:-}
+case "$cmd" in
+run)
+	install_deps
+	build _build --enable-werror
+	echo "dev.sh: echod on 127.0.0.1:7007 (TCP and UDP); Ctrl-C stops it" >&2
+	exec _build/src/echod -c etc/echod-dev.conf
+	;;
+test)
+	install_deps
+	build _build --enable-werror
+	make -C _build -j2 check
+	;;
+test-asan)
+	install_deps
+	build _build-asan --enable-werror --enable-asan
+	make -C _build-asan -j2 check
+	;;
+*)
+	echo "usage: $0 run | test | test-asan" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The configuration's keys, defaults and validation, all driven by one table.
+ * Pure: it judges a tree of typed values (config_file.c builds it with
+ * libconfig) and opens no file, reads no global.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "log.h"
+
+static const char *const backend_names[] = {"auto", "epoll", "poll", "select", NULL};
+/* Indexed like enum log_level and enum listen_proto: the index is stored. */
+static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+static const char *const proto_names[] = {"tcp", "udp", "unix", NULL};
+
+_Static_assert(LOG_LEVEL_ERROR == 0 && LOG_LEVEL_DEBUG == 4, "level_names follows enum log_level");
+_Static_assert(LISTEN_TCP == 0 && LISTEN_UDP == 1 && LISTEN_UNIX == 2,
+               "proto_names follows enum listen_proto");
+/* CONFIG_STORE_INDEX writes an int into listen_conf.proto. */
+_Static_assert(sizeof(enum listen_proto) == sizeof(int), "enum listen_proto is int-sized");
+
+#define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+static const char *check_name(const char *s)
+{
+	return *s == '\0' ? "must not be empty" : NULL;
+}
+
+static const char *check_abs_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "not an absolute path";
+}
+
+static const char *check_log_target(const char *s)
+{
+	if (strcmp(s, "stderr") == 0 || strcmp(s, "syslog") == 0 || s[0] == '/')
+		return NULL;
+	return "must be \"stderr\", \"syslog\" or an absolute path";
+}
+
+static const char *check_address(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+		return NULL;
+	return "not a numeric IPv4 or IPv6 address";
+}
+
+static const char *check_socket_path(const char *s)
+{
+	if (s[0] != '/')
+		return "not an absolute path";
+	/* sun_path needs room for the terminating NUL. */
+	if (strlen(s) >= SUN_PATH_MAX)
+		return "too long for a Unix socket path";
+	return NULL;
+}
+
+#define CFG(field) offsetof(struct config, field)
+#define LST(field) offsetof(struct listen_conf, field)
+
+/*
+ * Every key of echod.conf(5).  A group's keys ("log.*") live in struct config
+ * itself; the keys of a "listen" entry in its struct listen_conf.  Defaults go
+ * through the same checks as the file's values.  (Kept from clang-format: a
+ * few lines per key read better than one line per field.)
+ */
+/* clang-format off */
+const struct config_key config_keys[] = {
+	{.name = "workers", .type = CONFIG_KEY_INT_AUTO, .store = CONFIG_STORE_INT,
+	 .offset = CFG(workers), .min = 1, .max = 1024, .def = "auto",
+	 .help = "worker processes; \"auto\" = the CPUs this process may use"},
+	{.name = "backend", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(backend), .choices = backend_names, .def = "auto",
+	 .help = "event loop: \"auto\", \"epoll\", \"poll\" or \"select\""},
+	{.name = "user", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(user), .check = check_name,
+	 .help = "user the workers run as, when started as root"},
+	{.name = "group", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(group), .check = check_name,
+	 .help = "group the workers run as, when started as root"},
+	{.name = "pid_file", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(pid_file), .check = check_abs_path,
+	 .help = "file that holds the master's pid"},
+	{.name = "max_connections", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(max_connections), .min = 1, .max = 10000000, .def = "10000",
+	 .help = "connections per worker; past it new ones are closed at once"},
+	{.name = "idle_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(idle_timeout), .min = 0, .max = 7 * 86400, .def = "300",
+	 .help = "seconds without traffic before a connection is closed; 0 = never"},
+	{.name = "shutdown_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(shutdown_timeout), .min = 0, .max = 3600, .def = "10",
+	 .help = "seconds a graceful stop or reload may take"},
+	{.name = "max_pending", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_SIZE,
+	 .offset = CFG(max_pending), .min = 4096, .max = 1 << 30, .def = "1048576",
+	 .help = "bytes not yet echoed, per connection, before echod stops reading"},
+	{.name = "log", .type = CONFIG_KEY_GROUP, .help = "where and what to log"},
+	{.name = "log.target", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",
+	 .help = "\"stderr\", \"syslog\" or an absolute file path"},
+	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
+	 .offset = CFG(log_level), .choices = level_names, .def = "info",
+	 .help = "\"error\", \"warning\", \"notice\", \"info\" or \"debug\""},
+	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
+	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(address), .check = check_address,
+	 .help = "numeric IPv4 or IPv6 address (TCP, UDP)"},
+	/* Port 0 lets the kernel pick a free port: tests use it, operators do not. */
+	{.name = "listen.port", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = LST(port), .min = 0, .max = 65535,
+	 .help = "port (TCP, UDP); 0 = any free port"},
+	{.name = "listen.protocol", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
+	 .offset = LST(proto), .choices = proto_names, .def = "tcp",
+	 .help = "\"tcp\" or \"udp\"; \"unix\" goes with path"},
+	{.name = "listen.path", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(path), .check = check_socket_path,
+	 .help = "absolute path of a Unix stream socket"},
+};
+/* clang-format on */
+const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
+
+/* One run of config_from_value(). */
+struct build {
+	struct config *cfg;
+	const char *file;
+	struct config_errors *errs;
+	int failed;
+};
+
+static int __attribute__((format(printf, 4, 0)))
+errors_vadd(struct config_errors *errs, const char *file, int line, const char *fmt, va_list ap)
+{
+	struct config_error *v, *e;
+	va_list ap2;
+	int len;
+
+	v = realloc(errs->v, (errs->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	errs->v = v;
+	e = &v[errs->n];
+	va_copy(ap2, ap);
+	len = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (len < 0)
+		return -1;
+	e->line = line;
+	e->file = strdup(file);
+	e->msg = malloc((size_t)len + 1);
+	if (e->file == NULL || e->msg == NULL)
+		goto fail;
+	vsnprintf(e->msg, (size_t)len + 1, fmt, ap);
+	errs->n++;
+	return 0;
+fail:
+	free(e->file);
+	free(e->msg);
+	return -1;
+}
+
+int config_errors_add(struct config_errors *errs, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = errors_vadd(errs, file, line, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Report a problem with `v` (NULL: with the file as a whole). */
+static void __attribute__((format(printf, 3, 4)))
+build_error(struct build *b, const struct config_value *v, const char *fmt, ...)
+{
+	const char *file = v != NULL && v->file != NULL ? v->file : b->file;
+	va_list ap;
+
+	/* Even if the message cannot be stored, the config must not pass. */
+	b->failed = 1;
+	va_start(ap, fmt);
+	errors_vadd(b->errs, file, v != NULL ? v->line : 0, fmt, ap);
+	va_end(ap);
+}
+
+static const char *value_type_name(enum config_value_type type)
+{
+	switch (type) {
+	case CONFIG_VALUE_INT:
+		return "an integer";
+	case CONFIG_VALUE_FLOAT:
+		return "a float";
+	case CONFIG_VALUE_BOOL:
+		return "a boolean";
+	case CONFIG_VALUE_STRING:
+		return "a string";
+	case CONFIG_VALUE_GROUP:
+		return "a group";
+	case CONFIG_VALUE_LIST:
+		return "a list";
+	}
+	return "an unknown type";
+}
+
+/* The key `name` inside `section` (NULL: the top level). */
+static const struct config_key *key_find(const char *section, const char *name)
+{
+	size_t i, slen = section != NULL ? strlen(section) : 0;
+	const char *rest;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; i < config_nkeys; i++) {
+		rest = config_keys[i].name;
+		if (section != NULL) {
+			if (strncmp(rest, section, slen) != 0 || rest[slen] != '.')
+				continue;
+			rest += slen + 1;
+		} else if (strchr(rest, '.') != NULL) {
+			continue;
+		}
+		if (strcmp(rest, name) == 0)
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+static const struct config_value *child_find(const struct config_value *group, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < group->nchild; i++)
+		if (group->child[i].name != NULL && strcmp(group->child[i].name, name) == 0)
+			return &group->child[i];
+	return NULL;
+}
+
+static void store(struct build *b, const struct config_key *k, void *base, long long n,
+                  const char *s)
+{
+	char *field = (char *)base + k->offset;
+	char *copy;
+
+	switch (k->store) {
+	case CONFIG_STORE_INT:
+	case CONFIG_STORE_INDEX:
+		*(int *)(void *)field = (int)n;
+		break;
+	case CONFIG_STORE_SIZE:
+		*(size_t *)(void *)field = (size_t)n;
+		break;
+	case CONFIG_STORE_STRING:
+		copy = strdup(s);
+		if (copy == NULL) {
+			build_error(b, NULL, "out of memory");
+			return;
+		}
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = copy;
+		break;
+	case CONFIG_STORE_NONE:
+		break;
+	}
+}
+
+static void set_int(struct build *b, const struct config_key *k, const struct config_value *v,
+                    void *base)
+{
+	if (v->i < k->min || v->i > k->max) {
+		build_error(b, v, "%s: %lld is out of range %lld..%lld", k->name, v->i, k->min,
+		            k->max);
+		return;
+	}
+	store(b, k, base, v->i, NULL);
+}
+
+static void set_choice(struct build *b, const struct config_key *k, const struct config_value *v,
+                       void *base)
+{
+	char list[128];
+	size_t i, len = 0;
+
+	for (i = 0; k->choices[i] != NULL; i++)
+		if (strcmp(k->choices[i], v->s) == 0) {
+			store(b, k, base, (long long)i, v->s);
+			return;
+		}
+	list[0] = '\0';
+	for (i = 0; k->choices[i] != NULL && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+		                        i > 0 ? ", " : "", k->choices[i]);
+	build_error(b, v, "%s: \"%s\" is not one of %s", k->name, v->s, list);
+}
+
+/* Check the scalar `v` against key `k` and store it into `base`. */
+static void set_value(struct build *b, const struct config_key *k, const struct config_value *v,
+                      void *base)
+{
+	const char *why;
+
+	switch (k->type) {
+	case CONFIG_KEY_INT:
+		if (v->type != CONFIG_VALUE_INT)
+			build_error(b, v, "%s: expected an integer, got %s", k->name,
+			            value_type_name(v->type));
+		else
+			set_int(b, k, v, base);
+		break;
+	case CONFIG_KEY_INT_AUTO:
+		if (v->type == CONFIG_VALUE_INT)
+			set_int(b, k, v, base);
+		else if (v->type == CONFIG_VALUE_STRING && strcmp(v->s, "auto") == 0)
+			/* 0 is below every such key's range: it marks "auto" until resolved. */
+			store(b, k, base, 0, NULL);
+		else if (v->type == CONFIG_VALUE_STRING)
+			build_error(b, v, "%s: expected an integer or \"auto\", got \"%s\"",
+			            k->name, v->s);
+		else
+			build_error(b, v, "%s: expected an integer or \"auto\", got %s", k->name,
+			            value_type_name(v->type));
+		break;
+	case CONFIG_KEY_CHOICE:
+	case CONFIG_KEY_STRING:
+		if (v->type != CONFIG_VALUE_STRING) {
+			build_error(b, v, "%s: expected a string, got %s", k->name,
+			            value_type_name(v->type));
+		} else if (k->type == CONFIG_KEY_CHOICE) {
+			set_choice(b, k, v, base);
+		} else if ((why = k->check(v->s)) != NULL) {
+			build_error(b, v, "%s: \"%s\": %s", k->name, v->s, why);
+		} else {
+			store(b, k, base, 0, v->s);
+		}
+		break;
+	case CONFIG_KEY_GROUP:
+	case CONFIG_KEY_LIST:
+		break;
+	}
+}
+
+/* Give every key of `section` that has a default its default, in `base`. */
+static void apply_defaults(struct build *b, const char *section, void *base)
+{
+	struct config_value v;
+	const struct config_key *k;
+	size_t i, slen = section != NULL ? strlen(section) : 0;
+	const char *dot;
+	char *end;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		dot = strrchr(k->name, '.');
+		if (k->def == NULL || (section == NULL) != (dot == NULL))
+			continue;
+		if (section != NULL &&
+		    ((size_t)(dot - k->name) != slen || strncmp(k->name, section, slen) != 0))
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.i = strtoll(k->def, &end, 10);
+		v.type = *end == '\0' ? CONFIG_VALUE_INT : CONFIG_VALUE_STRING;
+		v.s = k->def;
+		set_value(b, k, &v, base);
+	}
+}
+
+static void walk_group(struct build *b, const struct config_value *group, const char *section,
+                       void *base);
+
+static void format_listener(char *buf, size_t len, const struct listen_conf *l)
+{
+	if (l->proto == LISTEN_UNIX)
+		snprintf(buf, len, "unix %s", l->path);
+	else
+		snprintf(buf, len, strchr(l->address, ':') ? "%s [%s]:%d" : "%s %s:%d",
+		         proto_names[l->proto], l->address, l->port);
+}
+
+/* The cross-key rules of one listen entry; `entry` tells which keys were given. */
+static void check_listen(struct build *b, const struct config_value *entry, struct listen_conf *l)
+{
+	const struct config_value *proto = child_find(entry, "protocol");
+	int has_addr = child_find(entry, "address") != NULL;
+	int has_port = child_find(entry, "port") != NULL;
+
+	if (child_find(entry, "path") != NULL) {
+		if (has_addr || has_port)
+			build_error(b, entry,
+			            "listen: a Unix socket entry (path) takes no "
+			            "address or port");
+		if (proto != NULL && l->proto != LISTEN_UNIX && proto->type == CONFIG_VALUE_STRING)
+			build_error(b, proto, "listen: protocol \"%s\" does not go with path",
+			            proto->s);
+		l->proto = LISTEN_UNIX;
+		return;
+	}
+	if (l->proto == LISTEN_UNIX) {
+		build_error(b, entry, "listen: protocol \"unix\" needs a path");
+		return;
+	}
+	if (!has_addr)
+		build_error(b, entry, "listen: entry needs an address (or a path)");
+	if (!has_port)
+		build_error(b, entry, "listen: entry needs a port");
+}
+
+/* Whether two complete entries would bind the same socket. */
+static int listen_same(const struct listen_conf *a, const struct listen_conf *c)
+{
+	unsigned char aa[sizeof(struct in6_addr)], ca[sizeof(struct in6_addr)];
+	int af;
+
+	if (a->proto != c->proto)
+		return 0;
+	if (a->proto == LISTEN_UNIX)
+		return a->path != NULL && c->path != NULL && strcmp(a->path, c->path) == 0;
+	/* Port 0 asks for a fresh port each time: never a clash. */
+	if (a->address == NULL || c->address == NULL || a->port != c->port || a->port == 0)
+		return 0;
+	/* Compare addresses as bytes so that "::" and "0::0" are the same. */
+	af = strchr(a->address, ':') ? AF_INET6 : AF_INET;
+	if (af != (strchr(c->address, ':') ? AF_INET6 : AF_INET))
+		return 0;
+	memset(aa, 0, sizeof(aa));
+	memset(ca, 0, sizeof(ca));
+	if (inet_pton(af, a->address, aa) != 1 || inet_pton(af, c->address, ca) != 1)
+		return 0;
+	return memcmp(aa, ca, sizeof(aa)) == 0;
+}
+
+static void walk_listen(struct build *b, const struct config_value *list)
+{
+	struct config *cfg = b->cfg;
+	const struct config_value *e;
+	struct listen_conf *l;
+	char name[sizeof("unix ") + SUN_PATH_MAX];
+	size_t i, j;
+
+	if (list->type != CONFIG_VALUE_LIST) {
+		build_error(b, list, "listen: expected a list of groups, got %s",
+		            value_type_name(list->type));
+		return;
+	}
+	if (list->nchild == 0) {
+		build_error(b, list, "listen: empty; at least one listening socket is needed");
+		return;
+	}
+	cfg->listen = calloc(list->nchild, sizeof(*cfg->listen));
+	if (cfg->listen == NULL) {
+		build_error(b, NULL, "out of memory");
+		return;
+	}
+	for (i = 0; i < list->nchild; i++) {
+		e = &list->child[i];
+		if (e->type != CONFIG_VALUE_GROUP) {
+			build_error(b, e, "listen: expected a group, got %s",
+			            value_type_name(e->type));
+			continue;
+		}
+		l = &cfg->listen[cfg->nlisten++];
+		l->line = e->line;
+		apply_defaults(b, "listen", l);
+		walk_group(b, e, "listen", l);
+		check_listen(b, e, l);
+	}
+	for (i = 0; i < cfg->nlisten; i++)
+		for (j = 0; j < i; j++)
+			if (listen_same(&cfg->listen[j], &cfg->listen[i])) {
+				/* Point at the second entry: the first is fine. */
+				struct config_value at = {.file = list->file,
+				                          .line = cfg->listen[i].line};
+
+				format_listener(name, sizeof(name), &cfg->listen[i]);
+				build_error(b, &at, "listen: %s is already at line %d", name,
+				            cfg->listen[j].line);
+				break;
+			}
+}
+
+static void walk_group(struct build *b, const struct config_value *group, const char *section,
+                       void *base)
+{
+	const struct config_value *v;
+	const struct config_key *k;
+	size_t i;
+
+	for (i = 0; i < group->nchild; i++) {
+		v = &group->child[i];
+		k = key_find(section, v->name);
+		if (k == NULL) {
+			if (section != NULL)
+				build_error(b, v, "unknown key \"%s\" in %s",
+				            v->name ? v->name : "", section);
+			else
+				build_error(b, v, "unknown key \"%s\"", v->name ? v->name : "");
+			continue;
+		}
+		switch (k->type) {
+		case CONFIG_KEY_GROUP:
+			if (v->type != CONFIG_VALUE_GROUP)
+				build_error(b, v, "%s: expected a group, got %s", k->name,
+				            value_type_name(v->type));
+			else
+				walk_group(b, v, k->name, base);
+			break;
+		case CONFIG_KEY_LIST:
+			/* "listen" is the only list; its entries have their own struct. */
+			walk_listen(b, v);
+			break;
+		default:
+			set_value(b, k, v, base);
+			break;
+		}
+	}
+}
+
+struct config *config_from_value(const struct config_value *root, const char *file,
+                                 const struct config_env *env, struct config_errors *errs)
+{
+	struct build b = {.file = file, .errs = errs};
+	struct config *cfg;
+	const struct config_key *wk = key_find(NULL, "workers");
+	int cpus = env != NULL ? env->cpus : 1;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || (cfg->file = strdup(file)) == NULL) {
+		config_errors_add(errs, file, 0, "out of memory");
+		goto fail;
+	}
+	b.cfg = cfg;
+	apply_defaults(&b, NULL, cfg);
+	apply_defaults(&b, "log", cfg);
+	if (root != NULL)
+		walk_group(&b, root, NULL, cfg);
+	if (root == NULL || child_find(root, "listen") == NULL)
+		build_error(&b, NULL, "listen: missing; at least one listening socket is needed");
+	if (cfg->workers == 0) {
+		cfg->workers_auto = 1;
+		cfg->workers = cpus < wk->min ? (int)wk->min : cpus > wk->max ? (int)wk->max : cpus;
+	}
+	if (b.failed)
+		goto fail;
+	return cfg;
+fail:
+	config_free(cfg);
+	return NULL;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nlisten; i++) {
+		free(cfg->listen[i].address);
+		free(cfg->listen[i].path);
+	}
+	free(cfg->listen);
+	free(cfg->file);
+	free(cfg->backend);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->pid_file);
+	free(cfg->log_target);
+	free(cfg);
+}
+
+void config_errors_print(const struct config_errors *errs, FILE *out)
+{
+	const struct config_error *e;
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		e = &errs->v[i];
+		if (e->line > 0)
+			fprintf(out, "%s:%d: %s\n", e->file, e->line, e->msg);
+		else
+			fprintf(out, "%s: %s\n", e->file, e->msg);
+	}
+}
+
+void config_errors_free(struct config_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		free(errs->v[i].file);
+		free(errs->v[i].msg);
+	}
+	free(errs->v);
+	errs->v = NULL;
+	errs->n = 0;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Stream echo.  The common case costs one read and one send per message: the
+ * bytes go from a buffer shared by the whole worker straight back to the
+ * socket, and only what the socket does not take is copied into the
+ * connection's queue.  While that queue is not empty, input is appended to
+ * it and write interest is on; past max_pending, reading stops.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "worker.h"
+
+/* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
+#define CONN_IOV_MAX 64
+
+static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
+static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t);
+
+static size_t max_pending(const struct conn *c)
+{
+	return c->worker->cfg->max_pending;
+}
+
+static void touch(struct conn *c)
+{
+	c->last_active = ev_now(c->worker->loop);
+}
+
+static int arm_idle(struct conn *c)
+{
+	struct worker *w = c->worker;
+
+	if (w->idle_ms == 0)
+		return 0;
+	return ev_timer_start(w->loop, &c->timer, w->idle_ms);
+}
+
+struct conn *conn_new(struct worker *w, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->worker = w;
+	c->state = CONN_OPEN;
+	ev_timer_init(&c->timer, conn_on_timer);
+	touch(c);
+	if (ev_add(w->loop, fd, EV_READ, conn_on_io, c) == -1)
+		goto fail;
+	if (arm_idle(c) == -1) {
+		ev_del(w->loop, fd);
+		goto fail;
+	}
+	worker_conn_link(w, c);
+	return c;
+
+fail:;
+	int saved = errno;
+	free(c);
+	errno = saved;
+	return NULL;
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	struct worker *w = c->worker;
+
+	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
+	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	ev_timer_stop(w->loop, &c->timer);
+	ev_del(w->loop, c->fd);
+	close(c->fd);
+	buffer_clear(&c->out);
+	worker_conn_unlink(w, c);
+	free(c);
+}
+
+/* The interest a connection needs in its current state. */
+static int wanted_events(const struct conn *c)
+{
+	int ev = 0;
+
+	if (!c->peer_eof && !c->paused)
+		ev |= EV_READ;
+	if (!buffer_empty(&c->out))
+		ev |= EV_WRITE;
+	return ev;
+}
+
+static int update_interest(struct conn *c)
+{
+	int want = wanted_events(c);
+
+	if (ev_get(c->worker->loop, c->fd) == want)
+		return 0;
+	return ev_set(c->worker->loop, c->fd, want);
+}
+
+static int would_block(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* Send what is queued.  Returns 0, or -1 when the connection must close. */
+static int flush_queue(struct conn *c)
+{
+	struct iovec iov[CONN_IOV_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+
+	while (!buffer_empty(&c->out)) {
+		msg.msg_iovlen = (size_t)buffer_iov(&c->out, iov, CONN_IOV_MAX);
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n == -1)
+			return would_block(errno) ? 0 : -1;
+		buffer_consume(&c->out, (size_t)n);
+		c->bytes_out += (uint64_t)n;
+		touch(c);
+	}
+	return 0;
+}
+
+/* Read once into the queue's tail (something is already queued). */
+static ssize_t read_queued(struct conn *c)
+{
+	size_t room;
+	size_t limit = max_pending(c) - c->out.len;
+	char *dst = buffer_reserve(&c->out, &room);
+
+	if (dst == NULL)
+		return -1;
+	if (room > limit)
+		room = limit;
+	ssize_t n = read(c->fd, dst, room);
+	if (n > 0)
+		buffer_commit(&c->out, (size_t)n);
+	return n;
+}
+
+/* Read once into the worker's buffer and echo it at once; queue the rest. */
+static ssize_t read_direct(struct conn *c)
+{
+	struct worker *w = c->worker;
+	size_t room = w->rbuf_size < max_pending(c) ? w->rbuf_size : max_pending(c);
+	ssize_t n = read(c->fd, w->rbuf, room);
+
+	if (n <= 0)
+		return n;
+	ssize_t sent = send(c->fd, w->rbuf, (size_t)n, MSG_NOSIGNAL);
+	if (sent == -1) {
+		if (!would_block(errno))
+			return -1;
+		sent = 0;
+	}
+	c->bytes_out += (uint64_t)sent;
+	if (sent < n && buffer_append(&c->out, w->rbuf + sent, (size_t)(n - sent)) == -1)
+		return -1;
+	return n;
+}
+
+/* Each handler returns 0, or -1 when it closed (and freed) the connection. */
+static int on_readable(struct conn *c)
+{
+	ssize_t n = buffer_empty(&c->out) ? read_direct(c) : read_queued(c);
+
+	if (n > 0) {
+		c->bytes_in += (uint64_t)n;
+		touch(c);
+		if (c->out.len >= max_pending(c))
+			c->paused = 1;
+		return 0;
+	}
+	if (n == 0) {
+		c->peer_eof = 1;
+		return 0;
+	}
+	if (buffer_empty(&c->out))
+		buffer_clear(&c->out); /* a reserved, unused chunk */
+	if (would_block(errno))
+		return 0;
+	conn_close(c, errno == ENOMEM ? "out of memory" : "read error");
+	return -1;
+}
+
+static int on_writable(struct conn *c)
+{
+	if (flush_queue(c) == -1) {
+		conn_close(c, "write error");
+		return -1;
+	}
+	/* Resume reading once half the limit has drained: not at every byte,
+	 * so a slow reader is served in large reads, not many small ones. */
+	if (c->paused && c->out.len <= max_pending(c) / 2)
+		c->paused = 0;
+	return 0;
+}
+
+/* Discard input after our FIN until the peer closes too. */
+static void on_linger_readable(struct conn *c)
+{
+	ssize_t n;
+
+	do {
+		n = read(c->fd, c->worker->rbuf, c->worker->rbuf_size);
+	} while (n > 0);
+	if (n == 0 || !would_block(errno))
+		conn_close(c, "retired");
+}
+
+static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	(void)fd;
+
+	if (c->state == CONN_LINGER) {
+		on_linger_readable(c);
+		return;
+	}
+	if ((events & EV_WRITE) && on_writable(c) == -1)
+		return;
+	if ((events & EV_READ) && !c->peer_eof && !c->paused && on_readable(c) == -1)
+		return;
+	if (c->peer_eof && buffer_empty(&c->out)) {
+		/* Everything is echoed and the client has finished: our close
+		 * sends FIN, and with nothing unread it cannot turn into RST. */
+		conn_close(c, "client closed");
+		return;
+	}
+	if (update_interest(c) == -1)
+		conn_close(c, "event loop error");
+}
+
+/* Nothing left to echo and nothing waiting in the socket's receive buffer. */
+static int is_quiet(struct conn *c, uint64_t now)
+{
+	int unread = 0;
+
+	if (!buffer_empty(&c->out) || now - c->last_active < CONN_QUIET_MS)
+		return 0;
+	if (ioctl(c->fd, FIONREAD, &unread) == -1)
+		return 1;
+	return unread == 0;
+}
+
+static void linger(struct conn *c)
+{
+	struct worker *w = c->worker;
+
+	if (shutdown(c->fd, SHUT_WR) == -1 || ev_set(w->loop, c->fd, EV_READ) == -1 ||
+	    ev_timer_start(w->loop, &c->timer, CONN_LINGER_MS) == -1) {
+		conn_close(c, "retired");
+		return;
+	}
+	c->state = CONN_LINGER;
+}
+
+static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct conn *c = ev_container_of(t, struct conn, timer);
+	struct worker *w = c->worker;
+	uint64_t now = ev_now(loop);
+	uint64_t next;
+
+	switch (c->state) {
+	case CONN_OPEN:
+		if (now - c->last_active >= w->idle_ms) {
+			conn_close(c, "idle timeout");
+			return;
+		}
+		next = c->last_active + w->idle_ms - now;
+		break;
+	case CONN_RETIRING:
+		if (is_quiet(c, now)) {
+			linger(c);
+			return;
+		}
+		next = CONN_QUIET_MS;
+		if (buffer_empty(&c->out) && now - c->last_active < CONN_QUIET_MS)
+			next = c->last_active + CONN_QUIET_MS - now;
+		break;
+	case CONN_LINGER:
+	default:
+		conn_close(c, "retired, linger expired");
+		return;
+	}
+	if (ev_timer_start(loop, t, next) == -1)
+		conn_close(c, "out of memory");
+}
+
+void conn_retire(struct conn *c)
+{
+	struct worker *w = c->worker;
+
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_RETIRING;
+	/* A connection that never sent anything gets the same grace from now. */
+	if (c->bytes_in == 0)
+		touch(c);
+	if (ev_timer_start(w->loop, &c->timer, CONN_QUIET_MS) == -1)
+		conn_close(c, "out of memory");
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One echoed stream connection (TCP or Unix): read, write back at once what
+ * the socket takes, queue the rest, stop reading past max_pending, finish the
+ * echo after the client's FIN, close on idle, retire gracefully.
+ */
+#ifndef ECHOD_CONN_H
+#define ECHOD_CONN_H
+
+#include <stdint.h>
+
+#include "buffer.h"
+#include "ev.h"
+
+struct worker;
+
+enum conn_state {
+	CONN_OPEN,     /* echoing */
+	CONN_RETIRING, /* echoing; closes at its first quiet moment */
+	CONN_LINGER,   /* FIN sent; discarding input until the peer closes */
+};
+
+struct conn {
+	struct conn    *prev, *next;   /* the worker's list */
+	struct worker  *worker;
+	struct buffer   out;           /* received, not yet echoed */
+	struct ev_timer timer;         /* idle, quiet period or linger */
+	uint64_t        last_active;   /* ev_now() of the last byte moved */
+	uint64_t        bytes_in;
+	uint64_t        bytes_out;
+	int             fd;
+	uint8_t         state;         /* enum conn_state */
+	uint8_t         peer_eof;      /* the client sent FIN */
+	uint8_t         paused;        /* reading stopped: queue over max_pending */
+};
+
+/*
+ * Take over the connected, non-blocking socket fd.  Returns the connection,
+ * or NULL with errno (ENOMEM, or the event loop's error); fd is then still
+ * the caller's to close.
+ */
+struct conn *conn_new(struct worker *w, int fd);
+
+/* Close now, for `reason` (logged at debug).  Frees c. */
+void conn_close(struct conn *c, const char *reason);
+
+/* Start retiring: c closes with a half-close at its first quiet moment. */
+void conn_retire(struct conn *c);
+
+/* How long the client must be silent, with everything echoed, before a
+ * retiring connection is closed; and how long a half-closed one lingers. */
+#define CONN_QUIET_MS  250
+#define CONN_LINGER_MS 2000
+
+#endif

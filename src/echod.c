@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * echod: the command line.  Parses the options, loads the configuration and
+ * hands over to the master, or answers -t, -s, -V and -h by itself.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cpus.h"
+#include "exitcode.h"
+#include "log.h"
+#include "master.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/echod.conf"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: echod [-c FILE] [-t] [-d] [-s reload|stop|quit|reopen] [-V] [-h]\n"
+	             "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+	             "  -t, --test         check the configuration and exit\n"
+	             "  -d, --daemon       detach from the terminal\n"
+	             "  -s, --signal SIG   send SIG to the running master and exit\n"
+	             "  -V, --version      print the version and exit\n"
+	             "  -h, --help         print this help and exit\n");
+}
+
+/* Load the configuration, or print every error and return NULL. */
+static struct config *load(const char *path)
+{
+	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
+	struct config_errors errs = {0};
+	struct config *cfg = config_load_file(path, &env, &errs);
+
+	if (cfg == NULL)
+		config_errors_print(&errs, stderr);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"test", no_argument, NULL, 't'},
+		{"daemon", no_argument, NULL, 'd'},
+		{"signal", required_argument, NULL, 's'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = DEFAULT_CONFIG;
+	const char *signame = NULL;
+	int test = 0, daemonize = 0, ch;
+
+	while ((ch = getopt_long(argc, argv, "c:tds:Vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'd':
+			daemonize = 1;
+			break;
+		case 's':
+			signame = optarg;
+			break;
+		case 'V':
+			printf("echod %s\n", PACKAGE_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "echod: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (signame != NULL && master_signal_number(signame) == -1) {
+		fprintf(stderr, "echod: unknown signal '%s' (reload, stop, quit or reopen)\n",
+		        signame);
+		return EXIT_USAGE;
+	}
+
+	struct config *cfg = load(path);
+	if (cfg == NULL)
+		return EXIT_CONFIG;
+	if (test) {
+		printf("%s: ok\n", path);
+		config_free(cfg);
+		return EXIT_OK;
+	}
+	int rc = signame != NULL ? master_send_signal(cfg, signame)
+	                         : master_run(cfg, path, daemonize);
+	return rc;
+}

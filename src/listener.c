@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Opening listening sockets.  TCP_NODELAY is set on the listening socket:
+ * Linux copies it to every accepted socket, which saves a setsockopt() per
+ * connection.
+ */
+#include "acconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "listener.h"
+
+static const int one = 1;
+
+static void format_name(struct listener *l, const struct listen_conf *lc)
+{
+	if (lc->proto == LISTEN_UNIX) {
+		snprintf(l->name, sizeof(l->name), "unix %s", lc->path);
+		return;
+	}
+	const char *proto = lc->proto == LISTEN_TCP ? "tcp" : "udp";
+	int port = lc->port;
+	if (l->addrlen != 0)
+		port = ntohs(l->addr.ss_family == AF_INET6
+		                 ? ((struct sockaddr_in6 *)&l->addr)->sin6_port
+		                 : ((struct sockaddr_in *)&l->addr)->sin_port);
+	if (strchr(lc->address, ':') != NULL)
+		snprintf(l->name, sizeof(l->name), "%s [%s]:%d", proto, lc->address, port);
+	else
+		snprintf(l->name, sizeof(l->name), "%s %s:%d", proto, lc->address, port);
+}
+
+static int resolve(struct listener *l, const struct listen_conf *lc)
+{
+	memset(&l->addr, 0, sizeof(l->addr));
+	if (lc->proto == LISTEN_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+		if (strlen(lc->path) >= sizeof(sun->sun_path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, lc->path);
+		l->addrlen = sizeof(*sun);
+		return 0;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+	if (inet_pton(AF_INET, lc->address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)lc->port);
+		l->addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, lc->address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)lc->port);
+		l->addrlen = sizeof(*sin6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A Unix socket file left by a dead server is removed; a live one is not. */
+static int clear_stale_unix(const struct listener *l)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->addr;
+	struct stat st;
+
+	if (lstat(sun->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	int live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	if (live) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(sun->sun_path);
+}
+
+static int open_socket(struct listener *l)
+{
+	int family = l->addr.ss_family;
+	int type = l->proto == LISTEN_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	if (family != AF_UNIX) {
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+			goto fail;
+		if (family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
+			goto fail;
+		if (l->proto == LISTEN_TCP &&
+		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+			goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) == -1)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)
+		goto fail;
+	return fd;
+
+fail:;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int listener_grow(struct listener *l, size_t nsockets)
+{
+	if (l->proto == LISTEN_UNIX)
+		nsockets = 1;
+	if (nsockets <= l->nfds)
+		return 0;
+	int *fds = realloc(l->fds, nsockets * sizeof(*fds));
+	if (fds == NULL)
+		return -1;
+	l->fds = fds;
+	while (l->nfds < nsockets) {
+		int fd = open_socket(l);
+		if (fd == -1)
+			return -1;
+		if (l->nfds == 0 && l->proto != LISTEN_UNIX) {
+			/* Port 0: the rest of the group joins the port the kernel
+			 * picked for the first socket. */
+			socklen_t len = sizeof(l->addr);
+			if (getsockname(fd, (struct sockaddr *)&l->addr, &len) == -1) {
+				int saved = errno;
+				close(fd);
+				errno = saved;
+				return -1;
+			}
+		}
+		l->fds[l->nfds++] = fd;
+	}
+	return 0;
+}
+
+int listener_open(struct listener *l, const struct listen_conf *lc, size_t nsockets)
+{
+	memset(l, 0, sizeof(*l));
+	l->proto = lc->proto;
+	format_name(l, lc);
+	if (resolve(l, lc) == -1)
+		return -1;
+	if (lc->proto == LISTEN_UNIX) {
+		if (clear_stale_unix(l) == -1)
+			return -1;
+		if ((l->path = strdup(lc->path)) == NULL)
+			return -1;
+	}
+	if (listener_grow(l, nsockets) == -1) {
+		int saved = errno;
+		listener_close(l);
+		errno = saved;
+		return -1;
+	}
+	format_name(l, lc);
+	return 0;
+}
+
+void listener_close(struct listener *l)
+{
+	for (size_t i = 0; i < l->nfds; i++)
+		close(l->fds[i]);
+	if (l->path != NULL && l->nfds > 0)
+		unlink(l->path);
+	free(l->fds);
+	free(l->path);
+	l->fds = NULL;
+	l->path = NULL;
+	l->nfds = 0;
+}
+
+int listener_matches(const struct listener *l, const struct listen_conf *lc)
+{
+	struct listener want = {.proto = lc->proto};
+
+	if (l->proto != lc->proto || resolve(&want, lc) == -1)
+		return 0;
+	if (lc->proto == LISTEN_UNIX)
+		return strcmp(l->path, lc->path) == 0;
+	if (want.addr.ss_family != l->addr.ss_family)
+		return 0;
+	if (want.addr.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&want.addr;
+		const struct sockaddr_in *b = (const struct sockaddr_in *)&l->addr;
+		return a->sin_addr.s_addr == b->sin_addr.s_addr &&
+		       (a->sin_port == 0 || a->sin_port == b->sin_port);
+	}
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&want.addr;
+	const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&l->addr;
+	return memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0 &&
+	       (a->sin6_port == 0 || a->sin6_port == b->sin6_port);
+}

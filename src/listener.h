@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Listening sockets.  A TCP or UDP listener is a SO_REUSEPORT group of
+ * sockets bound to one address, so the kernel spreads clients over the
+ * workers; a Unix listener is one socket that every worker shares.
+ */
+#ifndef ECHOD_LISTENER_H
+#define ECHOD_LISTENER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+struct listener {
+	enum listen_proto       proto;
+	int                    *fds;   /* the group's sockets */
+	size_t                  nfds;
+	struct sockaddr_storage addr;  /* bound address (the real port after port 0) */
+	socklen_t               addrlen;
+	char                   *path;  /* Unix: the socket file, removed on close */
+	char                    name[96]; /* "tcp 127.0.0.1:7" for messages */
+};
+
+/*
+ * Bind and listen on `lc` with `nsockets` sockets (Unix listeners always have
+ * one).  Returns 0, or -1 with errno and l->name set for the message.
+ */
+int listener_open(struct listener *l, const struct listen_conf *lc, size_t nsockets);
+
+/* Add sockets to the group until it has `nsockets`.  Returns 0 or -1. */
+int listener_grow(struct listener *l, size_t nsockets);
+
+/* Close every socket (and remove a Unix socket's file). */
+void listener_close(struct listener *l);
+
+/* True if `lc` describes the address `l` is bound to (reload matching). */
+int listener_matches(const struct listener *l, const struct listen_conf *lc);
+
+/* The sockets of the group that worker `index` of `count` serves. */
+static inline int listener_serves(const struct listener *l, size_t fd_index, size_t index,
+                                  size_t count)
+{
+	return l->nfds == 1 || fd_index % count == index;
+}
+
+#endif

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Logging: one line per message to stderr (timestamp, level, pid), syslog
+ * (daemon facility, ident "echod") or an append-only file that USR1 reopens.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum log_target { TARGET_STDERR, TARGET_SYSLOG, TARGET_FILE };
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",   [LOG_LEVEL_WARNING] = "warning",
+	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+static const int syslog_prio[] = {
+	[LOG_LEVEL_ERROR] = LOG_ERR,       [LOG_LEVEL_WARNING] = LOG_WARNING,
+	[LOG_LEVEL_NOTICE] = LOG_NOTICE,   [LOG_LEVEL_INFO] = LOG_INFO,
+	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+};
+
+enum log_level log_max_level = LOG_LEVEL_INFO;
+static enum log_target target = TARGET_STDERR;
+static int log_fd = STDERR_FILENO;
+static char *log_path;
+
+int log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+static int open_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+int log_open(const char *where, enum log_level level)
+{
+	if (strcmp(where, "stderr") == 0 || strcmp(where, "syslog") == 0) {
+		log_close();
+		target = where[1] == 't' ? TARGET_STDERR : TARGET_SYSLOG;
+		if (target == TARGET_SYSLOG)
+			openlog("echod", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	} else {
+		char *path = strdup(where);
+		if (path == NULL)
+			return -1;
+		int fd = open_file(path);
+		if (fd == -1) {
+			int saved = errno;
+			free(path);
+			errno = saved;
+			return -1;
+		}
+		log_close();
+		target = TARGET_FILE;
+		log_fd = fd;
+		log_path = path;
+	}
+	log_max_level = level;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	if (target != TARGET_FILE)
+		return 0;
+	int fd = open_file(log_path);
+	if (fd == -1)
+		return -1;
+	/* dup2 keeps the descriptor number, so a line written concurrently
+	 * lands in either file, never in a closed descriptor. */
+	if (dup2(fd, log_fd) == -1) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void log_close(void)
+{
+	if (target == TARGET_FILE)
+		close(log_fd);
+	else if (target == TARGET_SYSLOG)
+		closelog();
+	free(log_path);
+	log_path = NULL;
+	target = TARGET_STDERR;
+	log_fd = STDERR_FILENO;
+}
+
+static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+{
+	int saved = errno;
+	char msg[1024];
+
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (with_errno)
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+
+	if (target == TARGET_SYSLOG) {
+		syslog(syslog_prio[level], "%s", msg);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+		char stamp[32], line[1200];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		int len = snprintf(line, sizeof(line), "%s.%03ld [%s] %ld: %s\n", stamp,
+		                   ts.tv_nsec / 1000000, level_names[level], (long)getpid(), msg);
+		if (len > (int)sizeof(line) - 1)
+			len = (int)sizeof(line) - 1;
+		/* One write per line keeps lines from several processes whole. */
+		ssize_t w = write(log_fd, line, (size_t)len);
+		(void)w;
+	}
+	errno = saved;
+}
+
+void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
+{
+	if (!log_enabled(level))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, with_errno, fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

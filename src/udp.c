@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Batched UDP echo.  Each slot holds a whole datagram (64 KiB, more than the
+ * largest UDP payload), so nothing is ever truncated; the pages of a slot are
+ * touched only as far as the datagrams reach, so small datagrams cost little
+ * resident memory.  A datagram the socket cannot send at once is dropped, as
+ * UDP allows, and counted.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "udp.h"
+
+#define UDP_BATCH 32
+#define UDP_SLOT  65536
+
+struct udp_echo {
+	struct mmsghdr          msgs[UDP_BATCH];
+	struct iovec            iov[UDP_BATCH];
+	struct sockaddr_storage peers[UDP_BATCH];
+	uint64_t                echoed;
+	uint64_t                dropped;
+	char                   *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+};
+
+struct udp_echo *udp_echo_new(void)
+{
+	struct udp_echo *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	if ((u->data = malloc((size_t)UDP_BATCH * UDP_SLOT)) == NULL) {
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return u;
+}
+
+void udp_echo_free(struct udp_echo *u)
+{
+	if (u == NULL)
+		return;
+	free(u->data);
+	free(u);
+}
+
+uint64_t udp_echoed(const struct udp_echo *u)
+{
+	return u->echoed;
+}
+
+uint64_t udp_dropped(const struct udp_echo *u)
+{
+	return u->dropped;
+}
+
+static void prepare(struct udp_echo *u)
+{
+	for (int i = 0; i < UDP_BATCH; i++) {
+		u->iov[i].iov_base = u->data + (size_t)i * UDP_SLOT;
+		u->iov[i].iov_len = UDP_SLOT;
+		u->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &u->peers[i],
+			.msg_namelen = sizeof(u->peers[i]),
+			.msg_iov = &u->iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+}
+
+void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_echo *u = arg;
+	(void)loop;
+	(void)events;
+
+	prepare(u);
+	int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0) {
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_debug("udp recvmmsg: %s", strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		u->iov[i].iov_len = u->msgs[i].msg_len;
+
+	int done = 0;
+	while (done < n) {
+		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
+		if (r > 0) {
+			done += r;
+			u->echoed += (uint64_t)r;
+		} else if (r == -1 && errno == EINTR) {
+			continue;
+		} else if (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* An error for one datagram (an unreachable peer reported
+			 * by ICMP, say) must not drop the rest of the batch. */
+			log_debug("udp sendmmsg: %s", strerror(errno));
+			done++;
+			u->dropped++;
+		} else {
+			break;
+		}
+	}
+	u->dropped += (uint64_t)(n - done);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * UDP echo: every datagram goes back to its source unchanged, as one
+ * datagram, in batches (recvmmsg/sendmmsg) to save system calls under load.
+ */
+#ifndef ECHOD_UDP_H
+#define ECHOD_UDP_H
+
+#include <stdint.h>
+
+#include "ev.h"
+
+struct udp_echo;
+
+/* The batch buffers one worker shares over all its UDP sockets; NULL with
+ * errno ENOMEM. */
+struct udp_echo *udp_echo_new(void);
+void udp_echo_free(struct udp_echo *u);
+
+/* The ev callback for a UDP socket; arg is the struct udp_echo. */
+void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg);
+
+/* Datagrams echoed and dropped (the socket's send buffer was full). */
+uint64_t udp_echoed(const struct udp_echo *u);
+uint64_t udp_dropped(const struct udp_echo *u);
+
+#endif

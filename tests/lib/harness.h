@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Test support for integration tests: a temporary directory, a config
+ * written into it, the real echod started in the foreground with its log
+ * captured, conditions polled with a deadline, loopback clients, and a stop
+ * by PID.  Functions that cannot go on fail the current cmocka test.
+ */
+#ifndef ECHOD_HARNESS_H
+#define ECHOD_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define H_MAX_PORTS 16
+
+struct echod {
+	pid_t pid;
+	char  dir[256];   /* temporary directory, removed by h_echod_free */
+	char  conf[300];  /* its config file */
+	char  log[300];   /* its stderr */
+	int   ports[H_MAX_PORTS]; /* TCP/UDP ports in the order "listening on" logged them */
+	int   nports;
+	int   status;     /* wait status once it ended, else -1 */
+};
+
+/* Options for h_echod_start. */
+struct h_opts {
+	long        nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
+	const char *env;        /* one "NAME=value" added to echod's environment, or NULL */
+	int         no_wait;    /* do not wait for "workers serve" */
+};
+
+/* Monotonic milliseconds. */
+uint64_t h_now_ms(void);
+
+/*
+ * Start echod with `config` (every "@DIR@" replaced by the temp dir) and wait
+ * up to 10 s until its workers serve.  Fails the test if it does not.
+ */
+struct echod *h_echod_start(const char *config, const struct h_opts *opts);
+
+/* Write `config` over the running echod's config file. */
+void h_echod_rewrite(struct echod *e, const char *config);
+
+/* Wait until the log contains `needle` (at least `count` times) or timeout_ms
+ * passes.  Returns 1 if seen. */
+int h_log_wait(struct echod *e, const char *needle, int count, int timeout_ms);
+
+/* How many times the log contains `needle` now. */
+int h_log_count(struct echod *e, const char *needle);
+
+/* Send signo to echod (by its PID) and wait up to timeout_ms for it to exit.
+ * Returns its wait status, or -1 if it still runs. */
+int h_echod_signal_wait(struct echod *e, int signo, int timeout_ms);
+
+/* Stop echod if it still runs (TERM, then KILL after 15 s), remove the temp
+ * dir, free e. */
+void h_echod_free(struct echod *e);
+
+/* The PIDs of echod's worker processes (its children); returns how many. */
+int h_children(pid_t parent, pid_t *pids, int max);
+
+/* Wait until echod has exactly n children, up to timeout_ms; returns 1 if so. */
+int h_wait_children(struct echod *e, int n, int timeout_ms);
+
+/* CPU time (user + system) in ms a process has used. */
+long h_cpu_ms(pid_t pid);
+/* Resident set size of a process in KiB. */
+long h_rss_kib(pid_t pid);
+
+/* Blocking connect to host:port (IPv4 or IPv6 literal), or a Unix path;
+ * returns the fd or -1. */
+int h_connect(const char *host, int port);
+int h_connect_unix(const char *path);
+/* A UDP socket connected to host:port. */
+int h_udp(const char *host, int port);
+
+/* Send all of buf (fails the test on error). */
+void h_send_all(int fd, const void *buf, size_t len);
+/* Receive exactly len bytes within timeout_ms; returns bytes received
+ * (less on EOF, error or timeout). */
+size_t h_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+/* Wait for EOF within timeout_ms: 1 on EOF, 0 on timeout, -1 on error (errno). */
+int h_wait_eof(int fd, int timeout_ms);
+
+/*
+ * Send buf and receive its echo concurrently (non-blocking, so a large
+ * message cannot deadlock both sides' buffers); checks every byte.  Returns
+ * 1 if the echo came back whole and identical within timeout_ms.
+ */
+int h_echo_check(int fd, const void *buf, size_t len, int timeout_ms);
+
+/* Deterministic pseudo-random bytes. */
+void h_fill_random(void *buf, size_t len, uint32_t seed);
+
+/* Raise this process's RLIMIT_NOFILE soft limit to at least n (if allowed). */
+void h_raise_nofile(long n);
+
+#endif

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of the chunked output queue (src/buffer.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buffer.h"
+
+static void fill(char *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)((i * 31 + seed) & 0xff);
+}
+
+/* Copy out the whole queue through buffer_iov. */
+static size_t drain_copy(struct buffer *b, char *out)
+{
+	struct iovec iov[8];
+	size_t total = 0;
+
+	while (!buffer_empty(b)) {
+		int n = buffer_iov(b, iov, 8);
+		assert_true(n > 0);
+		size_t batch = 0;
+		for (int i = 0; i < n; i++) {
+			memcpy(out + total + batch, iov[i].iov_base, iov[i].iov_len);
+			batch += iov[i].iov_len;
+		}
+		buffer_consume(b, batch);
+		total += batch;
+	}
+	return total;
+}
+
+static void test_empty_owns_nothing(void **state)
+{
+	(void)state;
+	struct buffer b = {0};
+	struct iovec iov[4];
+
+	assert_true(buffer_empty(&b));
+	assert_int_equal(buffer_iov(&b, iov, 4), 0);
+	assert_int_equal(buffer_append(&b, "abc", 3), 0);
+	assert_int_equal(b.len, 3);
+	buffer_consume(&b, 3);
+	assert_true(buffer_empty(&b));
+	assert_null(b.head);
+	assert_null(b.tail);
+	buffer_cache_flush();
+}
+
+static void test_roundtrip_across_chunks(void **state)
+{
+	(void)state;
+	struct buffer b = {0};
+	size_t len = BUFFER_CHUNK_SIZE * 5 + 123;
+	char *in = malloc(len), *out = malloc(len);
+
+	assert_non_null(in);
+	assert_non_null(out);
+	fill(in, len, 1);
+	/* Appends of odd sizes straddle chunk boundaries. */
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < 7777 ? len - off : 7777;
+		assert_int_equal(buffer_append(&b, in + off, n), 0);
+		off += n;
+	}
+	assert_int_equal(b.len, len);
+	assert_int_equal(drain_copy(&b, out), len);
+	assert_memory_equal(in, out, len);
+	assert_null(b.head);
+	free(in);
+	free(out);
+	buffer_cache_flush();
+}
+
+static void test_partial_consume_keeps_order(void **state)
+{
+	(void)state;
+	struct buffer b = {0};
+	char in[40000], out[40000];
+	struct iovec iov[4];
+
+	fill(in, sizeof(in), 3);
+	assert_int_equal(buffer_append(&b, in, sizeof(in)), 0);
+	buffer_consume(&b, 5);
+	assert_int_equal(b.len, sizeof(in) - 5);
+	int n = buffer_iov(&b, iov, 4);
+	assert_true(n >= 2);
+	assert_memory_equal(iov[0].iov_base, in + 5, 16);
+	/* Consume exactly to a chunk boundary, then a little more. */
+	buffer_consume(&b, BUFFER_CHUNK_SIZE - 5);
+	buffer_consume(&b, 1);
+	size_t rest = drain_copy(&b, out);
+	assert_int_equal(rest, sizeof(in) - BUFFER_CHUNK_SIZE - 1);
+	assert_memory_equal(out, in + BUFFER_CHUNK_SIZE + 1, rest);
+	buffer_cache_flush();
+}
+
+static void test_reserve_commit(void **state)
+{
+	(void)state;
+	struct buffer b = {0};
+	size_t room = 0;
+	char out[10];
+
+	char *p = buffer_reserve(&b, &room);
+	assert_non_null(p);
+	assert_int_equal(room, BUFFER_CHUNK_SIZE);
+	memcpy(p, "hello", 5);
+	buffer_commit(&b, 5);
+	p = buffer_reserve(&b, &room);
+	assert_int_equal(room, BUFFER_CHUNK_SIZE - 5);
+	memcpy(p, "world", 5);
+	buffer_commit(&b, 5);
+	assert_int_equal(drain_copy(&b, out), 10);
+	assert_memory_equal(out, "helloworld", 10);
+	/* A reservation that is never committed is released by clear. */
+	assert_non_null(buffer_reserve(&b, &room));
+	assert_int_equal(b.len, 0);
+	buffer_clear(&b);
+	assert_null(b.head);
+	buffer_cache_flush();
+}
+
+static void test_iov_limit(void **state)
+{
+	(void)state;
+	struct buffer b = {0};
+	size_t len = BUFFER_CHUNK_SIZE * 4;
+	char *in = calloc(1, len);
+	struct iovec iov[2];
+
+	assert_non_null(in);
+	assert_int_equal(buffer_append(&b, in, len), 0);
+	assert_int_equal(buffer_iov(&b, iov, 2), 2);
+	assert_int_equal(iov[0].iov_len + iov[1].iov_len, 2 * BUFFER_CHUNK_SIZE);
+	buffer_clear(&b);
+	assert_true(buffer_empty(&b));
+	free(in);
+	buffer_cache_flush();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_owns_nothing),
+		cmocka_unit_test(test_roundtrip_across_chunks),
+		cmocka_unit_test(test_partial_consume_keeps_order),
+		cmocka_unit_test(test_reserve_commit),
+		cmocka_unit_test(test_iov_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,992 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Unit tests of the event loop: every case runs once per backend (epoll, poll,
+ * select), the few backend-independent ones once.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ev.h"
+
+struct fixture {
+	const char *backend;
+	struct ev_loop *loop; /* NULL: backend not built in */
+};
+
+/* What an I/O callback saw. */
+struct rec {
+	int calls;
+	int fd;
+	int events;
+};
+
+static int backend_built(const char *name)
+{
+	size_t i;
+
+	for (i = 0; ev_backend_names[i] != NULL; i++)
+		if (strcmp(ev_backend_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	f->backend = *state;
+	f->loop = ev_loop_new(f->backend);
+	if (f->loop == NULL && backend_built(f->backend)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ev_loop_free(f->loop);
+	free(f);
+	return 0;
+}
+
+static struct ev_loop *fixture_loop(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->loop == NULL) {
+		print_message("backend %s is not built in: skipped\n", f->backend);
+		skip();
+	}
+	assert_string_equal(ev_loop_backend(f->loop), f->backend);
+	return f->loop;
+}
+
+static int fixture_is(void **state, const char *backend)
+{
+	return strcmp(((struct fixture *)*state)->backend, backend) == 0;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Raise the soft descriptor limit to at least `want`; 0 if it is. */
+static int nofile_at_least(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+			return -1;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void rec_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct rec *r = arg;
+
+	(void)loop;
+	r->calls++;
+	r->fd = fd;
+	r->events = events;
+}
+
+static void make_pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static void put_byte(int fd)
+{
+	assert_int_equal(write(fd, "x", 1), 1);
+}
+
+/* ---- descriptors ---------------------------------------------------------- */
+
+static void test_read_ready(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0};
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ev_add(loop, p[0], EV_READ, rec_cb, &r), 0);
+	assert_int_equal(ev_get(loop, p[0]), EV_READ);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(r.calls, 0);
+
+	put_byte(p[1]);
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.fd, p[0]);
+	assert_int_equal(r.events, EV_READ);
+
+	ev_del(loop, p[0]);
+	assert_int_equal(ev_count_fds(loop), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_write_ready(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0}, s = {0};
+	int p[2], sv[2];
+
+	assert_int_equal(pipe(p), 0);
+	make_pair(sv);
+	assert_int_equal(ev_add(loop, p[1], EV_WRITE, rec_cb, &r), 0);
+	/* Nothing to read: only the write half of the interest fires. */
+	assert_int_equal(ev_add(loop, sv[0], EV_READ | EV_WRITE, rec_cb, &s), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 2);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.fd, p[1]);
+	assert_int_equal(r.events, EV_WRITE);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.fd, sv[0]);
+	assert_int_equal(s.events, EV_WRITE);
+
+	ev_del(loop, p[1]);
+	ev_del(loop, sv[0]);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_set_modify(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0};
+	int sv[2];
+
+	make_pair(sv);
+	assert_int_equal(ev_add(loop, sv[0], EV_READ, rec_cb, &r), 0);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+
+	assert_int_equal(ev_set(loop, sv[0], EV_READ | EV_WRITE), 0);
+	assert_int_equal(ev_get(loop, sv[0]), EV_READ | EV_WRITE);
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(r.events, EV_WRITE);
+
+	/* Write interest off: the socket stays writable but nothing comes. */
+	assert_int_equal(ev_set(loop, sv[0], EV_READ), 0);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(r.calls, 1);
+
+	/* No interest at all: registered, silent even when readable. */
+	put_byte(sv[1]);
+	assert_int_equal(ev_set(loop, sv[0], 0), 0);
+	assert_int_equal(ev_get(loop, sv[0]), 0);
+	assert_int_equal(ev_count_fds(loop), 1);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(r.calls, 1);
+
+	assert_int_equal(ev_set(loop, sv[0], EV_READ), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.events, EV_READ);
+
+	ev_del(loop, sv[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_hangup(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0}, w = {0}, h = {0};
+	int sv[2], p[2], q[2];
+
+	make_pair(sv);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	close(sv[1]);
+	close(p[0]);
+	close(q[1]);
+	/* A pipe whose writer is gone reports a bare hang-up, no POLLIN. */
+	assert_int_equal(ev_add(loop, q[0], EV_READ, rec_cb, &h), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(h.events, EV_READ);
+	ev_del(loop, q[0]);
+	close(q[0]);
+
+	/* Reported as the interest, so the owner's read or write sees the end. */
+	assert_int_equal(ev_add(loop, sv[0], EV_READ, rec_cb, &r), 0);
+	assert_int_equal(ev_add(loop, p[1], EV_WRITE, rec_cb, &w), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 2);
+	assert_int_equal(r.events, EV_READ);
+	assert_int_equal(w.events, EV_WRITE);
+
+	assert_int_equal(ev_set(loop, sv[0], EV_WRITE), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 2);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(r.events, EV_WRITE);
+
+	ev_del(loop, sv[0]);
+	ev_del(loop, p[1]);
+	close(sv[0]);
+	close(p[1]);
+}
+
+static void test_add_errors(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0};
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ev_add(loop, p[0], EV_READ, rec_cb, &r), 0);
+	errno = 0;
+	assert_int_equal(ev_add(loop, p[0], EV_WRITE, rec_cb, &r), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(ev_get(loop, p[0]), EV_READ);
+	assert_int_equal(ev_count_fds(loop), 1);
+
+	errno = 0;
+	assert_int_equal(ev_set(loop, p[1], EV_WRITE), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(ev_get(loop, p[1]), -1);
+	assert_int_equal(ev_get(loop, 100000), -1);
+	errno = 0;
+	assert_int_equal(ev_add(loop, p[1], 0x4, rec_cb, &r), -1);
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_int_equal(ev_add(loop, -1, EV_READ, rec_cb, &r), -1);
+	assert_int_equal(errno, EBADF);
+	ev_del(loop, p[1]); /* not watched: harmless */
+	assert_int_equal(ev_count_fds(loop), 1);
+
+	ev_del(loop, p[0]);
+	assert_int_equal(ev_add(loop, p[0], EV_READ, rec_cb, &r), 0);
+	ev_del(loop, p[0]);
+	close(p[0]);
+	close(p[1]);
+}
+
+#define NPAIRS_BATCH 3
+
+struct batch {
+	int fds[NPAIRS_BATCH];
+	int calls;
+	int self_only;
+};
+
+static void del_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct batch *b = arg;
+	int i;
+
+	(void)events;
+	b->calls++;
+	if (b->self_only) {
+		ev_del(loop, fd);
+		return;
+	}
+	/* Most of these are still waiting in the same batch. */
+	for (i = 0; i < NPAIRS_BATCH; i++)
+		ev_del(loop, b->fds[i]);
+}
+
+static void test_del_in_batch(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct batch b = {{0}, 0, 0};
+	int sv[NPAIRS_BATCH][2];
+	int i;
+
+	for (i = 0; i < NPAIRS_BATCH; i++) {
+		make_pair(sv[i]);
+		put_byte(sv[i][1]);
+		b.fds[i] = sv[i][0];
+		assert_int_equal(ev_add(loop, sv[i][0], EV_READ, del_cb, &b), 0);
+	}
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(ev_count_fds(loop), 0);
+
+	/* Removing only itself leaves the rest of the batch alone. */
+	b.self_only = 1;
+	b.calls = 0;
+	for (i = 0; i < NPAIRS_BATCH; i++)
+		assert_int_equal(ev_add(loop, sv[i][0], EV_READ, del_cb, &b), 0);
+	assert_int_equal(ev_run_once(loop, 1000), NPAIRS_BATCH);
+	assert_int_equal(b.calls, NPAIRS_BATCH);
+	assert_int_equal(ev_count_fds(loop), 0);
+
+	for (i = 0; i < NPAIRS_BATCH; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+struct quiet {
+	int a, b;
+	int calls;
+};
+
+static void quiet_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct quiet *q = arg;
+
+	(void)events;
+	q->calls++;
+	/* The other one is ready in this batch too, but no longer wants it. */
+	assert_int_equal(ev_set(loop, fd == q->a ? q->b : q->a, EV_READ), 0);
+}
+
+static void test_set_in_batch(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct quiet q = {0, 0, 0};
+	int sa[2], sb[2];
+
+	make_pair(sa);
+	make_pair(sb);
+	q.a = sa[0];
+	q.b = sb[0];
+	assert_int_equal(ev_add(loop, q.a, EV_WRITE, quiet_cb, &q), 0);
+	assert_int_equal(ev_add(loop, q.b, EV_WRITE, quiet_cb, &q), 0);
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(q.calls, 1);
+	assert_int_equal(ev_get(loop, q.a) + ev_get(loop, q.b), EV_WRITE + EV_READ);
+
+	ev_del(loop, q.a);
+	ev_del(loop, q.b);
+	close(sa[0]);
+	close(sa[1]);
+	close(sb[0]);
+	close(sb[1]);
+}
+
+#define NCHURN 24
+
+/*
+ * Random adds, changes and removals against a model, checking after each
+ * step that exactly the expected descriptors fire (every one is both
+ * readable and writable, so what fires is its interest).  This walks the
+ * backends' bookkeeping: poll's swap-with-last, select's maxfd, epoll's
+ * add/mod/del.
+ */
+static void test_churn(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r[NCHURN];
+	int sv[NCHURN][2], model[NCHURN];
+	int i, step;
+
+	srand(4242);
+	for (i = 0; i < NCHURN; i++) {
+		make_pair(sv[i]);
+		put_byte(sv[i][1]);
+		model[i] = -1;
+	}
+	for (step = 0; step < 300; step++) {
+		int expect = 0;
+
+		i = rand() % NCHURN;
+		if (model[i] == -1) {
+			model[i] = rand() % 4;
+			assert_int_equal(ev_add(loop, sv[i][0], model[i], rec_cb, &r[i]), 0);
+		} else if (rand() % 3 == 0) {
+			ev_del(loop, sv[i][0]);
+			model[i] = -1;
+		} else {
+			model[i] = rand() % 4;
+			assert_int_equal(ev_set(loop, sv[i][0], model[i]), 0);
+		}
+		memset(r, 0, sizeof(r));
+		for (i = 0; i < NCHURN; i++)
+			expect += model[i] > 0;
+		assert_int_equal(ev_run_once(loop, 0), expect);
+		for (i = 0; i < NCHURN; i++) {
+			assert_int_equal(ev_get(loop, sv[i][0]), model[i]);
+			assert_int_equal(r[i].calls, model[i] > 0);
+			if (model[i] > 0)
+				assert_int_equal(r[i].events, model[i]);
+		}
+	}
+	for (i = 0; i < NCHURN; i++) {
+		ev_del(loop, sv[i][0]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	assert_int_equal(ev_count_fds(loop), 0);
+}
+
+struct reuse {
+	int a, b;   /* both ready in the same batch */
+	int spare;  /* readable; becomes the victim's number */
+	int victim; /* the one of a, b closed by the other's callback */
+	int old_calls;
+	int new_calls;
+};
+
+static void reuse_new_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct reuse *ru = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	ru->new_calls++;
+}
+
+static void reuse_old_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct reuse *ru = arg;
+
+	(void)events;
+	if (ru->old_calls++ > 0)
+		return;
+	/* Like a callback that closes a peer and accepts a new connection
+	 * that gets the same descriptor number. */
+	ru->victim = fd == ru->a ? ru->b : ru->a;
+	ev_del(loop, ru->victim);
+	close(ru->victim);
+	assert_int_equal(dup2(ru->spare, ru->victim), ru->victim);
+	assert_int_equal(ev_add(loop, ru->victim, EV_READ, reuse_new_cb, ru), 0);
+}
+
+static void test_fd_reuse_in_batch(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct reuse ru = {0};
+	int sa[2], sb[2], sc[2];
+
+	make_pair(sa);
+	make_pair(sb);
+	make_pair(sc);
+	put_byte(sa[1]);
+	put_byte(sb[1]);
+	put_byte(sc[1]);
+	ru.a = sa[0];
+	ru.b = sb[0];
+	ru.spare = sc[0];
+	assert_int_equal(ev_add(loop, ru.a, EV_READ, reuse_old_cb, &ru), 0);
+	assert_int_equal(ev_add(loop, ru.b, EV_READ, reuse_old_cb, &ru), 0);
+
+	/* The stale event of the victim must not reach its new owner. */
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(ru.old_calls, 1);
+	assert_int_equal(ru.new_calls, 0);
+	assert_int_equal(ev_count_fds(loop), 2);
+
+	/* From the next batch on, the new owner gets its (real) events. */
+	assert_int_equal(ev_run_once(loop, 1000), 2);
+	assert_int_equal(ru.old_calls, 2);
+	assert_int_equal(ru.new_calls, 1);
+
+	ev_del(loop, sa[0]);
+	ev_del(loop, sb[0]);
+	close(sa[0]);
+	close(sa[1]);
+	close(sb[0]);
+	close(sb[1]);
+	close(sc[0]);
+	close(sc[1]);
+}
+
+#define NPAIRS_MANY 500
+
+struct many {
+	int *calls; /* indexed by fd */
+};
+
+static void many_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct many *m = arg;
+
+	(void)loop;
+	assert_int_equal(events, EV_WRITE);
+	m->calls[fd]++;
+}
+
+static void test_thousand_fds(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	int(*sv)[2];
+	struct many m;
+	int i, maxfd = 0;
+
+	if (nofile_at_least(2 * NPAIRS_MANY + 16) == -1) {
+		print_message("cannot open %d descriptors: skipped\n", 2 * NPAIRS_MANY);
+		skip();
+	}
+	assert_non_null(sv = calloc(NPAIRS_MANY, sizeof(*sv)));
+	for (i = 0; i < NPAIRS_MANY; i++) {
+		make_pair(sv[i]);
+		maxfd = sv[i][1] > maxfd ? sv[i][1] : maxfd;
+	}
+	assert_non_null(m.calls = calloc((size_t)maxfd + 1, sizeof(*m.calls)));
+	for (i = 0; i < NPAIRS_MANY; i++) {
+		assert_int_equal(ev_add(loop, sv[i][0], EV_WRITE, many_cb, &m), 0);
+		assert_int_equal(ev_add(loop, sv[i][1], EV_WRITE, many_cb, &m), 0);
+	}
+	assert_int_equal(ev_count_fds(loop), 2 * NPAIRS_MANY);
+
+	/* All in one batch, each once. */
+	assert_int_equal(ev_run_once(loop, 1000), 2 * NPAIRS_MANY);
+	for (i = 0; i < NPAIRS_MANY; i++) {
+		assert_int_equal(m.calls[sv[i][0]], 1);
+		assert_int_equal(m.calls[sv[i][1]], 1);
+	}
+
+	for (i = 0; i < NPAIRS_MANY; i++) {
+		ev_del(loop, sv[i][0]);
+		ev_del(loop, sv[i][1]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+	assert_int_equal(ev_count_fds(loop), 0);
+	free(m.calls);
+	free(sv);
+}
+
+static void test_fd_setsize(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct rec r = {0};
+	int p[2], hi = FD_SETSIZE;
+
+	if (nofile_at_least((rlim_t)FD_SETSIZE + 1) == -1) {
+		print_message("RLIMIT_NOFILE cannot be raised to %d, so no descriptor "
+		              "can reach FD_SETSIZE: skipped\n",
+		              FD_SETSIZE + 1);
+		skip();
+	}
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], hi), hi);
+	if (fixture_is(state, "select")) {
+		/* The set would be written past its end. */
+		errno = 0;
+		assert_int_equal(ev_add(loop, hi, EV_READ, rec_cb, &r), -1);
+		assert_int_equal(errno, ERANGE);
+		errno = 0;
+		assert_int_equal(ev_add(loop, hi, 0, rec_cb, &r), -1);
+		assert_int_equal(errno, ERANGE);
+		assert_int_equal(ev_count_fds(loop), 0);
+		assert_int_equal(ev_get(loop, hi), -1);
+	} else {
+		assert_int_equal(ev_add(loop, hi, EV_READ, rec_cb, &r), 0);
+		put_byte(p[1]);
+		assert_int_equal(ev_run_once(loop, 1000), 1);
+		assert_int_equal(r.fd, hi);
+		ev_del(loop, hi);
+	}
+	close(hi);
+	close(p[0]);
+	close(p[1]);
+}
+
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_usr1 = 1;
+}
+
+static void test_sigmask(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct sigaction sa, old_sa;
+	sigset_t block, old_mask, wait_mask;
+	uint64_t t0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	wait_mask = old_mask;
+	sigdelset(&wait_mask, SIGUSR1);
+	ev_loop_sigmask(loop, &wait_mask);
+
+	/* Pending before the wait: delivered as soon as the wait unblocks it. */
+	got_usr1 = 0;
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	assert_int_equal(got_usr1, 0);
+	t0 = mono_us();
+	assert_int_equal(ev_run_once(loop, 2000), 0);
+	assert_true(mono_us() - t0 < 1000000);
+	assert_int_equal(got_usr1, 1);
+
+	ev_loop_sigmask(loop, NULL);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+struct tlog {
+	int order[8];
+	int n;
+};
+
+struct ttimer {
+	struct ev_timer t;
+	int id;
+	int calls;
+	int rearm; /* times left to re-arm */
+	uint64_t rearm_ms;
+	struct ttimer *other; /* stopped by this one's callback */
+	struct tlog *log;
+};
+
+static void ttimer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct ttimer *tt = ev_container_of(t, struct ttimer, t);
+
+	assert_false(ev_timer_active(t));
+	assert_true(t->when <= ev_now(loop));
+	tt->calls++;
+	if (tt->log != NULL && tt->log->n < 8)
+		tt->log->order[tt->log->n++] = tt->id;
+	if (tt->other != NULL)
+		ev_timer_stop(loop, &tt->other->t);
+	if (tt->rearm > 0) {
+		tt->rearm--;
+		assert_int_equal(ev_timer_start(loop, t, tt->rearm_ms), 0);
+	}
+}
+
+/* Run the loop until no timer is armed, within a bound. */
+static void run_timers(struct ev_loop *loop)
+{
+	int i;
+
+	for (i = 0; i < 1000 && ev_count_timers(loop) > 0; i++)
+		assert_true(ev_run_once(loop, 1000) >= 0);
+	assert_int_equal(ev_count_timers(loop), 0);
+}
+
+static void test_timer_order(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct tlog log = {{0}, 0};
+	struct ttimer tt[3];
+	const uint64_t ms[3] = {3, 1, 2};
+	uint64_t start = ev_now_update(loop);
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		memset(&tt[i], 0, sizeof(tt[i]));
+		ev_timer_init(&tt[i].t, ttimer_cb);
+		tt[i].id = i;
+		tt[i].log = &log;
+		assert_int_equal(ev_timer_start(loop, &tt[i].t, ms[i]), 0);
+		assert_true(ev_timer_active(&tt[i].t));
+	}
+	assert_int_equal(ev_count_timers(loop), 3);
+	run_timers(loop);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.order[0], 1);
+	assert_int_equal(log.order[1], 2);
+	assert_int_equal(log.order[2], 0);
+	assert_true(ev_now(loop) >= start + 3);
+}
+
+static void test_timer_stop(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct ttimer a = {0}, b = {0};
+
+	ev_timer_init(&a.t, ttimer_cb);
+	ev_timer_init(&b.t, ttimer_cb);
+	ev_timer_stop(loop, &a.t); /* not armed: harmless */
+	assert_int_equal(ev_timer_start(loop, &a.t, 1), 0);
+	assert_int_equal(ev_timer_start(loop, &b.t, 2), 0);
+	assert_int_equal(ev_count_timers(loop), 2);
+	ev_timer_stop(loop, &a.t);
+	ev_timer_stop(loop, &a.t);
+	assert_false(ev_timer_active(&a.t));
+	assert_int_equal(ev_count_timers(loop), 1);
+	run_timers(loop);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(b.calls, 1);
+	assert_false(ev_timer_active(&b.t));
+}
+
+static void test_timer_rearm(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct ttimer a = {0};
+
+	ev_timer_init(&a.t, ttimer_cb);
+	a.rearm = 2;
+	a.rearm_ms = 1;
+	assert_int_equal(ev_timer_start(loop, &a.t, 1), 0);
+	run_timers(loop);
+	assert_int_equal(a.calls, 3);
+
+	/* Re-armed for 0 ms from its callback: once per run, never a busy loop. */
+	a.calls = 0;
+	a.rearm = 1000;
+	a.rearm_ms = 0;
+	assert_int_equal(ev_timer_start(loop, &a.t, 0), 0);
+	assert_int_equal(ev_run_once(loop, 0), 1);
+	assert_int_equal(ev_run_once(loop, 0), 1);
+	assert_int_equal(a.calls, 2);
+	assert_true(ev_timer_active(&a.t));
+
+	/* A restart moves an armed timer instead of adding it twice. */
+	assert_int_equal(ev_timer_start(loop, &a.t, 100000), 0);
+	assert_int_equal(ev_count_timers(loop), 1);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	ev_timer_stop(loop, &a.t);
+	assert_int_equal(ev_count_timers(loop), 0);
+}
+
+static void test_timer_stops_other(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct ttimer a = {0}, b = {0};
+
+	ev_timer_init(&a.t, ttimer_cb);
+	ev_timer_init(&b.t, ttimer_cb);
+	a.other = &b;
+	b.other = &a;
+	assert_int_equal(ev_timer_start(loop, &a.t, 0), 0);
+	assert_int_equal(ev_timer_start(loop, &b.t, 0), 0);
+	/* Both due in the same run; whichever goes first cancels the other. */
+	assert_int_equal(ev_run_once(loop, 0), 1);
+	assert_int_equal(a.calls + b.calls, 1);
+	assert_int_equal(ev_count_timers(loop), 0);
+	assert_false(ev_timer_active(&a.t));
+	assert_false(ev_timer_active(&b.t));
+}
+
+static void test_run_once_timeout(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct ttimer a = {0};
+	uint64_t t0, el;
+
+	t0 = mono_us();
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_true(mono_us() - t0 < 500000);
+
+	t0 = mono_us();
+	assert_int_equal(ev_run_once(loop, 50), 0);
+	el = mono_us() - t0;
+	assert_true(el >= 45000);
+	assert_true(el < 1000000);
+
+	/* No limit: the timer bounds the wait. */
+	ev_timer_init(&a.t, ttimer_cb);
+	ev_now_update(loop);
+	t0 = mono_us();
+	assert_int_equal(ev_timer_start(loop, &a.t, 30), 0);
+	assert_int_equal(ev_run_once(loop, -1), 1);
+	el = mono_us() - t0;
+	assert_int_equal(a.calls, 1);
+	assert_true(el >= 28000);
+	assert_true(el < 1000000);
+}
+
+static void test_counts(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state), *other;
+	struct rec r = {0};
+	struct ttimer a = {0}, b = {0};
+	int p[2];
+
+	assert_int_equal(ev_count_fds(loop), 0);
+	assert_int_equal(ev_count_timers(loop), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ev_add(loop, p[0], EV_READ, rec_cb, &r), 0);
+	assert_int_equal(ev_add(loop, p[1], 0, rec_cb, &r), 0);
+	assert_int_equal(ev_count_fds(loop), 2);
+	ev_del(loop, p[1]);
+	ev_del(loop, p[1]);
+	assert_int_equal(ev_count_fds(loop), 1);
+	ev_del(loop, p[0]);
+	assert_int_equal(ev_count_fds(loop), 0);
+
+	ev_timer_init(&a.t, ttimer_cb);
+	ev_timer_init(&b.t, ttimer_cb);
+	assert_int_equal(ev_timer_start(loop, &a.t, 100000), 0);
+	assert_int_equal(ev_timer_start(loop, &b.t, 100000), 0);
+	assert_int_equal(ev_timer_start(loop, &a.t, 200000), 0);
+	assert_int_equal(ev_count_timers(loop), 2);
+	ev_timer_stop(loop, &b.t);
+	assert_int_equal(ev_count_timers(loop), 1);
+	ev_timer_stop(loop, &a.t);
+	assert_int_equal(ev_count_timers(loop), 0);
+
+	/* Freeing a loop disarms what it still holds. */
+	assert_non_null(other = ev_loop_new(((struct fixture *)*state)->backend));
+	assert_int_equal(ev_add(other, p[0], EV_READ, rec_cb, &r), 0);
+	assert_int_equal(ev_timer_start(other, &a.t, 100000), 0);
+	ev_loop_free(other);
+	assert_false(ev_timer_active(&a.t));
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ---- backend-independent -------------------------------------------------- */
+
+#define NTIMERS 2000
+
+struct heap_state {
+	uint64_t last;
+	int fired;
+	int bad_order;
+};
+
+struct htimer {
+	struct ev_timer t;
+	struct heap_state *hs;
+	int calls;
+	int armed;
+};
+
+static void htimer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct htimer *h = ev_container_of(t, struct htimer, t);
+
+	if (t->when < h->hs->last || t->when > ev_now(loop))
+		h->hs->bad_order++;
+	h->hs->last = t->when;
+	h->hs->fired++;
+	h->calls++;
+}
+
+static void test_timer_heap_random(void **state)
+{
+	struct ev_loop *loop;
+	struct heap_state hs = {0, 0, 0};
+	struct htimer *h;
+	size_t armed = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(loop = ev_loop_new("auto"));
+	assert_non_null(h = calloc(NTIMERS, sizeof(*h)));
+	srand(12345);
+	for (i = 0; i < NTIMERS; i++) {
+		ev_timer_init(&h[i].t, htimer_cb);
+		h[i].hs = &hs;
+		assert_int_equal(ev_timer_start(loop, &h[i].t, (uint64_t)(rand() % 40)), 0);
+		h[i].armed = 1;
+		armed++;
+	}
+	/* Shuffle the heap about: restarts move timers both ways. */
+	for (i = 0; i < 3 * NTIMERS; i++) {
+		struct htimer *x = &h[rand() % NTIMERS];
+
+		if (rand() % 3 == 0) {
+			armed -= x->armed;
+			x->armed = 0;
+			ev_timer_stop(loop, &x->t);
+		} else {
+			armed += !x->armed;
+			x->armed = 1;
+			assert_int_equal(ev_timer_start(loop, &x->t, (uint64_t)(rand() % 40)), 0);
+		}
+		assert_int_equal(ev_count_timers(loop), armed);
+	}
+	run_timers(loop);
+	assert_int_equal(hs.fired, (int)armed);
+	assert_int_equal(hs.bad_order, 0);
+	for (i = 0; i < NTIMERS; i++)
+		assert_int_equal(h[i].calls, h[i].armed);
+	free(h);
+	ev_loop_free(loop);
+}
+
+static void test_backend_names(void **state)
+{
+	struct ev_loop *loop;
+	size_t i;
+
+	(void)state;
+	assert_non_null(ev_backend_names[0]);
+	errno = 0;
+	assert_null(ev_loop_new("kqueue"));
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_null(ev_loop_new(""));
+	assert_int_equal(errno, ENOENT);
+
+	assert_non_null(loop = ev_loop_new("auto"));
+	assert_string_equal(ev_loop_backend(loop), ev_backend_names[0]);
+	ev_loop_free(loop);
+	for (i = 0; ev_backend_names[i] != NULL; i++) {
+		assert_non_null(loop = ev_loop_new(ev_backend_names[i]));
+		assert_string_equal(ev_loop_backend(loop), ev_backend_names[i]);
+		ev_loop_free(loop);
+	}
+}
+
+#define EV_TEST_ON(backend, fn)                                                                    \
+	{                                                                                          \
+		.name = backend ": " #fn, .test_func = fn, .setup_func = setup,                    \
+		.teardown_func = teardown, .initial_state = (void *)backend,                       \
+	}
+#define EV_TEST(fn) EV_TEST_ON("epoll", fn), EV_TEST_ON("poll", fn), EV_TEST_ON("select", fn)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    EV_TEST(test_read_ready),
+	    EV_TEST(test_write_ready),
+	    EV_TEST(test_set_modify),
+	    EV_TEST(test_hangup),
+	    EV_TEST(test_add_errors),
+	    EV_TEST(test_del_in_batch),
+	    EV_TEST(test_set_in_batch),
+	    EV_TEST(test_churn),
+	    EV_TEST(test_fd_reuse_in_batch),
+	    EV_TEST(test_thousand_fds),
+	    EV_TEST(test_fd_setsize),
+	    EV_TEST(test_sigmask),
+	    EV_TEST(test_timer_order),
+	    EV_TEST(test_timer_stop),
+	    EV_TEST(test_timer_rearm),
+	    EV_TEST(test_timer_stops_other),
+	    EV_TEST(test_run_once_timeout),
+	    EV_TEST(test_counts),
+	    cmocka_unit_test(test_timer_heap_random),
+	    cmocka_unit_test(test_backend_names),
+	};
+
+	return cmocka_run_group_tests_name("ev", tests, NULL, NULL);
+}
