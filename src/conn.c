@@ -24,6 +24,8 @@
 
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t);
+static int is_settled(struct conn *c);
+static void linger(struct conn *c);
 
 static size_t max_pending(const struct conn *c)
 {
@@ -236,22 +238,30 @@ static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 		conn_close(c, "client closed");
 		return;
 	}
+	if (c->state == CONN_RETIRING && c->urgent && is_settled(c)) {
+		linger(c);
+		return;
+	}
 	if (update_interest(c) == -1)
 		conn_close(c, "event loop error");
 }
 
-/* Nothing left to echo and nothing waiting in the socket's receive buffer. */
-static int is_quiet(struct conn *c, uint64_t now)
+/* Everything received has been echoed, and nothing waits in the socket's
+ * receive buffer either. */
+static int is_settled(struct conn *c)
 {
 	int unread = 0;
 
-	if (!buffer_empty(&c->out) || now - c->last_active < CONN_QUIET_MS)
+	if (!buffer_empty(&c->out) || c->peer_eof)
 		return 0;
 	if (ioctl(c->fd, FIONREAD, &unread) == -1)
 		return 1;
 	return unread == 0;
 }
 
+/* Half-close, then discard input until the peer closes or the linger time
+ * passes: closing with unread input would send RST, and a RST can destroy
+ * echoed bytes still in flight to the client. */
 static void linger(struct conn *c)
 {
 	struct worker *w = c->worker;
@@ -280,12 +290,12 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 		next = c->last_active + w->idle_ms - now;
 		break;
 	case CONN_RETIRING:
-		if (is_quiet(c, now)) {
+		if (now - c->last_active >= CONN_QUIET_MS && is_settled(c)) {
 			linger(c);
 			return;
 		}
 		next = CONN_QUIET_MS;
-		if (buffer_empty(&c->out) && now - c->last_active < CONN_QUIET_MS)
+		if (now - c->last_active < CONN_QUIET_MS)
 			next = c->last_active + CONN_QUIET_MS - now;
 		break;
 	case CONN_LINGER:
@@ -309,4 +319,14 @@ void conn_retire(struct conn *c)
 		touch(c);
 	if (ev_timer_start(w->loop, &c->timer, CONN_QUIET_MS) == -1)
 		conn_close(c, "out of memory");
+}
+
+void conn_cut(struct conn *c)
+{
+	if (c->state == CONN_LINGER)
+		return;
+	c->state = CONN_RETIRING;
+	c->urgent = 1;
+	if (is_settled(c))
+		linger(c);
 }

@@ -32,6 +32,7 @@ struct conn {
 	uint8_t         state;         /* enum conn_state */
 	uint8_t         peer_eof;      /* the client sent FIN */
 	uint8_t         paused;        /* reading stopped: queue over max_pending */
+	uint8_t         urgent;        /* retiring past shutdown_timeout: no quiet period */
 };
 
 /*
@@ -44,12 +45,18 @@ struct conn *conn_new(struct worker *w, int fd);
 /* Close now, for `reason` (logged at debug).  Frees c. */
 void conn_close(struct conn *c, const char *reason);
 
-/* Start retiring: c closes with a half-close at its first quiet moment. */
+/* Start retiring: c closes with a half-close at its first quiet moment,
+ * when everything received has been echoed and the client has been silent
+ * for CONN_QUIET_MS. */
 void conn_retire(struct conn *c);
 
-/* How long the client must be silent, with everything echoed, before a
- * retiring connection is closed; and how long a half-closed one lingers. */
+/* shutdown_timeout has passed: half-close c as soon as everything received
+ * has been echoed, without waiting for a quiet period. */
+void conn_cut(struct conn *c);
+
+/* The quiet period of a retiring connection, and how long a half-closed
+ * one waits for the client's FIN. */
 #define CONN_QUIET_MS  250
-#define CONN_LINGER_MS 2000
+#define CONN_LINGER_MS 1000
 
 #endif

@@ -18,13 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "conn.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -42,15 +45,22 @@
 /* Restart delay after repeated quick deaths: doubles from MIN up to MAX. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-/* Extra time past shutdown_timeout before workers are killed. */
-#define STOP_MARGIN_MS 2000
+/* Extra time past shutdown_timeout before workers are killed: a worker
+ * lingers up to CONN_LINGER_MS on the connections it cuts. */
+#define STOP_MARGIN_MS (CONN_LINGER_MS + 1000)
 /* How long an immediate stop waits for workers before killing them. */
 #define QUIT_WAIT_MS 1000
+
+/* Connection counters the workers publish, one slot per live worker. */
+#define STATUS_SLOTS 4096
+/* How often STATUS= is refreshed while a service manager listens. */
+#define STATUS_INTERVAL_MS 5000
 
 struct child {
 	pid_t    pid;
 	unsigned gen;
 	size_t   index;
+	size_t   slot;     /* its counter in m->conn_counts */
 	uint64_t started;
 	int      ready_fd; /* -1 once the worker said it serves (or died) */
 	int      ready;
@@ -75,6 +85,8 @@ struct master {
 	sigset_t         wait_mask;
 	struct ev_timer  respawn_timer;
 	struct ev_timer  stop_timer;
+	struct ev_timer  status_timer;
+	volatile uint32_t *conn_counts; /* STATUS_SLOTS, shared with the workers */
 };
 
 static void spawn_missing(struct master *m);
@@ -187,7 +199,8 @@ static void on_ready(struct ev_loop *loop, int fd, int events, void *arg)
 }
 
 /* In the child: become worker `index` of the current generation. */
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int ready_fd)
+static void __attribute__((noreturn)) child_main(struct master *m, size_t index, size_t slot,
+                                                 int ready_fd)
 {
 	sigset_t wait_mask;
 	int rc = EXIT_RUNTIME;
@@ -219,8 +232,17 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 		log_warnx("worker: exiting at start (ECHOD_TEST_WORKER_EXIT is set)");
 		goto out;
 	}
-	if (worker_run(m->cfg, m->ls, m->nls, index, (size_t)m->cfg->workers, &wait_mask,
-	               ready_fd) == 0)
+	struct worker_args args = {
+		.cfg = m->cfg,
+		.listeners = m->ls,
+		.nlisteners = m->nls,
+		.index = index,
+		.count = (size_t)m->cfg->workers,
+		.wait_mask = &wait_mask,
+		.ready_fd = ready_fd,
+		.conn_count = m->conn_counts != NULL ? &m->conn_counts[slot] : NULL,
+	};
+	if (worker_run(&args) == 0)
 		rc = EXIT_OK;
 out:
 	for (size_t i = 0; i < m->nls; i++)
@@ -229,6 +251,37 @@ out:
 	config_free(m->cfg);
 	log_close();
 	exit(rc);
+}
+
+/* A counter slot no live worker uses (slots outnumber any sane worker count). */
+static size_t free_slot(const struct master *m)
+{
+	for (size_t slot = 0;; slot++) {
+		size_t i;
+		for (i = 0; i < m->nkids && m->kids[i].slot != slot; i++)
+			;
+		if (i == m->nkids || slot == STATUS_SLOTS - 1)
+			return slot;
+	}
+}
+
+static unsigned long long count_connections(const struct master *m)
+{
+	unsigned long long n = 0;
+
+	for (size_t i = 0; m->conn_counts != NULL && i < m->nkids; i++)
+		n += m->conn_counts[m->kids[i].slot];
+	return n;
+}
+
+static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct master *m = ev_container_of(t, struct master, status_timer);
+
+	if (!m->stopping && m->announced)
+		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
+		            count_connections(m));
+	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
 static int spawn(struct master *m, size_t index)
@@ -243,6 +296,9 @@ static int spawn(struct master *m, size_t index)
 		m->kids = k;
 		m->cap = cap;
 	}
+	size_t slot = free_slot(m);
+	if (m->conn_counts != NULL)
+		m->conn_counts[slot] = 0;
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
 	pid_t pid = fork();
@@ -255,13 +311,14 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child_main(m, index, p[1]);
+		child_main(m, index, slot, p[1]);
 	}
 	close(p[1]);
 	m->kids[m->nkids++] = (struct child){
 		.pid = pid,
 		.gen = m->gen,
 		.index = index,
+		.slot = slot,
 		.started = ev_now_update(m->loop),
 		.ready_fd = p[0],
 	};
@@ -532,6 +589,27 @@ keep:
 	            m->cfg->workers);
 }
 
+/*
+ * Each worker may hold max_connections sockets: raise the soft descriptor
+ * limit toward that (up to the hard limit), and say so when it falls short,
+ * rather than discover it as accept() failures under load.
+ */
+static void raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_notice("descriptor limit %llu is below max_connections %d (+64): "
+		           "raise it (LimitNOFILE=, ulimit -n) to serve that many",
+		           (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
 static int daemonize(void)
 {
 	pid_t pid = fork();
@@ -566,6 +644,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
+	ev_timer_init(&m.status_timer, on_status_timer);
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
@@ -597,6 +676,15 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
+	raise_nofile(m.cfg);
+	void *shared = mmap(NULL, STATUS_SLOTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		log_warn("no shared memory for connection counts");
+	else
+		m.conn_counts = shared;
+	if (getenv("NOTIFY_SOCKET") != NULL)
+		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
 	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
 	           m.cfg->workers);
 	spawn_missing(&m);
@@ -637,6 +725,8 @@ out:
 	free(m.kids);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
+	if (m.conn_counts != NULL)
+		munmap((void *)m.conn_counts, STATUS_SLOTS * sizeof(uint32_t));
 	config_free(m.cfg);
 	log_close();
 	return rc;

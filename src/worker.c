@@ -42,6 +42,8 @@ void worker_conn_link(struct worker *w, struct conn *c)
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
+	if (w->conn_count != NULL)
+		*w->conn_count = (uint32_t)w->nconns;
 }
 
 static void accept_resume(struct worker *w);
@@ -55,6 +57,8 @@ void worker_conn_unlink(struct worker *w, struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	w->nconns--;
+	if (w->conn_count != NULL)
+		*w->conn_count = (uint32_t)w->nconns;
 	/* A descriptor just came free: no need to wait for the pause to end. */
 	if (w->accept_paused)
 		accept_resume(w);
@@ -221,8 +225,10 @@ static void worker_retire(struct worker *w)
 		ev_del(w->loop, w->accept_fds[i]);
 	w->naccept_fds = 0;
 	ev_timer_stop(w->loop, &w->accept_timer);
-	for (struct conn *c = w->conns; c != NULL; c = c->next)
+	for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+		next = c->next;
 		conn_retire(c);
+	}
 	log_info("worker retiring: %zu connections open", w->nconns);
 }
 
@@ -238,15 +244,16 @@ static void worker_free(struct worker *w)
 	buffer_cache_flush();
 }
 
-int worker_run(const struct config *cfg, struct listener *listeners, size_t n, size_t index,
-               size_t count, const sigset_t *wait_mask, int ready_fd)
+int worker_run(const struct worker_args *a)
 {
+	const struct config *cfg = a->cfg;
 	struct worker w = {
 		.cfg = cfg,
-		.listeners = listeners,
-		.nlisteners = n,
+		.listeners = a->listeners,
+		.nlisteners = a->nlisteners,
 		.idle_ms = (uint64_t)cfg->idle_timeout * 1000,
 		.rbuf_size = WORKER_RBUF_SIZE,
+		.conn_count = a->conn_count,
 	};
 	int rc = -1;
 
@@ -255,18 +262,18 @@ int worker_run(const struct config *cfg, struct listener *listeners, size_t n, s
 		log_warn("cannot start the %s event backend", cfg->backend);
 		goto out;
 	}
-	ev_loop_sigmask(w.loop, wait_mask);
+	ev_loop_sigmask(w.loop, a->wait_mask);
 	if ((w.rbuf = malloc(w.rbuf_size)) == NULL) {
 		log_warn("worker");
 		goto out;
 	}
-	if (watch_listeners(&w, listeners, n, index, count) == -1)
+	if (watch_listeners(&w, a->listeners, a->nlisteners, a->index, a->count) == -1)
 		goto out;
-	log_info("worker %zu serving with the %s backend", index, ev_loop_backend(w.loop));
-	if (ready_fd != -1) {
-		ssize_t wr = write(ready_fd, "R", 1);
+	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(w.loop));
+	if (a->ready_fd != -1) {
+		ssize_t wr = write(a->ready_fd, "R", 1);
 		(void)wr; /* the master sees EOF instead and counts us not ready */
-		close(ready_fd);
+		close(a->ready_fd);
 	}
 
 	for (;;) {
@@ -276,8 +283,21 @@ int worker_run(const struct config *cfg, struct listener *listeners, size_t n, s
 			worker_retire(&w);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
-		if (w.retiring && (w.nconns == 0 || ev_now(w.loop) >= w.deadline))
+		if (w.retiring && w.nconns == 0)
 			break;
+		if (w.retiring && ev_now(w.loop) >= w.deadline) {
+			if (w.cut)
+				break;
+			/* shutdown_timeout: stop waiting for quiet moments; what
+			 * still runs after one more linger time is closed. */
+			w.cut = 1;
+			w.deadline = ev_now(w.loop) + CONN_LINGER_MS;
+			for (struct conn *c = w.conns, *next; c != NULL; c = next) {
+				next = c->next;
+				conn_cut(c);
+			}
+			continue;
+		}
 		int wait_ms = -1;
 		if (w.retiring)
 			wait_ms = (int)(w.deadline - ev_now(w.loop));

@@ -35,19 +35,30 @@ struct worker {
 	uint64_t               last_fd_warning;
 	int                    accept_paused;
 	int                    retiring;
+	int                    cut;        /* shutdown_timeout passed */
+	volatile uint32_t     *conn_count; /* published for the master, or NULL */
+};
+
+/* What the master hands a worker. */
+struct worker_args {
+	const struct config *cfg;
+	struct listener     *listeners;  /* all of them; the worker serves its share */
+	size_t               nlisteners;
+	size_t               index;      /* this worker's slot, 0..count-1 */
+	size_t               count;      /* workers in its generation */
+	const sigset_t      *wait_mask;  /* the mask to wait with: handled signals unblocked */
+	int                  ready_fd;   /* gets one byte once serving; -1: none */
+	volatile uint32_t   *conn_count; /* shared with the master for STATUS=; or NULL */
 };
 
 /*
  * Serve, as worker `index` of `count`, its share of the listeners until
  * stopped: TERM or INT retire it gracefully, QUIT stops it at once, USR1
  * reopens the log (see signals.h; the caller installs the handlers).
- * `wait_mask` is the signal mask to wait with (the handled signals
- * unblocked).  Once it serves, it writes one byte to ready_fd and closes it
- * (-1: no one to tell).  Returns 0 after a graceful or immediate stop, -1 if
- * the worker could not be set up (logged).
+ * Returns 0 after a graceful or immediate stop, -1 if the worker could not
+ * be set up (logged).
  */
-int worker_run(const struct config *cfg, struct listener *listeners, size_t n, size_t index,
-               size_t count, const sigset_t *wait_mask, int ready_fd);
+int worker_run(const struct worker_args *args);
 
 /* Keep the worker's list of connections: link a new one, unlink one that
  * closes (which may let a paused accept resume). */
