@@ -6,6 +6,7 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include "exitcode.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
+#include "signals.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -45,6 +48,34 @@ static struct config *load(const char *path)
 		config_errors_print(&errs, stderr);
 	config_errors_free(&errs);
 	return cfg;
+}
+
+/* -s WORD: signal the master named in cfg's pid_file; frees cfg.  Returns
+ * the exit status: 1 with a message if no master runs. */
+static int send_signal(struct config *cfg, const char *word)
+{
+	int signo = signals_from_word(word);
+	int rc = EXIT_RUNTIME;
+
+	if (cfg->pid_file == NULL) {
+		fprintf(stderr, "echod: %s sets no pid_file: cannot find the master\n", cfg->file);
+		goto out;
+	}
+	pid_t pid = pidfile_read(cfg->pid_file);
+	if (pid == -1) {
+		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file,
+		        strerror(errno));
+		goto out;
+	}
+	if (kill(pid, signo) == -1) {
+		fprintf(stderr, "echod: cannot signal master %ld: %s\n", (long)pid,
+		        strerror(errno));
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	config_free(cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -92,7 +123,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (signame != NULL && master_signal_number(signame) == -1) {
+	if (signame != NULL && signals_from_word(signame) == -1) {
 		fprintf(stderr, "echod: unknown signal '%s' (reload, stop, quit or reopen)\n",
 		        signame);
 		return EXIT_USAGE;
@@ -106,7 +137,7 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_OK;
 	}
-	int rc = signame != NULL ? master_send_signal(cfg, signame)
+	int rc = signame != NULL ? send_signal(cfg, signame)
 	                         : master_run(cfg, path, daemonize);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "log.h"
 
 static const int one = 1;
 
@@ -213,4 +214,66 @@ int listener_matches(const struct listener *l, const struct listen_conf *lc)
 	const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&l->addr;
 	return memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0 &&
 	       (a->sin6_port == 0 || a->sin6_port == b->sin6_port);
+}
+
+int listener_set_update(struct listener **setp, size_t *np, const struct config *cfg)
+{
+	struct listener *old = *setp;
+	size_t nold = *np;
+	struct listener *ls = calloc(cfg->nlisten, sizeof(*ls));
+	long *from = calloc(cfg->nlisten, sizeof(*from)); /* old index, or -1: new */
+	int *taken = calloc(nold + 1, sizeof(*taken));
+
+	if (ls == NULL || from == NULL || taken == NULL) {
+		log_warn("listeners");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		from[i] = -1;
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct listen_conf *lc = &cfg->listen[i];
+		for (size_t j = 0; j < nold && from[i] == -1; j++) {
+			if (!taken[j] && listener_matches(&old[j], lc)) {
+				taken[j] = 1;
+				from[i] = (long)j;
+			}
+		}
+		if (from[i] != -1)
+			continue;
+		if (listener_open(&ls[i], lc, (size_t)cfg->workers) == -1) {
+			log_errorx("%s:%d: cannot listen on %s: %s", cfg->file, lc->line,
+			           ls[i].name, strerror(errno));
+			goto fail;
+		}
+		log_notice("listening on %s", ls[i].name);
+	}
+	for (size_t j = 0; j < nold; j++) {
+		if (!taken[j]) {
+			log_notice("no longer listening on %s", old[j].name);
+			listener_close(&old[j]);
+		}
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (from[i] == -1)
+			continue;
+		ls[i] = old[from[i]];
+		if (listener_grow(&ls[i], (size_t)cfg->workers) == -1)
+			log_warn("%s: cannot add sockets to the group", ls[i].name);
+	}
+	free(old);
+	free(from);
+	free(taken);
+	*setp = ls;
+	*np = cfg->nlisten;
+	return 0;
+
+fail:
+	if (ls != NULL && from != NULL)
+		for (size_t i = 0; i < cfg->nlisten; i++)
+			if (from[i] == -1)
+				listener_close(&ls[i]);
+	free(ls);
+	free(from);
+	free(taken);
+	return -1;
 }

@@ -37,6 +37,15 @@ void listener_close(struct listener *l);
 /* True if `lc` describes the address `l` is bound to (reload matching). */
 int listener_matches(const struct listener *l, const struct listen_conf *lc);
 
+/*
+ * Make *setp (*np listeners) match cfg: keep the listeners cfg still has
+ * (grown to cfg->workers sockets), open the new ones, close those it dropped.
+ * On failure (logged, FILE:LINE: naming the entry) nothing changes and -1 is
+ * returned.  The kept sockets are never closed: connections waiting in their
+ * accept queues are served by the next generation of workers.
+ */
+int listener_set_update(struct listener **setp, size_t *np, const struct config *cfg);
+
 /* The sockets of the group that worker `index` of `count` serves. */
 static inline int listener_serves(const struct listener *l, size_t fd_index, size_t index,
                                   size_t count)

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +36,7 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
+#include "process.h"
 #include "signals.h"
 #include "worker.h"
 
@@ -90,37 +90,6 @@ struct master {
 };
 
 static void spawn_missing(struct master *m);
-
-int master_signal_number(const char *word)
-{
-	return signals_from_word(word);
-}
-
-int master_send_signal(struct config *cfg, const char *word)
-{
-	int signo = signals_from_word(word);
-	int rc = EXIT_RUNTIME;
-
-	if (cfg->pid_file == NULL) {
-		fprintf(stderr, "echod: %s sets no pid_file: cannot find the master\n", cfg->file);
-		goto out;
-	}
-	pid_t pid = pidfile_read(cfg->pid_file);
-	if (pid == -1) {
-		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file,
-		        strerror(errno));
-		goto out;
-	}
-	if (kill(pid, signo) == -1) {
-		fprintf(stderr, "echod: cannot signal master %ld: %s\n", (long)pid,
-		        strerror(errno));
-		goto out;
-	}
-	rc = EXIT_OK;
-out:
-	config_free(cfg);
-	return rc;
-}
 
 static struct child *find_kid(struct master *m, pid_t pid)
 {
@@ -436,69 +405,6 @@ static void stop(struct master *m, int immediate)
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
 
-/* Open a listener for each entry of cfg, taking over those already open and
- * closing those left out.  On failure nothing changes and -1 is returned
- * (logged). */
-static int swap_listeners(struct master *m, const struct config *cfg)
-{
-	struct listener *ls = calloc(cfg->nlisten, sizeof(*ls));
-	long *from = calloc(cfg->nlisten, sizeof(*from)); /* old index, or -1: new */
-	int *taken = calloc(m->nls + 1, sizeof(*taken));
-
-	if (ls == NULL || from == NULL || taken == NULL) {
-		log_warn("listeners");
-		goto fail;
-	}
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		from[i] = -1;
-	for (size_t i = 0; i < cfg->nlisten; i++) {
-		const struct listen_conf *lc = &cfg->listen[i];
-		for (size_t j = 0; j < m->nls && from[i] == -1; j++) {
-			if (!taken[j] && listener_matches(&m->ls[j], lc)) {
-				taken[j] = 1;
-				from[i] = (long)j;
-			}
-		}
-		if (from[i] != -1)
-			continue;
-		if (listener_open(&ls[i], lc, (size_t)cfg->workers) == -1) {
-			log_errorx("%s:%d: cannot listen on %s: %s", cfg->file, lc->line,
-			           ls[i].name, strerror(errno));
-			goto fail;
-		}
-		log_notice("listening on %s", ls[i].name);
-	}
-	for (size_t j = 0; j < m->nls; j++) {
-		if (!taken[j]) {
-			log_notice("no longer listening on %s", m->ls[j].name);
-			listener_close(&m->ls[j]);
-		}
-	}
-	for (size_t i = 0; i < cfg->nlisten; i++) {
-		if (from[i] == -1)
-			continue;
-		ls[i] = m->ls[from[i]];
-		if (listener_grow(&ls[i], (size_t)cfg->workers) == -1)
-			log_warn("%s: cannot add sockets to the group", ls[i].name);
-	}
-	free(m->ls);
-	free(from);
-	free(taken);
-	m->ls = ls;
-	m->nls = cfg->nlisten;
-	return 0;
-
-fail:
-	if (ls != NULL && from != NULL)
-		for (size_t i = 0; i < cfg->nlisten; i++)
-			if (from[i] == -1)
-				listener_close(&ls[i]);
-	free(ls);
-	free(from);
-	free(taken);
-	return -1;
-}
-
 static struct config *load(const char *path, int *n_errors)
 {
 	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
@@ -559,7 +465,7 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (swap_listeners(m, cfg) == -1) {
+	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
 		config_free(cfg);
 		goto keep;
@@ -589,53 +495,6 @@ keep:
 	            m->cfg->workers);
 }
 
-/*
- * Each worker may hold max_connections sockets: raise the soft descriptor
- * limit toward that (up to the hard limit), and say so when it falls short,
- * rather than discover it as accept() failures under load.
- */
-static void raise_nofile(const struct config *cfg)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_connections + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < want)
-		log_notice("descriptor limit %llu is below max_connections %d (+64): "
-		           "raise it (LimitNOFILE=, ulimit -n) to serve that many",
-		           (unsigned long long)rl.rlim_cur, cfg->max_connections);
-}
-
-static int daemonize(void)
-{
-	pid_t pid = fork();
-
-	if (pid == -1)
-		return -1;
-	if (pid > 0)
-		_exit(0);
-	if (setsid() == -1)
-		return -1;
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid > 0)
-		_exit(0);
-	if (chdir("/") == -1)
-		return -1;
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-	return 0;
-}
-
 int master_run(struct config *cfg, const char *path, int detach)
 {
 	struct master m = {.cfg = cfg, .path = path, .gen = 1};
@@ -654,9 +513,9 @@ int master_run(struct config *cfg, const char *path, int detach)
 		log_errorx("%s: %s", cfg->file, err);
 		goto out;
 	}
-	if (swap_listeners(&m, cfg) == -1)
+	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
-	if (detach && daemonize() == -1) {
+	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");
 		goto out;
 	}
@@ -676,7 +535,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
-	raise_nofile(m.cfg);
+	process_raise_nofile(m.cfg->max_connections);
 	void *shared = mmap(NULL, STATUS_SLOTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
 	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)

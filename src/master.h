@@ -14,13 +14,4 @@ struct config;
  */
 int master_run(struct config *cfg, const char *path, int daemonize);
 
-/* The signal for an -s word, or -1 if the word is unknown. */
-int master_signal_number(const char *word);
-
-/*
- * `echod -s WORD`: signal the master named in cfg's pid_file (cfg is freed).
- * Returns 0, or 1 with a message on stderr if no master runs.
- */
-int master_send_signal(struct config *cfg, const char *word);
-
 #endif
