@@ -99,6 +99,11 @@ int log_reopen(void)
 	return 0;
 }
 
+const char *log_file(void)
+{
+	return target == TARGET_FILE ? log_path : NULL;
+}
+
 void log_close(void)
 {
 	if (target == TARGET_FILE)

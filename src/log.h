@@ -30,6 +30,9 @@ int log_open(const char *target, enum log_level level);
 int log_reopen(void);
 void log_close(void);
 
+/* The log file's path, or NULL when logging to stderr or syslog. */
+const char *log_file(void);
+
 /* True if a message at `level` would be written (guards costly arguments). */
 extern enum log_level log_max_level;
 #define log_enabled(level) ((level) <= log_max_level)

@@ -422,6 +422,16 @@ static struct config *load(const char *path, int *n_errors)
 	return cfg;
 }
 
+/* Workers that dropped root must still be able to reopen the log file the
+ * master (re)created. */
+static void give_log(const struct master *m)
+{
+	const char *path = log_file();
+
+	if (path != NULL && m->privs.set && chown(path, m->privs.uid, m->privs.gid) == -1)
+		log_warn("cannot hand %s to the workers' user", path);
+}
+
 /* user and group apply only when started as root. */
 static int lookup_privs(const struct config *cfg, struct privs *p, char *err, size_t len)
 {
@@ -470,9 +480,11 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
+	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 ||
 	    cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
+	give_log(m);
 	if (m->cfg->pid_file != NULL &&
 	    (cfg->pid_file == NULL || strcmp(cfg->pid_file, m->cfg->pid_file) != 0))
 		pidfile_remove(m->cfg->pid_file);
@@ -480,7 +492,6 @@ static void reload(struct master *m)
 		log_warn("cannot write pid file %s", cfg->pid_file);
 	config_free(m->cfg);
 	m->cfg = cfg;
-	m->privs = privs;
 	m->old_gen = m->gen;
 	m->gen++;
 	m->announced = 0;
@@ -513,6 +524,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		log_errorx("%s: %s", cfg->file, err);
 		goto out;
 	}
+	give_log(&m);
 	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
 	if (detach && process_detach() == -1) {
@@ -563,6 +575,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		if (signals_take(SIG_FLAG_REOPEN)) {
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");
+			give_log(&m);
 			signal_gen(&m, 0, SIGUSR1);
 		}
 		check_ready(&m);

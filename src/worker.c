@@ -166,6 +166,10 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			log_accepted(fd, &ss, len);
 		if (w->nconns >= (size_t)max) {
 			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
+			/* Whatever the client already sent is read first: closing
+			 * with unread input would reset instead of EOF. */
+			ssize_t r = recv(fd, w->rbuf, w->rbuf_size, MSG_DONTWAIT);
+			(void)r;
 			close(fd);
 			continue;
 		}
@@ -216,7 +220,9 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	return 0;
 }
 
-/* Stop accepting and reading datagrams; retire every connection. */
+/* Stop accepting and retire every connection.  UDP stays served until the
+ * worker exits: each datagram goes to one socket's reader, so the old and
+ * the new generation answering side by side neither drop nor repeat one. */
 static void worker_retire(struct worker *w)
 {
 	w->retiring = 1;
