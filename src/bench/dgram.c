@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * UDP flows: one connected socket per flow, up to DEPTH datagrams in flight,
+ * sent and received in batches (sendmmsg/recvmmsg where there are).  Each
+ * datagram begins with its 64-bit sequence number, then pattern bytes chosen
+ * by that number, so that a datagram can be verified on its own whatever
+ * order datagrams come back in.  A datagram not back within --timeout is
+ * lost: counted, and an error only with --fail-on-loss.
+ */
+#include "acconfig.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "pattern.h"
+
+#define DGRAM_HDR   8
+#define DGRAM_BATCH 64
+/* Receive batches per readiness event: enough to empty a busy socket, few
+ * enough that one flow does not starve the others. */
+#define DGRAM_READS 4
+
+static uint8_t *dgram_bufs; /* DGRAM_BATCH receive buffers of dgram_bufsz */
+static size_t dgram_bufsz;
+
+static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg);
+static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t);
+
+/* Where datagram `seq`'s payload starts in its flow's pattern. */
+static inline uint64_t dgram_off(uint64_t seq)
+{
+	return seq * 8191u;
+}
+
+int dgram_init(struct client *cl)
+{
+	/* One byte more than the largest datagram: a longer echo shows up as
+	 * a wrong length even where MSG_TRUNC is not reported. */
+	dgram_bufsz = cl->opts->size_max + 1;
+	dgram_bufs = malloc(dgram_bufsz * DGRAM_BATCH);
+	return dgram_bufs != NULL ? 0 : -1;
+}
+
+void dgram_fini(void)
+{
+	free(dgram_bufs);
+	dgram_bufs = NULL;
+}
+
+#ifndef HAVE_SENDMMSG
+static int sendmmsg(int fd, struct mmsghdr *mm, unsigned n, int flags)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		ssize_t r = sendmsg(fd, &mm[i].msg_hdr, flags);
+
+		if (r == -1)
+			return i > 0 ? (int)i : -1;
+		mm[i].msg_len = (unsigned)r;
+	}
+	return (int)n;
+}
+#endif
+
+#ifndef HAVE_RECVMMSG
+static int recvmmsg(int fd, struct mmsghdr *mm, unsigned n, int flags, struct timespec *unused)
+{
+	unsigned i;
+
+	(void)unused;
+	for (i = 0; i < n; i++) {
+		ssize_t r = recvmsg(fd, &mm[i].msg_hdr, flags);
+
+		if (r == -1)
+			return i > 0 ? (int)i : -1;
+		mm[i].msg_len = (unsigned)r;
+	}
+	return (int)n;
+}
+#endif
+
+static void dgram_close(struct client *cl, struct bconn *c, int failed)
+{
+	if (c->fd != -1) {
+		ev_del(cl->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	pace_stop(cl, c);
+	c->state = BCONN_IDLE;
+	client_conn_ended(cl, c, failed);
+}
+
+static void dgram_interest(struct client *cl, struct bconn *c, int events)
+{
+	if (c->interest != events && ev_set(cl->loop, c->fd, events) == 0)
+		c->interest = events;
+}
+
+/* Send what may go now.  Returns 0, or -1 if the flow was closed. */
+static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
+{
+	const struct bench_opts *o = cl->opts;
+	struct mmsghdr mm[DGRAM_BATCH];
+	struct iovec iov[DGRAM_BATCH][2];
+	uint64_t hdr[DGRAM_BATCH];
+	int paced = o->rate > 0, blocked = 0;
+	unsigned n, i;
+	int r;
+
+	while (!blocked && c->state == BCONN_RUNNING) {
+		for (n = 0; n < DGRAM_BATCH && c->inflight + n < (uint32_t)o->depth &&
+		            c->msgs_queued < c->quota;
+		     n++) {
+			uint64_t seq = c->queued;
+			struct inflight *e = &c->ring[seq & c->mask];
+			uint32_t size = client_msg_size(cl, c->id, seq);
+
+			if (paced && c->due_ns > now) {
+				if (!pace_active(cl, c))
+					pace_at(cl, c, c->due_ns);
+				break;
+			}
+			/* An older datagram still holds this slot: the window is
+			 * DEPTH sequence numbers wide, holes included. */
+			if (e->flags & INFLIGHT_USED)
+				break;
+			e->key = seq;
+			e->t0 = paced ? c->due_ns : now;
+			e->tsent = now;
+			e->size = size;
+			e->flags = INFLIGHT_USED;
+			hdr[n] = htobe64(seq);
+			iov[n][0].iov_base = &hdr[n];
+			iov[n][0].iov_len = DGRAM_HDR;
+			iov[n][1].iov_base = (void *)pattern_at(c->phase, dgram_off(seq));
+			iov[n][1].iov_len = size - DGRAM_HDR;
+			memset(&mm[n], 0, sizeof(mm[n]));
+			mm[n].msg_hdr.msg_iov = iov[n];
+			mm[n].msg_hdr.msg_iovlen = 2;
+			c->queued++;
+			c->msgs_queued++;
+			if (paced)
+				c->due_ns += cl->interval_ns;
+		}
+		if (n == 0)
+			break;
+		r = sendmmsg(c->fd, mm, n, MSG_DONTWAIT);
+		if (r == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+			    errno != EINTR) {
+				report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO,
+				             c->id, 0, "send: %s", strerror(errno));
+				dgram_close(cl, c, 1);
+				return -1;
+			}
+			r = 0;
+		}
+		/* Take back what did not go, so the sequence stays gapless. */
+		for (i = (unsigned)r; i < n; i++) {
+			c->ring[(c->queued - n + i) & c->mask].flags = 0;
+			if (paced)
+				c->due_ns -= cl->interval_ns;
+		}
+		c->queued -= n - (unsigned)r;
+		c->msgs_queued -= n - (unsigned)r;
+		c->inflight += (uint32_t)r;
+		cl->rep->dgrams_sent += (uint64_t)r;
+		blocked = (unsigned)r < n;
+	}
+	dgram_interest(cl, c, blocked ? EV_READ | EV_WRITE : EV_READ);
+	return 0;
+}
+
+/* Verify one echoed datagram. */
+static void dgram_verify(struct client *cl, struct bconn *c, const uint8_t *buf, size_t len,
+                         int trunc, uint64_t now)
+{
+	struct report *rep = cl->rep;
+	struct inflight *e;
+	uint64_t seq, be;
+	size_t want, bad;
+	int known;
+
+	if (len < DGRAM_HDR || trunc) {
+		report_error(rep, ERR_SIZE, c->id, 0, "datagram of %zu%s bytes", len,
+		             trunc ? " or more" : "");
+		return;
+	}
+	memcpy(&be, buf, sizeof(be));
+	seq = be64toh(be);
+	if (seq >= c->queued) {
+		report_error(rep, ERR_MISMATCH, c->id, 0,
+		             "datagram with sequence number %llu, never sent",
+		             (unsigned long long)seq);
+		return;
+	}
+	e = &c->ring[seq & c->mask];
+	known = (e->flags & INFLIGHT_USED) && e->key == seq;
+	if (known) {
+		e->flags = 0;
+		c->inflight--;
+		c->msgs_done++;
+	} else {
+		/* Answered already, or counted lost: late or duplicated. */
+		rep->dgrams_late++;
+	}
+	want = client_msg_size(cl, c->id, seq);
+	if (len != want) {
+		report_error(rep, ERR_SIZE, c->id, 0, "datagram %llu: %zu bytes, %zu sent",
+		             (unsigned long long)seq, len, want);
+		return;
+	}
+	bad = pattern_check(c->phase, dgram_off(seq), buf + DGRAM_HDR, len - DGRAM_HDR);
+	if (bad != len - DGRAM_HDR) {
+		report_error(rep, ERR_MISMATCH, c->id, DGRAM_HDR + bad,
+		             "datagram %llu: expected 0x%02x, got 0x%02x", (unsigned long long)seq,
+		             pattern_byte(c->phase, dgram_off(seq) + bad), buf[DGRAM_HDR + bad]);
+		return;
+	}
+	report_bytes(rep, len);
+	if (known)
+		report_message(rep, now > e->t0 ? now - e->t0 : 0);
+}
+
+/* Close the flow if it has nothing more to do.  Returns -1 if it did. */
+static int dgram_maybe_done(struct client *cl, struct bconn *c)
+{
+	if (c->inflight == 0 && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
+		dgram_close(cl, c, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0, or -1 if the flow was closed. */
+static int dgram_read(struct client *cl, struct bconn *c, uint64_t now)
+{
+	struct mmsghdr mm[DGRAM_BATCH];
+	struct iovec iov[DGRAM_BATCH];
+	int round, n, i;
+
+	for (round = 0; round < DGRAM_READS; round++) {
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < DGRAM_BATCH; i++) {
+			iov[i].iov_base = dgram_bufs + (size_t)i * dgram_bufsz;
+			iov[i].iov_len = dgram_bufsz;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(c->fd, mm, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			/* ICMP port unreachable comes back as ECONNREFUSED. */
+			report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO, c->id,
+			             0, "receive: %s", strerror(errno));
+			dgram_close(cl, c, 1);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			dgram_verify(cl, c, iov[i].iov_base, mm[i].msg_len,
+			             (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, now);
+		if (n < DGRAM_BATCH)
+			break;
+	}
+	return dgram_maybe_done(cl, c);
+}
+
+int dgram_start(struct client *cl, struct bconn *c)
+{
+	int in_progress;
+
+	c->state = BCONN_RUNNING;
+	c->queued = c->sent = c->received = 0;
+	c->msgs_queued = c->msgs_done = 0;
+	c->inflight = 0;
+	memset(c->ring, 0, ((size_t)c->mask + 1) * sizeof(*c->ring));
+	ev_timer_init(&c->timer, dgram_on_timer);
+	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
+	if (c->fd == -1) {
+		report_error(cl->rep, ERR_CONNECT, c->id, 0, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (ev_add(cl->loop, c->fd, EV_READ, dgram_on_event, c) == -1) {
+		report_error(
+		    cl->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
+		    errno == ERANGE ? "beyond what this backend can hold" : strerror(errno));
+		goto fail;
+	}
+	c->interest = EV_READ;
+	cl->rep->conns_opened++;
+	(void)dgram_send(cl, c, client_now());
+	return 0;
+fail:
+	dgram_close(cl, c, 1);
+	return -1;
+}
+
+static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct bconn *c = arg;
+	uint64_t now = client_now();
+
+	(void)loop;
+	(void)fd;
+	if ((events & EV_READ) && dgram_read(c->cl, c, now) == -1)
+		return;
+	(void)dgram_send(c->cl, c, now);
+}
+
+static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct bconn *c = ev_container_of(t, struct bconn, timer);
+
+	(void)loop;
+	(void)dgram_send(c->cl, c, client_now());
+}
+
+void dgram_stop(struct client *cl, struct bconn *c)
+{
+	if (c->state != BCONN_RUNNING)
+		return;
+	c->state = BCONN_DRAINING;
+	pace_stop(cl, c);
+	(void)dgram_maybe_done(cl, c);
+}
+
+void dgram_check(struct client *cl, struct bconn *c, uint64_t now)
+{
+	uint64_t limit = (uint64_t)(cl->opts->timeout * 1e9);
+	uint32_t i, lost = 0;
+
+	if (c->inflight == 0)
+		return;
+	for (i = 0; i <= c->mask; i++) {
+		struct inflight *e = &c->ring[i];
+
+		if (!(e->flags & INFLIGHT_USED) || now - e->tsent <= limit)
+			continue;
+		e->flags = 0;
+		c->inflight--;
+		c->msgs_done++;
+		cl->rep->dgrams_lost++;
+		lost++;
+		if (cl->opts->fail_on_loss)
+			report_error(cl->rep, ERR_LOST, c->id, 0,
+			             "datagram %llu lost (no echo in %.3f s)",
+			             (unsigned long long)e->key, cl->opts->timeout);
+	}
+	if (lost != 0 && dgram_maybe_done(cl, c) == 0)
+		(void)dgram_send(cl, c, now);
+}
+
+void dgram_abort(struct client *cl, struct bconn *c)
+{
+	dgram_close(cl, c, 0);
+}

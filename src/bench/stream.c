@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Stream connections (TCP and Unix): connect, keep up to DEPTH messages in
+ * flight, verify the echo as it arrives.  The bytes sent are the pattern
+ * itself (sendmsg straight from its table) and the bytes received are
+ * compared with it in place, so a message costs no allocation and no copy,
+ * and a batch of messages costs one read and one write.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "pattern.h"
+
+/* One receive buffer for every connection: the loop runs one callback at a
+ * time and the bytes are verified before it returns. */
+static uint8_t stream_buf[256 * 1024];
+
+/* How long a Unix socket connect waits before it tries again after EAGAIN
+ * (the server's backlog is full). */
+#define STREAM_RETRY_MS 5
+/* iovecs per sendmsg: 16 * 64 KiB of pattern in one system call. */
+#define STREAM_IOV 16
+/* With --slow, a message goes out in this many parts. */
+#define STREAM_SLOW_PARTS 3
+
+static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg);
+static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t);
+
+static void stream_close(struct client *cl, struct bconn *c, int failed)
+{
+	if (c->fd != -1) {
+		ev_del(cl->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	pace_stop(cl, c);
+	c->state = BCONN_IDLE;
+	client_conn_ended(cl, c, failed);
+}
+
+static void stream_interest(struct client *cl, struct bconn *c, int events)
+{
+	if (c->interest == events)
+		return;
+	if (ev_set(cl->loop, c->fd, events) == 0)
+		c->interest = events;
+}
+
+/* Queue the messages that may go now: room in the window, quota left, due. */
+static void stream_fill(struct client *cl, struct bconn *c, uint64_t now)
+{
+	const struct bench_opts *o = cl->opts;
+	int paced = o->rate > 0 && !o->connect_rate;
+	uint32_t depth = (uint32_t)o->depth;
+
+	if (c->state != BCONN_RUNNING)
+		return;
+	while (c->tail - c->head < depth && c->msgs_queued < c->quota) {
+		struct inflight *e = &c->ring[c->tail & c->mask];
+		uint32_t size = client_msg_size(cl, c->id, c->msgs_queued);
+
+		if ((paced || c->part > 0) && c->due_ns > now) {
+			if (!pace_active(cl, c))
+				pace_at(cl, c, c->due_ns);
+			break;
+		}
+		e->tsent = now;
+		/* Coordinated omission: a paced message's latency runs from when
+		 * it was due, not from when a full window let it go. */
+		e->t0 = paced || o->connect_rate ? c->due_ns : now;
+		e->flags = INFLIGHT_LAST;
+		if (o->slow_ms >= 0) {
+			uint32_t parts = size < STREAM_SLOW_PARTS ? size : STREAM_SLOW_PARTS;
+			uint32_t psize = size / parts;
+
+			if (c->part == parts - 1)
+				psize = size - psize * (parts - 1);
+			else
+				e->flags = 0;
+			e->t0 = now;
+			if (++c->part == parts)
+				c->part = 0;
+			size = psize;
+		}
+		e->size = size;
+		c->queued += size;
+		e->key = c->queued;
+		c->tail++;
+		if (e->flags & INFLIGHT_LAST)
+			c->msgs_queued++;
+		if (paced)
+			c->due_ns += cl->interval_ns;
+	}
+}
+
+/* Write what is queued.  Returns 0, or -1 if the connection was closed. */
+static int stream_flush(struct client *cl, struct bconn *c)
+{
+	struct iovec iov[STREAM_IOV];
+	struct msghdr msg;
+	size_t covered;
+	ssize_t n;
+
+	while (c->sent < c->queued) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)pattern_iov(c->phase, c->sent, c->queued - c->sent, iov,
+		                                     STREAM_IOV, &covered);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			/* The offset is, as everywhere, that of the first byte
+			 * not echoed. */
+			if (errno == ECONNRESET || errno == EPIPE)
+				report_error(
+				    cl->rep, ERR_RESET, c->id, c->received,
+				    "connection reset while sending (%llu bytes not echoed)",
+				    (unsigned long long)(c->sent - c->received));
+			else
+				report_error(cl->rep, ERR_IO, c->id, c->received, "send: %s",
+				             strerror(errno));
+			stream_close(cl, c, 1);
+			return -1;
+		}
+		c->sent += (uint64_t)n;
+		if ((size_t)n < covered)
+			break; /* the socket buffer is full */
+	}
+	stream_interest(cl, c, c->sent < c->queued ? EV_READ | EV_WRITE : EV_READ);
+	return 0;
+}
+
+/* Messages whose last byte has come back. */
+static void stream_complete(struct client *cl, struct bconn *c, uint64_t now)
+{
+	while (c->head != c->tail) {
+		struct inflight *e = &c->ring[c->head & c->mask];
+		uint64_t lat = now > e->t0 ? now - e->t0 : 0;
+
+		if (e->key > c->received)
+			break;
+		c->head++;
+		if (e->flags & INFLIGHT_LAST) {
+			c->msgs_done++;
+			report_message(cl->rep, lat);
+		} else {
+			report_latency(cl->rep, lat);
+			c->due_ns = now + (uint64_t)cl->opts->slow_ms * 1000000u;
+		}
+	}
+}
+
+/* Read and verify.  Returns 0, or -1 if the connection was closed. */
+static int stream_read(struct client *cl, struct bconn *c, uint64_t now)
+{
+	ssize_t n = read(c->fd, stream_buf, sizeof(stream_buf));
+	uint64_t expect = c->sent - c->received;
+	size_t m, bad;
+
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		if (errno == ECONNRESET)
+			report_error(cl->rep, ERR_RESET, c->id, c->received,
+			             "connection reset by peer (%llu bytes not echoed)",
+			             (unsigned long long)expect);
+		else
+			report_error(cl->rep, ERR_IO, c->id, c->received, "read: %s",
+			             strerror(errno));
+		goto fail;
+	}
+	if (n == 0) {
+		report_error(cl->rep, ERR_EOF, c->id, c->received,
+		             "unexpected EOF (%llu bytes sent but not echoed)",
+		             (unsigned long long)expect);
+		goto fail;
+	}
+	m = (uint64_t)n < expect ? (size_t)n : (size_t)expect;
+	if ((bad = pattern_check(c->phase, c->received, stream_buf, m)) != m) {
+		report_error(cl->rep, ERR_MISMATCH, c->id, c->received + bad,
+		             "expected 0x%02x, got 0x%02x",
+		             pattern_byte(c->phase, c->received + bad), stream_buf[bad]);
+		goto fail;
+	}
+	c->received += m;
+	c->progress_ns = now;
+	report_bytes(cl->rep, m);
+	if (m < (size_t)n) {
+		report_error(cl->rep, ERR_EXTRA, c->id, c->received,
+		             "%zu bytes came back that were never sent", (size_t)n - m);
+		goto fail;
+	}
+	stream_complete(cl, c, now);
+	if (c->head == c->tail && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
+		stream_close(cl, c, 0);
+		return -1;
+	}
+	return 0;
+fail:
+	stream_close(cl, c, 1);
+	return -1;
+}
+
+static void stream_connected(struct client *cl, struct bconn *c, uint64_t now)
+{
+	c->state = BCONN_RUNNING;
+	c->progress_ns = now;
+	cl->rep->conns_opened++;
+	stream_fill(cl, c, now);
+	(void)stream_flush(cl, c);
+}
+
+static void stream_connect(struct client *cl, struct bconn *c)
+{
+	uint64_t now = client_now();
+	int in_progress, events;
+
+	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
+	if (c->fd == -1) {
+		if (errno == EAGAIN && cl->target.family == AF_UNIX) {
+			pace_at(cl, c, client_now() + STREAM_RETRY_MS * 1000000u);
+			return;
+		}
+		report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),
+		             errno == EMFILE || errno == ENFILE ? " (descriptor limit; see -c)"
+		             : errno == EADDRNOTAVAIL ? " (out of local ports; spread with -S)"
+		                                      : "");
+		stream_close(cl, c, 1);
+		return;
+	}
+	events = in_progress ? EV_WRITE : EV_READ;
+	if (ev_add(cl->loop, c->fd, events, stream_on_event, c) == -1) {
+		report_error(
+		    cl->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
+		    errno == ERANGE ? "beyond what this backend can hold" : strerror(errno));
+		stream_close(cl, c, 1);
+		return;
+	}
+	c->interest = events;
+	if (!in_progress)
+		stream_connected(cl, c, now);
+}
+
+int stream_start(struct client *cl, struct bconn *c)
+{
+	c->fd = -1;
+	c->state = BCONN_CONNECTING;
+	c->queued = c->sent = c->received = 0;
+	c->msgs_queued = c->msgs_done = 0;
+	c->head = c->tail = 0;
+	c->part = 0;
+	c->progress_ns = client_now();
+	ev_timer_init(&c->timer, stream_on_timer);
+	stream_connect(cl, c);
+	return 0;
+}
+
+static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct bconn *c = arg;
+	struct client *cl = c->cl;
+	uint64_t now = client_now();
+
+	(void)loop;
+	(void)fd;
+	if (c->state == BCONN_CONNECTING) {
+		if (net_connect_result(c->fd) == -1) {
+			report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s",
+			             strerror(errno));
+			stream_close(cl, c, 1);
+			return;
+		}
+		stream_interest(cl, c, EV_READ);
+		stream_connected(cl, c, now);
+		return;
+	}
+	if ((events & EV_READ) && stream_read(cl, c, now) == -1)
+		return;
+	stream_fill(cl, c, now);
+	(void)stream_flush(cl, c);
+}
+
+static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct bconn *c = ev_container_of(t, struct bconn, timer);
+	struct client *cl = c->cl;
+	uint64_t now = client_now();
+
+	(void)loop;
+	if (c->state == BCONN_CONNECTING) {
+		if (c->fd == -1)
+			stream_connect(cl, c);
+		return;
+	}
+	stream_fill(cl, c, now);
+	(void)stream_flush(cl, c);
+}
+
+void stream_stop(struct client *cl, struct bconn *c)
+{
+	if (c->state == BCONN_CONNECTING) {
+		stream_close(cl, c, 0);
+		return;
+	}
+	if (c->state != BCONN_RUNNING)
+		return;
+	c->state = BCONN_DRAINING;
+	pace_stop(cl, c);
+	if (c->head == c->tail)
+		stream_close(cl, c, 0);
+}
+
+void stream_check(struct client *cl, struct bconn *c, uint64_t now)
+{
+	uint64_t limit = (uint64_t)(cl->opts->timeout * 1e9);
+	uint64_t since;
+
+	if (c->state == BCONN_CONNECTING) {
+		if (now - c->progress_ns > limit) {
+			report_error(cl->rep, ERR_TIMEOUT, c->id, 0,
+			             "connect timed out after %.3f s",
+			             (double)(now - c->progress_ns) / 1e9);
+			stream_close(cl, c, 1);
+		}
+		return;
+	}
+	if (c->head == c->tail)
+		return;
+	since = c->progress_ns;
+	if (c->ring[c->head & c->mask].tsent > since)
+		since = c->ring[c->head & c->mask].tsent;
+	if (now > since && now - since > limit) {
+		report_error(cl->rep, ERR_TIMEOUT, c->id, c->received,
+		             "no echo for %.3f s (%llu bytes outstanding)",
+		             (double)(now - since) / 1e9,
+		             (unsigned long long)(c->queued - c->received));
+		stream_close(cl, c, 1);
+	}
+}
+
+void stream_abort(struct client *cl, struct bconn *c)
+{
+	stream_close(cl, c, 0);
+}
