@@ -563,8 +563,6 @@ int master_run(struct config *cfg, const char *path, int detach)
 	for (;;) {
 		if (signals_take(SIG_FLAG_CHILD))
 			reap(&m);
-		if (m.stopping && m.nkids == 0)
-			break;
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
 			stop(&m, stops > 1);
@@ -579,6 +577,10 @@ int master_run(struct config *cfg, const char *path, int detach)
 			signal_gen(&m, 0, SIGUSR1);
 		}
 		check_ready(&m);
+		/* Checked here, not after the wait: a stop while no worker
+		 * runs has no SIGCHLD coming to wake us. */
+		if (m.stopping && m.nkids == 0)
+			break;
 		if (ev_run_once(m.loop, -1) == -1 && errno != EINTR) {
 			log_warn("master event loop");
 			break;

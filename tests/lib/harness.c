@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -98,27 +99,42 @@ void h_echod_rewrite(struct echod *e, const char *config)
 	assert_int_equal(rename(tmp, e->conf), 0);
 }
 
-int h_log_count(struct echod *e, const char *needle)
+char *h_file_read(const char *path)
 {
-	char *log = read_file(e->log);
+	return read_file(path);
+}
+
+int h_file_count(const char *path, const char *needle)
+{
+	char *text = read_file(path);
 	int n = 0;
 
-	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
-	free(log);
+	free(text);
 	return n;
 }
 
-int h_log_wait(struct echod *e, const char *needle, int count, int timeout_ms)
+int h_file_wait(const char *path, const char *needle, int count, int timeout_ms)
 {
 	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
 
 	do {
-		if (h_log_count(e, needle) >= count)
+		if (h_file_count(path, needle) >= count)
 			return 1;
 		tick();
 	} while (h_now_ms() < end);
-	return h_log_count(e, needle) >= count;
+	return h_file_count(path, needle) >= count;
+}
+
+int h_log_count(struct echod *e, const char *needle)
+{
+	return h_file_count(e->log, needle);
+}
+
+int h_log_wait(struct echod *e, const char *needle, int count, int timeout_ms)
+{
+	return h_file_wait(e->log, needle, count, timeout_ms);
 }
 
 static void parse_ports(struct echod *e)
@@ -142,23 +158,46 @@ static void parse_ports(struct echod *e)
 	free(log);
 }
 
-struct echod *h_echod_start(const char *config, const struct h_opts *opts)
+struct echod *h_echod_prepare(const char *config)
 {
-	struct h_opts none = {0};
-	const char *bin = getenv("ECHOD_BIN");
 	struct echod *e = calloc(1, sizeof(*e));
 
-	if (opts == NULL)
-		opts = &none;
 	assert_non_null(e);
-	assert_non_null(bin);
 	e->status = -1;
 	snprintf(e->dir, sizeof(e->dir), "/tmp/echod-test.XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
 	snprintf(e->conf, sizeof(e->conf), "%s/echod.conf", e->dir);
 	snprintf(e->log, sizeof(e->log), "%s/stderr.log", e->dir);
 	write_config(e, e->conf, config);
+	return e;
+}
 
+/* In the child: keep the first n CPUs of the affinity mask. */
+static void restrict_cpus(int n)
+{
+	cpu_set_t have, keep;
+
+	if (sched_getaffinity(0, sizeof(have), &have) == -1)
+		_exit(125);
+	CPU_ZERO(&keep);
+	for (int cpu = 0; cpu < CPU_SETSIZE && n > 0; cpu++) {
+		if (CPU_ISSET(cpu, &have)) {
+			CPU_SET(cpu, &keep);
+			n--;
+		}
+	}
+	if (sched_setaffinity(0, sizeof(keep), &keep) == -1)
+		_exit(125);
+}
+
+void h_echod_launch(struct echod *e, const struct h_opts *opts)
+{
+	struct h_opts none = {0};
+	const char *bin = getenv("ECHOD_BIN");
+
+	if (opts == NULL)
+		opts = &none;
+	assert_non_null(bin);
 	e->pid = fork();
 	assert_true(e->pid != -1);
 	if (e->pid == 0) {
@@ -172,6 +211,8 @@ struct echod *h_echod_start(const char *config, const struct h_opts *opts)
 			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 				_exit(126);
 		}
+		if (opts->cpus > 0)
+			restrict_cpus(opts->cpus);
 		if (opts->env != NULL)
 			putenv((char *)opts->env);
 		/* The test process may have blocked signals; echod starts clean. */
@@ -191,6 +232,13 @@ struct echod *h_echod_start(const char *config, const struct h_opts *opts)
 		assert_true(ok);
 	}
 	parse_ports(e);
+}
+
+struct echod *h_echod_start(const char *config, const struct h_opts *opts)
+{
+	struct echod *e = h_echod_prepare(config);
+
+	h_echod_launch(e, opts);
 	return e;
 }
 
@@ -240,7 +288,8 @@ void h_echod_free(struct echod *e)
 {
 	if (e == NULL)
 		return;
-	if (e->status == -1 && h_echod_signal_wait(e, SIGTERM, 15000) == -1) {
+	/* pid 0: prepared, never launched (kill(0, ...) would hit our group). */
+	if (e->pid > 0 && e->status == -1 && h_echod_signal_wait(e, SIGTERM, 15000) == -1) {
 		kill(e->pid, SIGKILL);
 		h_echod_signal_wait(e, 0, 5000);
 	}
@@ -489,6 +538,104 @@ void h_fill_random(void *buf, size_t len, uint32_t seed)
 		x ^= x << 5;
 		p[i] = (unsigned char)(x >> 24);
 	}
+}
+
+/* Append what fd has to read to *buf (NUL-terminated); 0 at EOF or error. */
+static int drain(int fd, char **buf, size_t *len)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	char *p = realloc(*buf, *len + (size_t)n + 1);
+	assert_non_null(p);
+	memcpy(p + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	p[*len] = '\0';
+	*buf = p;
+	return 1;
+}
+
+void h_run(struct h_run *r, int timeout_ms, const char *const *argv)
+{
+	int out[2], err[2];
+	size_t nout = 0, nerr = 0;
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+
+	r->status = -1;
+	r->out = calloc(1, 1);
+	r->err = calloc(1, 1);
+	assert_non_null(r->out);
+	assert_non_null(r->err);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null == -1)
+			_exit(127);
+		dup2(null, STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		sigset_t none_set;
+		sigemptyset(&none_set);
+		sigprocmask(SIG_SETMASK, &none_set, NULL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	struct pollfd pfd[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
+	while (pfd[0].fd != -1 || pfd[1].fd != -1) {
+		uint64_t now = h_now_ms();
+		if (now >= end)
+			break;
+		if (poll(pfd, 2, (int)(end - now)) <= 0)
+			continue;
+		if (pfd[0].revents != 0 && !drain(out[0], &r->out, &nout))
+			pfd[0].fd = -1;
+		if (pfd[1].revents != 0 && !drain(err[0], &r->err, &nerr))
+			pfd[1].fd = -1;
+	}
+	close(out[0]);
+	close(err[0]);
+	int status;
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			r->status = status;
+			return;
+		}
+		tick();
+	} while (h_now_ms() < end);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+void h_run_echod(struct h_run *r, int timeout_ms, ...)
+{
+	const char *argv[16];
+	size_t n = 0;
+	va_list ap;
+
+	argv[n++] = getenv("ECHOD_BIN");
+	assert_non_null(argv[0]);
+	va_start(ap, timeout_ms);
+	while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	h_run(r, timeout_ms, argv);
+}
+
+void h_run_free(struct h_run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
 }
 
 void h_raise_nofile(long n)

@@ -29,6 +29,8 @@ struct h_opts {
 	long        nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
 	const char *env;        /* one "NAME=value" added to echod's environment, or NULL */
 	int         no_wait;    /* do not wait for "workers serve" */
+	int         cpus;       /* run echod on only the first `cpus` CPUs of our
+	                         * affinity mask, 0: inherit */
 };
 
 /* Monotonic milliseconds. */
@@ -40,6 +42,15 @@ uint64_t h_now_ms(void);
  */
 struct echod *h_echod_start(const char *config, const struct h_opts *opts);
 
+/*
+ * The two halves of h_echod_start: make the temp dir and write the config
+ * (pid is 0: nothing runs yet, h_echod_free just removes the dir), then start
+ * echod and, unless opts->no_wait, wait for its workers.  Between the two a
+ * test can prepare the temp dir, e.g. bind a socket echod will talk to.
+ */
+struct echod *h_echod_prepare(const char *config);
+void h_echod_launch(struct echod *e, const struct h_opts *opts);
+
 /* Write `config` over the running echod's config file. */
 void h_echod_rewrite(struct echod *e, const char *config);
 
@@ -49,6 +60,12 @@ int h_log_wait(struct echod *e, const char *needle, int count, int timeout_ms);
 
 /* How many times the log contains `needle` now. */
 int h_log_count(struct echod *e, const char *needle);
+
+/* The same for any file (missing: 0 times). */
+int h_file_wait(const char *path, const char *needle, int count, int timeout_ms);
+int h_file_count(const char *path, const char *needle);
+/* A file's whole content, NUL-terminated ("" if it cannot be read); free it. */
+char *h_file_read(const char *path);
 
 /* Send signo to echod (by its PID) and wait up to timeout_ms for it to exit.
  * Returns its wait status, or -1 if it still runs. */
@@ -93,6 +110,22 @@ int h_echo_check(int fd, const void *buf, size_t len, int timeout_ms);
 
 /* Deterministic pseudo-random bytes. */
 void h_fill_random(void *buf, size_t len, uint32_t seed);
+
+/* What a command run by h_run did. */
+struct h_run {
+	int   status; /* wait status, or -1 if it still ran at the deadline (then killed) */
+	char *out;    /* everything it wrote on stdout, NUL-terminated */
+	char *err;    /* everything it wrote on stderr */
+};
+
+/*
+ * Run argv (argv[0] a path, NULL-terminated) with stdin from /dev/null and
+ * capture its stdout and stderr, for up to timeout_ms.  Free with h_run_free.
+ */
+void h_run(struct h_run *r, int timeout_ms, const char *const *argv);
+/* h_run of $ECHOD_BIN with the arguments that follow, up to a NULL. */
+void h_run_echod(struct h_run *r, int timeout_ms, ...);
+void h_run_free(struct h_run *r);
 
 /* Raise this process's RLIMIT_NOFILE soft limit to at least n (if allowed). */
 void h_raise_nofile(long n);
