@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -633,6 +634,55 @@ static void test_pid_file_and_signal_option(void **state)
 	h_run_free(&r);
 }
 
+/*
+ * -d: the command returns at once with status 0; the detached master writes
+ * its pid file, serves, logs to its file, and stops on -s stop.
+ */
+static void test_daemon(void **state)
+{
+	struct fixture *f = *state;
+	struct echod *e = f->e = h_echod_prepare("workers = 1;\n"
+	                                         "pid_file = \"@DIR@/echod.pid\";\n"
+	                                         "log = { target = \"@DIR@/echod.log\"; };\n"
+	                                         "listen = ( { path = \"@DIR@/echod.sock\"; } );\n");
+	char pidfile[300], logfile[300], sock[300];
+	struct h_run r;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/echod.pid", e->dir);
+	snprintf(logfile, sizeof(logfile), "%s/echod.log", e->dir);
+	snprintf(sock, sizeof(sock), "%s/echod.sock", e->dir);
+	/* The detached master is re-parented to us, so we can reap it. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	h_run_echod(&r, 5000, "-d", "-c", e->conf, NULL);
+	assert_int_equal(r.status, 0);
+	h_run_free(&r);
+	assert_true(h_file_wait(logfile, "workers serve", 1, 10000));
+	char *text = h_file_read(pidfile);
+	pid_t pid = (pid_t)atol(text);
+	free(text);
+	assert_true(pid > 0);
+	/* Detached: a session of its own. */
+	assert_true(getsid(pid) != getsid(0));
+
+	int fd = h_connect_unix(sock);
+	assert_true(fd >= 0);
+	assert_true(h_echo_check(fd, "detached", 8, 3000));
+	close(fd);
+
+	h_run_echod(&r, 5000, "-c", e->conf, "-s", "stop", NULL);
+	assert_int_equal(r.status, 0);
+	h_run_free(&r);
+	int status = -1;
+	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		poll(NULL, 0, 10);
+	}
+	assert_int_equal(status, 0);
+	assert_int_equal(access(pidfile, F_OK), -1);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+}
+
 /* -s with no master: no pid file, a stale one, or no pid_file key at all. */
 static void test_signal_option_no_master(void **state)
 {
@@ -971,6 +1021,7 @@ int main(void)
 	    TEST(test_reopen_unprivileged_workers),
 	    TEST(test_pid_file_and_signal_option),
 	    TEST(test_signal_option_no_master),
+	    TEST(test_daemon),
 	    TEST(test_privilege_drop),
 	    TEST(test_unknown_user),
 	    TEST(test_port_in_use),
