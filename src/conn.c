@@ -120,13 +120,20 @@ static int flush_queue(struct conn *c)
 	struct msghdr msg = {.msg_iov = iov};
 
 	while (!buffer_empty(&c->out)) {
+		size_t want = 0;
 		msg.msg_iovlen = (size_t)buffer_iov(&c->out, iov, CONN_IOV_MAX);
+		for (size_t i = 0; i < msg.msg_iovlen; i++)
+			want += iov[i].iov_len;
 		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
 		c->bytes_out += (uint64_t)n;
 		touch(c);
+		/* A short write means the socket is full: asking again would
+		 * only return EAGAIN. */
+		if ((size_t)n < want)
+			break;
 	}
 	return 0;
 }
