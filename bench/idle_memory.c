@@ -7,6 +7,13 @@
  * pass/fail check.
  *
  *   idle_memory ECHOD_BINARY [CONNECTIONS] [BACKEND]
+ *
+ * Or, for any server already running (bench/run uses it for every server):
+ * the same against 127.0.0.1:PORT, counting the proportional set size (PSS)
+ * of PID and all its descendants (a forking server's children are its
+ * connections; the pages they share are counted once).
+ *
+ *   idle_memory -p PORT -P PID [CONNECTIONS]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +42,44 @@ static long rss_kib(pid_t pid)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/* Proportional set size of pid (its resident memory, pages shared with other
+ * processes divided among them), or its RSS where the kernel lacks
+ * smaps_rollup. */
+static long pss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return rss_kib(pid);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Pss: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* PSS of pid and, recursively, of every child of each of its threads: a
+ * forking server's children count, their shared pages only once. */
+static long tree_kib(pid_t pid)
+{
+	char path[96];
+	long total = pss_kib(pid), child;
+
+	if (total < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return total;
+	while (fscanf(f, "%ld", &child) == 1)
+		total += tree_kib((pid_t)child);
+	fclose(f);
+	return total;
 }
 
 static pid_t first_child(pid_t parent)
@@ -89,10 +134,60 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static int open_idle(int port, int n, int **fdsp)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int *fds = calloc((size_t)n, sizeof(int));
+	char c = 'x';
+	int opened = 0;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (; fds != NULL && opened < n; opened++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd == -1 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) {
+			perror("idle_memory: connection");
+			if (fd != -1)
+				close(fd);
+			break;
+		}
+		fds[opened] = fd;
+	}
+	*fdsp = fds;
+	return opened;
+}
+
+static int generic(int port, pid_t pid, int n)
+{
+	struct rlimit rl = {(rlim_t)n + 256, (rlim_t)n + 256};
+	int *fds;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 256) {
+		rl.rlim_cur = (rlim_t)n + 256;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	long before = tree_kib(pid);
+	int opened = open_idle(port, n, &fds);
+	pause_ms(300);
+	long after = tree_kib(pid);
+	double per = opened > 0 ? (double)(after - before) * 1024.0 / opened : 0;
+	printf("pid %ld: %d idle connections, PSS %ld -> %ld KiB: %.0f bytes per connection\n",
+	       (long)pid, opened, before, after, per);
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	free(fds);
+	return opened == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 5 && strcmp(argv[1], "-p") == 0 && strcmp(argv[3], "-P") == 0)
+		return generic(atoi(argv[2]), (pid_t)atol(argv[4]), argc > 5 ? atoi(argv[5]) : 10000);
 	if (argc < 2) {
-		fprintf(stderr, "usage: idle_memory ECHOD [CONNECTIONS] [BACKEND]\n");
+		fprintf(stderr, "usage: idle_memory ECHOD [CONNECTIONS] [BACKEND]\n"
+		                "       idle_memory -p PORT -P PID [CONNECTIONS]\n");
 		return 2;
 	}
 	int n = argc > 2 ? atoi(argv[2]) : 10000;
