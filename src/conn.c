@@ -80,7 +80,7 @@ void conn_close(struct conn *c, const char *reason)
 	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
 	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	ev_timer_stop(w->loop, &c->timer);
-	ev_del(w->loop, c->fd);
+	ev_del_closing(w->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
 	buffer_clear(&c->out);
 	worker_conn_unlink(w, c);

@@ -201,7 +201,7 @@ int ev_get(const struct ev_loop *loop, int fd)
 	return ev_watched(loop, fd) ? loop->fds[fd].mask : -1;
 }
 
-void ev_del(struct ev_loop *loop, int fd)
+static void ev_forget(struct ev_loop *loop, int fd, int closing)
 {
 	struct ev_fd *e;
 	int saved = errno;
@@ -210,7 +210,9 @@ void ev_del(struct ev_loop *loop, int fd)
 		return;
 	e = &loop->fds[fd];
 	/* Nothing useful to do if the backend fails: fd is forgotten anyway. */
-	if (e->mask != 0)
+	if (e->mask != 0 && closing && loop->backend->forget != NULL)
+		loop->backend->forget(loop, fd, e->mask);
+	else if (e->mask != 0)
 		(void)loop->backend->update(loop, fd, e->mask, 0);
 	e->mask = -1;
 	e->gen++;
@@ -218,6 +220,16 @@ void ev_del(struct ev_loop *loop, int fd)
 	e->arg = NULL;
 	loop->nwatched--;
 	errno = saved;
+}
+
+void ev_del(struct ev_loop *loop, int fd)
+{
+	ev_forget(loop, fd, 0);
+}
+
+void ev_del_closing(struct ev_loop *loop, int fd)
+{
+	ev_forget(loop, fd, 1);
 }
 
 /* Run the callbacks of a batch.  Each one may add, change or remove any

@@ -69,6 +69,11 @@ int ev_get(const struct ev_loop *loop, int fd);
  * the current batch are not dispatched, even if fd is reused at once. */
 void ev_del(struct ev_loop *loop, int fd);
 
+/* ev_del() for a descriptor the caller closes right away and that no other
+ * descriptor shares (not dup'ed, not inherited): the backend may skip the
+ * system call that the close makes redundant (epoll's EPOLL_CTL_DEL). */
+void ev_del_closing(struct ev_loop *loop, int fd);
+
 /*
  * Wait for events or the earliest timer, but no longer than max_ms (-1: no
  * limit besides timers), then dispatch them and run the expired timers.

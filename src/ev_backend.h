@@ -54,6 +54,9 @@ struct ev_backend {
 	void (*free)(struct ev_loop *loop);
 	int (*update)(struct ev_loop *loop, int fd, int old_mask, int new_mask);
 	int (*wait)(struct ev_loop *loop, int timeout_ms, const sigset_t *mask);
+	/* Optional: forget fd (interest old_mask != 0) that is about to be
+	 * closed, without telling the kernel; NULL means update(.., 0). */
+	void (*forget)(struct ev_loop *loop, int fd, int old_mask);
 };
 
 struct ev_loop {

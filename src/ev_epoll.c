@@ -95,6 +95,17 @@ static int ev_epoll_update(struct ev_loop *loop, int fd, int old_mask, int new_m
 	return 0;
 }
 
+/* close() removes a descriptor from the epoll set when no other descriptor
+ * refers to its file: only the count needs to follow. */
+static void ev_epoll_forget(struct ev_loop *loop, int fd, int old_mask)
+{
+	struct ev_epoll *ep = loop->bdata;
+	(void)fd;
+	(void)old_mask;
+
+	ep->n--;
+}
+
 static int ev_epoll_wait(struct ev_loop *loop, int timeout_ms, const sigset_t *mask)
 {
 	struct ev_epoll *ep = loop->bdata;
@@ -124,6 +135,7 @@ const struct ev_backend ev_backend_epoll = {
     .free = ev_epoll_free,
     .update = ev_epoll_update,
     .wait = ev_epoll_wait,
+    .forget = ev_epoll_forget,
 };
 
 #endif

@@ -520,6 +520,32 @@ static void test_fd_reuse_in_batch(void **state)
 	close(sc[1]);
 }
 
+/* ev_del_closing then close: the number is free for a new owner at once, and
+ * many rounds of it leave the backend with nothing watched (epoll skips the
+ * EPOLL_CTL_DEL and must still keep its count right). */
+static void test_del_closing(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+
+	for (int round = 0; round < 200; round++) {
+		struct rec r = {0};
+		int sv[2];
+
+		make_pair(sv);
+		put_byte(sv[1]);
+		assert_int_equal(ev_add(loop, sv[0], EV_READ, rec_cb, &r), 0);
+		assert_int_equal(ev_run_once(loop, 1000), 1);
+		assert_int_equal(r.calls, 1);
+		ev_del_closing(loop, sv[0]);
+		assert_int_equal(ev_get(loop, sv[0]), -1);
+		close(sv[0]);
+		close(sv[1]);
+		assert_int_equal(ev_count_fds(loop), 0);
+	}
+	/* Closed descriptors left no event behind. */
+	assert_int_equal(ev_run_once(loop, 0), 0);
+}
+
 #define NPAIRS_MANY 500
 
 struct many {
@@ -975,6 +1001,7 @@ int main(void)
 	    EV_TEST(test_set_in_batch),
 	    EV_TEST(test_churn),
 	    EV_TEST(test_fd_reuse_in_batch),
+	    EV_TEST(test_del_closing),
 	    EV_TEST(test_thousand_fds),
 	    EV_TEST(test_fd_setsize),
 	    EV_TEST(test_sigmask),
