@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "pace.h"
 #include "pattern.h"
 
 #define CLIENT_TICK_MS 100
@@ -120,9 +121,15 @@ static void client_on_launch_paced(struct ev_loop *loop, struct ev_timer *t)
 	client_launch_due(ev_container_of(t, struct bconn, timer)->cl);
 }
 
-void client_conn_ended(struct client *cl, struct bconn *c, int failed)
+void client_conn_close(struct client *cl, struct bconn *c, int failed)
 {
-	(void)c;
+	if (c->fd != -1) {
+		ev_del_closing(cl->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	pace_stop(cl, c);
+	c->state = BCONN_IDLE;
 	cl->active--;
 	cl->rep->conns_active = (uint64_t)cl->active;
 	if (failed)

@@ -116,9 +116,9 @@ int client_run(const struct bench_opts *o, struct report *rep);
  * that it need not be stored until it is sent. */
 uint32_t client_msg_size(const struct client *cl, uint64_t id, uint64_t msg);
 
-/* A slot's connection ended (its socket is closed): count it and, with
- * --connect-rate, start the next one. */
-void client_conn_ended(struct client *cl, struct bconn *c, int failed);
+/* End a slot's connection: close its socket (if open), stop its pacing,
+ * count it and, with --connect-rate, start the next one. */
+void client_conn_close(struct client *cl, struct bconn *c, int failed);
 
 /* The source address for the next connection, or NULL. */
 const struct sockaddr_storage *client_next_source(struct client *cl);

@@ -85,18 +85,6 @@ static int recvmmsg(int fd, struct mmsghdr *mm, unsigned n, int flags, struct ti
 }
 #endif
 
-static void dgram_close(struct client *cl, struct bconn *c, int failed)
-{
-	if (c->fd != -1) {
-		ev_del(cl->loop, c->fd);
-		close(c->fd);
-		c->fd = -1;
-	}
-	pace_stop(cl, c);
-	c->state = BCONN_IDLE;
-	client_conn_ended(cl, c, failed);
-}
-
 static void dgram_interest(struct client *cl, struct bconn *c, int events)
 {
 	if (c->interest != events && ev_set(cl->loop, c->fd, events) == 0)
@@ -157,7 +145,7 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 			    errno != EINTR) {
 				report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO,
 				             c->id, 0, "send: %s", strerror(errno));
-				dgram_close(cl, c, 1);
+				client_conn_close(cl, c, 1);
 				return -1;
 			}
 			r = 0;
@@ -233,7 +221,7 @@ static void dgram_verify(struct client *cl, struct bconn *c, const uint8_t *buf,
 static int dgram_maybe_done(struct client *cl, struct bconn *c)
 {
 	if (c->inflight == 0 && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
-		dgram_close(cl, c, 0);
+		client_conn_close(cl, c, 0);
 		return -1;
 	}
 	return 0;
@@ -261,7 +249,7 @@ static int dgram_read(struct client *cl, struct bconn *c, uint64_t now)
 			/* ICMP port unreachable comes back as ECONNREFUSED. */
 			report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO, c->id,
 			             0, "receive: %s", strerror(errno));
-			dgram_close(cl, c, 1);
+			client_conn_close(cl, c, 1);
 			return -1;
 		}
 		for (i = 0; i < n; i++)
@@ -299,7 +287,7 @@ int dgram_start(struct client *cl, struct bconn *c)
 	(void)dgram_send(cl, c, client_now());
 	return 0;
 fail:
-	dgram_close(cl, c, 1);
+	client_conn_close(cl, c, 1);
 	return -1;
 }
 
@@ -360,5 +348,5 @@ void dgram_check(struct client *cl, struct bconn *c, uint64_t now)
 
 void dgram_abort(struct client *cl, struct bconn *c)
 {
-	dgram_close(cl, c, 0);
+	client_conn_close(cl, c, 0);
 }

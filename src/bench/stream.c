@@ -31,18 +31,6 @@ static uint8_t stream_buf[256 * 1024];
 static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg);
 static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t);
 
-static void stream_close(struct client *cl, struct bconn *c, int failed)
-{
-	if (c->fd != -1) {
-		ev_del(cl->loop, c->fd);
-		close(c->fd);
-		c->fd = -1;
-	}
-	pace_stop(cl, c);
-	c->state = BCONN_IDLE;
-	client_conn_ended(cl, c, failed);
-}
-
 static void stream_interest(struct client *cl, struct bconn *c, int events)
 {
 	if (c->interest == events)
@@ -127,7 +115,7 @@ static int stream_flush(struct client *cl, struct bconn *c)
 			else
 				report_error(cl->rep, ERR_IO, c->id, c->received, "send: %s",
 				             strerror(errno));
-			stream_close(cl, c, 1);
+			client_conn_close(cl, c, 1);
 			return -1;
 		}
 		c->sent += (uint64_t)n;
@@ -200,12 +188,12 @@ static int stream_read(struct client *cl, struct bconn *c, uint64_t now)
 	}
 	stream_complete(cl, c, now);
 	if (c->head == c->tail && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
-		stream_close(cl, c, 0);
+		client_conn_close(cl, c, 0);
 		return -1;
 	}
 	return 0;
 fail:
-	stream_close(cl, c, 1);
+	client_conn_close(cl, c, 1);
 	return -1;
 }
 
@@ -233,7 +221,7 @@ static void stream_connect(struct client *cl, struct bconn *c)
 		             errno == EMFILE || errno == ENFILE ? " (descriptor limit; see -c)"
 		             : errno == EADDRNOTAVAIL ? " (out of local ports; spread with -S)"
 		                                      : "");
-		stream_close(cl, c, 1);
+		client_conn_close(cl, c, 1);
 		return;
 	}
 	events = in_progress ? EV_WRITE : EV_READ;
@@ -241,7 +229,7 @@ static void stream_connect(struct client *cl, struct bconn *c)
 		report_error(
 		    cl->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
 		    errno == ERANGE ? "beyond what this backend can hold" : strerror(errno));
-		stream_close(cl, c, 1);
+		client_conn_close(cl, c, 1);
 		return;
 	}
 	c->interest = events;
@@ -275,7 +263,7 @@ static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 		if (net_connect_result(c->fd) == -1) {
 			report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s",
 			             strerror(errno));
-			stream_close(cl, c, 1);
+			client_conn_close(cl, c, 1);
 			return;
 		}
 		stream_interest(cl, c, EV_READ);
@@ -307,7 +295,7 @@ static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t)
 void stream_stop(struct client *cl, struct bconn *c)
 {
 	if (c->state == BCONN_CONNECTING) {
-		stream_close(cl, c, 0);
+		client_conn_close(cl, c, 0);
 		return;
 	}
 	if (c->state != BCONN_RUNNING)
@@ -315,7 +303,7 @@ void stream_stop(struct client *cl, struct bconn *c)
 	c->state = BCONN_DRAINING;
 	pace_stop(cl, c);
 	if (c->head == c->tail)
-		stream_close(cl, c, 0);
+		client_conn_close(cl, c, 0);
 }
 
 void stream_check(struct client *cl, struct bconn *c, uint64_t now)
@@ -328,7 +316,7 @@ void stream_check(struct client *cl, struct bconn *c, uint64_t now)
 			report_error(cl->rep, ERR_TIMEOUT, c->id, 0,
 			             "connect timed out after %.3f s",
 			             (double)(now - c->progress_ns) / 1e9);
-			stream_close(cl, c, 1);
+			client_conn_close(cl, c, 1);
 		}
 		return;
 	}
@@ -342,11 +330,11 @@ void stream_check(struct client *cl, struct bconn *c, uint64_t now)
 		             "no echo for %.3f s (%llu bytes outstanding)",
 		             (double)(now - since) / 1e9,
 		             (unsigned long long)(c->queued - c->received));
-		stream_close(cl, c, 1);
+		client_conn_close(cl, c, 1);
 	}
 }
 
 void stream_abort(struct client *cl, struct bconn *c)
 {
-	stream_close(cl, c, 0);
+	client_conn_close(cl, c, 0);
 }
