@@ -85,9 +85,10 @@ int main(int argc, char **argv)
 				struct sockaddr_storage peer;
 				socklen_t len = sizeof(peer);
 				ssize_t r;
-				while ((r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer,
-				                     &len)) >= 0) {
-					sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&peer, len);
+				while ((r = recvfrom(fd, buf, sizeof(buf), 0,
+				                     (struct sockaddr *)&peer, &len)) >= 0) {
+					sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&peer,
+					       len);
 					len = sizeof(peer);
 				}
 			} else if (fd == lfd) {

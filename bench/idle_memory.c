@@ -184,7 +184,8 @@ static int generic(int port, pid_t pid, int n)
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && strcmp(argv[1], "-p") == 0 && strcmp(argv[3], "-P") == 0)
-		return generic(atoi(argv[2]), (pid_t)atol(argv[4]), argc > 5 ? atoi(argv[5]) : 10000);
+		return generic(atoi(argv[2]), (pid_t)atol(argv[4]),
+		               argc > 5 ? atoi(argv[5]) : 10000);
 	if (argc < 2) {
 		fprintf(stderr, "usage: idle_memory ECHOD [CONNECTIONS] [BACKEND]\n"
 		                "       idle_memory -p PORT -P PID [CONNECTIONS]\n");
@@ -204,8 +205,9 @@ int main(int argc, char **argv)
 	FILE *f = fopen(conf, "w");
 	if (f == NULL)
 		return 1;
-	fprintf(f, "workers = 1;\nbackend = \"%s\";\nmax_connections = %d;\nidle_timeout = 0;\n"
-	           "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
+	fprintf(f,
+	        "workers = 1;\nbackend = \"%s\";\nmax_connections = %d;\nidle_timeout = 0;\n"
+	        "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
 	        backend, n + 100);
 	fclose(f);
 

@@ -14,9 +14,9 @@
 
 struct buffer_chunk {
 	struct buffer_chunk *next;
-	size_t               start; /* first queued byte */
-	size_t               end;   /* one past the last */
-	char                 data[BUFFER_CHUNK_SIZE];
+	size_t start; /* first queued byte */
+	size_t end;   /* one past the last */
+	char data[BUFFER_CHUNK_SIZE];
 };
 
 /* Enough for a few connections' worth of bursts; the rest goes back to libc. */

@@ -15,13 +15,16 @@ struct buffer_chunk;
 struct buffer {
 	struct buffer_chunk *head;
 	struct buffer_chunk *tail;
-	size_t               len; /* bytes queued */
+	size_t len; /* bytes queued */
 };
 
 /* Payload bytes per chunk. */
 #define BUFFER_CHUNK_SIZE (16384 - 32)
 
-static inline int buffer_empty(const struct buffer *b) { return b->len == 0; }
+static inline int buffer_empty(const struct buffer *b)
+{
+	return b->len == 0;
+}
 
 /* Copy len bytes to the end.  Returns 0, or -1 with errno ENOMEM (the queue
  * is then unchanged). */

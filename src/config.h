@@ -19,28 +19,28 @@ enum listen_proto {
 
 struct listen_conf {
 	enum listen_proto proto;
-	char             *address; /* TCP/UDP: numeric IPv4 or IPv6 address */
-	int               port;    /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
-	char             *path;    /* UNIX: absolute socket path */
-	int               line;    /* where it was configured, for messages */
+	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address */
+	int port;      /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
+	char *path;    /* UNIX: absolute socket path */
+	int line;      /* where it was configured, for messages */
 };
 
 struct config {
-	char   *file;             /* the file it came from (or the name given) */
-	int     workers;          /* resolved: >= 1 */
-	int     workers_auto;     /* 1 if "auto" was asked for */
-	char   *backend;          /* "auto" | "epoll" | "poll" | "select" */
-	char   *user;             /* NULL: none */
-	char   *group;            /* NULL: none */
-	char   *pid_file;         /* NULL: none */
-	int     max_connections;  /* per worker, >= 1 */
-	int     idle_timeout;     /* seconds, 0 = never */
-	int     shutdown_timeout; /* seconds */
-	size_t  max_pending;      /* bytes per connection */
-	char   *log_target;       /* "stderr" | "syslog" | absolute path */
-	int     log_level;        /* enum log_level */
+	char *file;           /* the file it came from (or the name given) */
+	int workers;          /* resolved: >= 1 */
+	int workers_auto;     /* 1 if "auto" was asked for */
+	char *backend;        /* "auto" | "epoll" | "poll" | "select" */
+	char *user;           /* NULL: none */
+	char *group;          /* NULL: none */
+	char *pid_file;       /* NULL: none */
+	int max_connections;  /* per worker, >= 1 */
+	int idle_timeout;     /* seconds, 0 = never */
+	int shutdown_timeout; /* seconds */
+	size_t max_pending;   /* bytes per connection */
+	char *log_target;     /* "stderr" | "syslog" | absolute path */
+	int log_level;        /* enum log_level */
 	struct listen_conf *listen;
-	size_t  nlisten;          /* >= 1 */
+	size_t nlisten; /* >= 1 */
 };
 
 /* What the parser may not look up itself. */
@@ -51,13 +51,13 @@ struct config_env {
 
 struct config_error {
 	char *file;
-	int   line; /* 0 when no line applies */
+	int line; /* 0 when no line applies */
 	char *msg;
 };
 
 struct config_errors {
 	struct config_error *v;
-	size_t               n;
+	size_t n;
 };
 
 /*
@@ -69,8 +69,7 @@ struct config *config_load_file(const char *path, const struct config_env *env,
                                 struct config_errors *errs);
 
 /* The same from a string; `name` stands for the file name in messages. */
-struct config *config_load_string(const char *text, const char *name,
-                                  const struct config_env *env,
+struct config *config_load_string(const char *text, const char *name, const struct config_env *env,
                                   struct config_errors *errs);
 
 void config_free(struct config *cfg);
@@ -98,14 +97,14 @@ enum config_value_type {
 };
 
 struct config_value {
-	const char             *name; /* NULL for list elements and the root */
-	enum config_value_type  type;
-	long long               i;    /* INT, BOOL */
-	const char             *s;    /* STRING; borrowed, copied if kept */
-	const char             *file; /* NULL: the file being loaded */
-	int                     line;
-	struct config_value    *child; /* GROUP, LIST */
-	size_t                  nchild;
+	const char *name; /* NULL for list elements and the root */
+	enum config_value_type type;
+	long long i;      /* INT, BOOL */
+	const char *s;    /* STRING; borrowed, copied if kept */
+	const char *file; /* NULL: the file being loaded */
+	int line;
+	struct config_value *child; /* GROUP, LIST */
+	size_t nchild;
 };
 
 /* What a key accepts. */
@@ -129,16 +128,16 @@ enum config_key_store {
 
 /* One row of the key table: the single description of a key. */
 struct config_key {
-	const char            *name; /* "workers", "log.level", "listen.port" */
-	enum config_key_type   type;
-	enum config_key_store  store;
-	size_t                 offset;
-	long long              min, max;
-	const char *const     *choices; /* CHOICE: NULL-terminated */
+	const char *name; /* "workers", "log.level", "listen.port" */
+	enum config_key_type type;
+	enum config_key_store store;
+	size_t offset;
+	long long min, max;
+	const char *const *choices; /* CHOICE: NULL-terminated */
 	/* STRING: NULL if `s` is acceptable, else what is wrong with it */
 	const char *(*check)(const char *s);
-	const char            *def;  /* default, as text; NULL: none */
-	const char            *help; /* one line, for messages and docs */
+	const char *def;  /* default, as text; NULL: none */
+	const char *help; /* one line, for messages and docs */
 };
 
 extern const struct config_key config_keys[];
@@ -154,7 +153,7 @@ struct config *config_from_value(const struct config_value *root, const char *fi
                                  const struct config_env *env, struct config_errors *errs);
 
 /* Append "FILE:LINE: message".  Returns 0, or -1 if out of memory. */
-int config_errors_add(struct config_errors *errs, const char *file, int line, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
+int config_errors_add(struct config_errors *errs, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -21,18 +21,18 @@ enum conn_state {
 };
 
 struct conn {
-	struct conn    *prev, *next;   /* the worker's list */
-	struct worker  *worker;
-	struct buffer   out;           /* received, not yet echoed */
-	struct ev_timer timer;         /* idle, quiet period or linger */
-	uint64_t        last_active;   /* ev_now() of the last byte moved */
-	uint64_t        bytes_in;
-	uint64_t        bytes_out;
-	int             fd;
-	uint8_t         state;         /* enum conn_state */
-	uint8_t         peer_eof;      /* the client sent FIN */
-	uint8_t         paused;        /* reading stopped: queue over max_pending */
-	uint8_t         urgent;        /* retiring past shutdown_timeout: no quiet period */
+	struct conn *prev, *next; /* the worker's list */
+	struct worker *worker;
+	struct buffer out;     /* received, not yet echoed */
+	struct ev_timer timer; /* idle, quiet period or linger */
+	uint64_t last_active;  /* ev_now() of the last byte moved */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	int fd;
+	uint8_t state;    /* enum conn_state */
+	uint8_t peer_eof; /* the client sent FIN */
+	uint8_t paused;   /* reading stopped: queue over max_pending */
+	uint8_t urgent;   /* retiring past shutdown_timeout: no quiet period */
 };
 
 /*

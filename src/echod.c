@@ -63,8 +63,7 @@ static int send_signal(struct config *cfg, const char *word)
 	}
 	pid_t pid = pidfile_read(cfg->pid_file);
 	if (pid == -1) {
-		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file,
-		        strerror(errno));
+		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file, strerror(errno));
 		goto out;
 	}
 	if (kill(pid, signo) == -1) {
@@ -81,13 +80,13 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"test", no_argument, NULL, 't'},
-		{"daemon", no_argument, NULL, 'd'},
-		{"signal", required_argument, NULL, 's'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"test", no_argument, NULL, 't'},
+	    {"daemon", no_argument, NULL, 'd'},
+	    {"signal", required_argument, NULL, 's'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	const char *signame = NULL;
@@ -137,7 +136,6 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_OK;
 	}
-	int rc = signame != NULL ? send_signal(cfg, signame)
-	                         : master_run(cfg, path, daemonize);
+	int rc = signame != NULL ? send_signal(cfg, signame) : master_run(cfg, path, daemonize);
 	return rc;
 }

@@ -30,9 +30,9 @@ typedef void ev_timer_fn(struct ev_loop *loop, struct ev_timer *t);
  * ev_timer_init() before first use.
  */
 struct ev_timer {
-	uint64_t     when;  /* ms on the loop's monotonic clock */
+	uint64_t when; /* ms on the loop's monotonic clock */
 	ev_timer_fn *fn;
-	uint32_t     slot;  /* heap position + 1; 0 = not armed */
+	uint32_t slot; /* heap position + 1; 0 = not armed */
 };
 
 /* Backend names in order of preference; "auto" picks the first that starts. */
@@ -92,13 +92,15 @@ void ev_timer_init(struct ev_timer *t, ev_timer_fn *fn);
 int ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t ms);
 /* Disarm t; harmless if it is not armed. */
 void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
-static inline int ev_timer_active(const struct ev_timer *t) { return t->slot != 0; }
+static inline int ev_timer_active(const struct ev_timer *t)
+{
+	return t->slot != 0;
+}
 
 /* Number of watched descriptors and of armed timers (for status and tests). */
 size_t ev_count_fds(const struct ev_loop *loop);
 size_t ev_count_timers(const struct ev_loop *loop);
 
-#define ev_container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define ev_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

@@ -13,13 +13,13 @@
 #include "config.h"
 
 struct listener {
-	enum listen_proto       proto;
-	int                    *fds;   /* the group's sockets */
-	size_t                  nfds;
-	struct sockaddr_storage addr;  /* bound address (the real port after port 0) */
-	socklen_t               addrlen;
-	char                   *path;  /* Unix: the socket file, removed on close */
-	char                    name[96]; /* "tcp 127.0.0.1:7" for messages */
+	enum listen_proto proto;
+	int *fds; /* the group's sockets */
+	size_t nfds;
+	struct sockaddr_storage addr; /* bound address (the real port after port 0) */
+	socklen_t addrlen;
+	char *path;    /* Unix: the socket file, removed on close */
+	char name[96]; /* "tcp 127.0.0.1:7" for messages */
 };
 
 /*

@@ -19,15 +19,13 @@
 enum log_target { TARGET_STDERR, TARGET_SYSLOG, TARGET_FILE };
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERROR] = "error",   [LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_DEBUG] = "debug",
 };
 
 static const int syslog_prio[] = {
-	[LOG_LEVEL_ERROR] = LOG_ERR,       [LOG_LEVEL_WARNING] = LOG_WARNING,
-	[LOG_LEVEL_NOTICE] = LOG_NOTICE,   [LOG_LEVEL_INFO] = LOG_INFO,
-	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+    [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING, [LOG_LEVEL_NOTICE] = LOG_NOTICE,
+    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
 enum log_level log_max_level = LOG_LEVEL_INFO;

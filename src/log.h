@@ -38,7 +38,7 @@ extern enum log_level log_max_level;
 #define log_enabled(level) ((level) <= log_max_level)
 
 void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(...)  log_msg(LOG_LEVEL_ERROR, 1, __VA_ARGS__)
 #define log_errorx(...) log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
@@ -46,8 +46,11 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 #define log_warnx(...)  log_msg(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LEVEL_NOTICE, 0, __VA_ARGS__)
 #define log_info(...)   log_msg(LOG_LEVEL_INFO, 0, __VA_ARGS__)
-#define log_debug(...) \
-	do { if (log_enabled(LOG_LEVEL_DEBUG)) log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__); } while (0)
+#define log_debug(...)                                                                             \
+	do {                                                                                       \
+		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
+			log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__);                                  \
+	} while (0)
 
 /* Log at error level and exit(1); fatal() appends strerror(errno). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

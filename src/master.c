@@ -57,35 +57,35 @@
 #define STATUS_INTERVAL_MS 5000
 
 struct child {
-	pid_t    pid;
+	pid_t pid;
 	unsigned gen;
-	size_t   index;
-	size_t   slot;     /* its counter in m->conn_counts */
+	size_t index;
+	size_t slot; /* its counter in m->conn_counts */
 	uint64_t started;
-	int      ready_fd; /* -1 once the worker said it serves (or died) */
-	int      ready;
+	int ready_fd; /* -1 once the worker said it serves (or died) */
+	int ready;
 };
 
 struct master {
-	struct ev_loop  *loop;
-	struct config   *cfg;
-	const char      *path;
+	struct ev_loop *loop;
+	struct config *cfg;
+	const char *path;
 	struct listener *ls;
-	size_t           nls;
-	struct child    *kids;
-	size_t           nkids;
-	size_t           cap;
-	struct privs     privs;
-	unsigned         gen;        /* the serving (or starting) generation */
-	unsigned         old_gen;    /* to retire once gen is ready; 0: none */
-	int              failures;   /* consecutive quick deaths */
-	int              stopping;   /* 0, 1: graceful, 2: immediate */
-	int              announced;  /* READY=1 sent for gen */
-	pid_t            pid;
-	sigset_t         wait_mask;
-	struct ev_timer  respawn_timer;
-	struct ev_timer  stop_timer;
-	struct ev_timer  status_timer;
+	size_t nls;
+	struct child *kids;
+	size_t nkids;
+	size_t cap;
+	struct privs privs;
+	unsigned gen;     /* the serving (or starting) generation */
+	unsigned old_gen; /* to retire once gen is ready; 0: none */
+	int failures;     /* consecutive quick deaths */
+	int stopping;     /* 0, 1: graceful, 2: immediate */
+	int announced;    /* READY=1 sent for gen */
+	pid_t pid;
+	sigset_t wait_mask;
+	struct ev_timer respawn_timer;
+	struct ev_timer stop_timer;
+	struct ev_timer status_timer;
 	volatile uint32_t *conn_counts; /* STATUS_SLOTS, shared with the workers */
 };
 
@@ -128,8 +128,7 @@ static void close_ready_fd(struct master *m, struct child *k)
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
-	if (m->announced || m->stopping ||
-	    count_gen(m, m->gen, 1) < (size_t)m->cfg->workers)
+	if (m->announced || m->stopping || count_gen(m, m->gen, 1) < (size_t)m->cfg->workers)
 		return;
 	m->announced = 1;
 	if (m->old_gen != 0) {
@@ -168,8 +167,8 @@ static void on_ready(struct ev_loop *loop, int fd, int events, void *arg)
 }
 
 /* In the child: become worker `index` of the current generation. */
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, size_t slot,
-                                                 int ready_fd)
+static void __attribute__((noreturn))
+child_main(struct master *m, size_t index, size_t slot, int ready_fd)
 {
 	sigset_t wait_mask;
 	int rc = EXIT_RUNTIME;
@@ -193,8 +192,8 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 		goto out;
 	}
 	if (privs_drop(&m->privs) == -1) {
-		log_warn("worker: cannot drop privileges to uid %ld gid %ld",
-		         (long)m->privs.uid, (long)m->privs.gid);
+		log_warn("worker: cannot drop privileges to uid %ld gid %ld", (long)m->privs.uid,
+		         (long)m->privs.gid);
 		goto out;
 	}
 	if (getenv("ECHOD_TEST_WORKER_EXIT") != NULL) {
@@ -202,14 +201,14 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 		goto out;
 	}
 	struct worker_args args = {
-		.cfg = m->cfg,
-		.listeners = m->ls,
-		.nlisteners = m->nls,
-		.index = index,
-		.count = (size_t)m->cfg->workers,
-		.wait_mask = &wait_mask,
-		.ready_fd = ready_fd,
-		.conn_count = m->conn_counts != NULL ? &m->conn_counts[slot] : NULL,
+	    .cfg = m->cfg,
+	    .listeners = m->ls,
+	    .nlisteners = m->nls,
+	    .index = index,
+	    .count = (size_t)m->cfg->workers,
+	    .wait_mask = &wait_mask,
+	    .ready_fd = ready_fd,
+	    .conn_count = m->conn_counts != NULL ? &m->conn_counts[slot] : NULL,
 	};
 	if (worker_run(&args) == 0)
 		rc = EXIT_OK;
@@ -284,12 +283,12 @@ static int spawn(struct master *m, size_t index)
 	}
 	close(p[1]);
 	m->kids[m->nkids++] = (struct child){
-		.pid = pid,
-		.gen = m->gen,
-		.index = index,
-		.slot = slot,
-		.started = ev_now_update(m->loop),
-		.ready_fd = p[0],
+	    .pid = pid,
+	    .gen = m->gen,
+	    .index = index,
+	    .slot = slot,
+	    .started = ev_now_update(m->loop),
+	    .ready_fd = p[0],
 	};
 	if (ev_add(m->loop, p[0], EV_READ, on_ready, m) == -1) {
 		/* Without the pipe we cannot hear it is ready: count it ready. */
@@ -398,8 +397,8 @@ static void stop(struct master *m, int immediate)
 	m->stopping = immediate ? 2 : 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
-	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
-	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 + STOP_MARGIN_MS;
+	uint64_t wait_ms =
+	    immediate ? QUIT_WAIT_MS : (uint64_t)m->cfg->shutdown_timeout * 1000 + STOP_MARGIN_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
 	signal_gen(m, 0, immediate ? SIGQUIT : SIGTERM);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
@@ -481,8 +480,7 @@ static void reload(struct master *m)
 		goto keep;
 	}
 	m->privs = privs;
-	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 ||
-	    cfg->log_level != m->cfg->log_level)
+	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
 	give_log(m);
 	if (m->cfg->pid_file != NULL &&
@@ -497,13 +495,11 @@ static void reload(struct master *m)
 	m->announced = 0;
 	m->failures = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
-	log_notice("reload accepted: starting generation %u with %d workers", m->gen,
-	           cfg->workers);
+	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
 	spawn_missing(m);
 	return;
 keep:
-	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)",
-	            m->cfg->workers);
+	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
 }
 
 int master_run(struct config *cfg, const char *path, int detach)

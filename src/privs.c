@@ -14,8 +14,7 @@
 
 #include "privs.h"
 
-int privs_lookup(const char *user, const char *group, struct privs *p, char *err,
-                 size_t errlen)
+int privs_lookup(const char *user, const char *group, struct privs *p, char *err, size_t errlen)
 {
 	p->set = 0;
 	p->uid = getuid();

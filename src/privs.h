@@ -8,15 +8,14 @@
 struct privs {
 	uid_t uid;
 	gid_t gid;
-	int   set; /* 0: nothing to drop to */
+	int set; /* 0: nothing to drop to */
 };
 
 /*
  * Look up `user` and `group` (either may be NULL; a user without a group
  * takes the user's primary group).  Returns 0, or -1 with a message in err.
  */
-int privs_lookup(const char *user, const char *group, struct privs *p, char *err,
-                 size_t errlen);
+int privs_lookup(const char *user, const char *group, struct privs *p, char *err, size_t errlen);
 
 /*
  * setgroups, setgid, setuid in that order, then check that root cannot be

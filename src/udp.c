@@ -20,12 +20,12 @@
 #define UDP_SLOT  65536
 
 struct udp_echo {
-	struct mmsghdr          msgs[UDP_BATCH];
-	struct iovec            iov[UDP_BATCH];
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
-	uint64_t                echoed;
-	uint64_t                dropped;
-	char                   *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	uint64_t echoed;
+	uint64_t dropped;
+	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
 };
 
 struct udp_echo *udp_echo_new(void)
@@ -66,10 +66,10 @@ static void prepare(struct udp_echo *u)
 		u->iov[i].iov_base = u->data + (size_t)i * UDP_SLOT;
 		u->iov[i].iov_len = UDP_SLOT;
 		u->msgs[i].msg_hdr = (struct msghdr){
-			.msg_name = &u->peers[i],
-			.msg_namelen = sizeof(u->peers[i]),
-			.msg_iov = &u->iov[i],
-			.msg_iovlen = 1,
+		    .msg_name = &u->peers[i],
+		    .msg_namelen = sizeof(u->peers[i]),
+		    .msg_iov = &u->iov[i],
+		    .msg_iovlen = 1,
 		};
 	}
 }

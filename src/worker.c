@@ -254,12 +254,12 @@ int worker_run(const struct worker_args *a)
 {
 	const struct config *cfg = a->cfg;
 	struct worker w = {
-		.cfg = cfg,
-		.listeners = a->listeners,
-		.nlisteners = a->nlisteners,
-		.idle_ms = (uint64_t)cfg->idle_timeout * 1000,
-		.rbuf_size = WORKER_RBUF_SIZE,
-		.conn_count = a->conn_count,
+	    .cfg = cfg,
+	    .listeners = a->listeners,
+	    .nlisteners = a->nlisteners,
+	    .idle_ms = (uint64_t)cfg->idle_timeout * 1000,
+	    .rbuf_size = WORKER_RBUF_SIZE,
+	    .conn_count = a->conn_count,
 	};
 	int rc = -1;
 

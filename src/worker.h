@@ -18,37 +18,37 @@ struct listener;
 struct udp_echo;
 
 struct worker {
-	struct ev_loop        *loop;
-	const struct config   *cfg;
-	struct listener       *listeners;  /* not owned */
-	size_t                 nlisteners;
-	struct conn           *conns;      /* every open stream connection */
-	size_t                 nconns;
-	char                  *rbuf;       /* shared read buffer */
-	size_t                 rbuf_size;
-	struct udp_echo       *udp;        /* shared UDP batch buffers, or NULL */
-	uint64_t               idle_ms;    /* 0: never */
-	uint64_t               deadline;   /* when retiring: cut what is left */
-	int                   *accept_fds; /* stream listeners served */
-	size_t                 naccept_fds;
-	struct ev_timer        accept_timer;
-	uint64_t               last_fd_warning;
-	int                    accept_paused;
-	int                    retiring;
-	int                    cut;        /* shutdown_timeout passed */
-	volatile uint32_t     *conn_count; /* published for the master, or NULL */
+	struct ev_loop *loop;
+	const struct config *cfg;
+	struct listener *listeners; /* not owned */
+	size_t nlisteners;
+	struct conn *conns; /* every open stream connection */
+	size_t nconns;
+	char *rbuf; /* shared read buffer */
+	size_t rbuf_size;
+	struct udp_echo *udp; /* shared UDP batch buffers, or NULL */
+	uint64_t idle_ms;     /* 0: never */
+	uint64_t deadline;    /* when retiring: cut what is left */
+	int *accept_fds;      /* stream listeners served */
+	size_t naccept_fds;
+	struct ev_timer accept_timer;
+	uint64_t last_fd_warning;
+	int accept_paused;
+	int retiring;
+	int cut;                       /* shutdown_timeout passed */
+	volatile uint32_t *conn_count; /* published for the master, or NULL */
 };
 
 /* What the master hands a worker. */
 struct worker_args {
 	const struct config *cfg;
-	struct listener     *listeners;  /* all of them; the worker serves its share */
-	size_t               nlisteners;
-	size_t               index;      /* this worker's slot, 0..count-1 */
-	size_t               count;      /* workers in its generation */
-	const sigset_t      *wait_mask;  /* the mask to wait with: handled signals unblocked */
-	int                  ready_fd;   /* gets one byte once serving; -1: none */
-	volatile uint32_t   *conn_count; /* shared with the master for STATUS=; or NULL */
+	struct listener *listeners; /* all of them; the worker serves its share */
+	size_t nlisteners;
+	size_t index;                  /* this worker's slot, 0..count-1 */
+	size_t count;                  /* workers in its generation */
+	const sigset_t *wait_mask;     /* the mask to wait with: handled signals unblocked */
+	int ready_fd;                  /* gets one byte once serving; -1: none */
+	volatile uint32_t *conn_count; /* shared with the master for STATUS=; or NULL */
 };
 
 /*

@@ -21,14 +21,14 @@
 
 #define MIB (1024 * 1024)
 
-#define CONFIG_FMT                                                    \
-	"workers = 1;\n"                                               \
-	"backend = \"%s\";\n"                                          \
-	"listen = (\n"                                                  \
-	"  { address = \"127.0.0.1\"; port = 0; },\n"                   \
-	"  { address = \"::1\"; port = 0; },\n"                         \
-	"  { address = \"127.0.0.1\"; port = 0; protocol = \"udp\"; },\n" \
-	"  { path = \"@DIR@/echod.sock\"; }\n"                          \
+#define CONFIG_FMT                                                                                 \
+	"workers = 1;\n"                                                                           \
+	"backend = \"%s\";\n"                                                                      \
+	"listen = (\n"                                                                             \
+	"  { address = \"127.0.0.1\"; port = 0; },\n"                                              \
+	"  { address = \"::1\"; port = 0; },\n"                                                    \
+	"  { address = \"127.0.0.1\"; port = 0; protocol = \"udp\"; },\n"                          \
+	"  { path = \"@DIR@/echod.sock\"; }\n"                                                     \
 	");\n"
 
 enum { PORT_TCP4, PORT_TCP6, PORT_UDP };
@@ -163,17 +163,17 @@ static void test_thousand_connections(void **state)
 		close(fds[i]);
 }
 
-#define PER_BACKEND(fn)                                                           \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "epoll"),   \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "poll"),    \
-	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "select")
+#define PER_BACKEND(fn)                                                                            \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "epoll"),                    \
+	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "poll"),                 \
+	    cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, "select")
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PER_BACKEND(test_tcp4_mib),   PER_BACKEND(test_tcp6_mib),
-		PER_BACKEND(test_unix_mib),   PER_BACKEND(test_udp_datagrams),
-		PER_BACKEND(test_half_close), PER_BACKEND(test_thousand_connections),
+	    PER_BACKEND(test_tcp4_mib),   PER_BACKEND(test_tcp6_mib),
+	    PER_BACKEND(test_unix_mib),   PER_BACKEND(test_udp_datagrams),
+	    PER_BACKEND(test_half_close), PER_BACKEND(test_thousand_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

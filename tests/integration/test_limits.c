@@ -225,10 +225,10 @@ static void test_out_of_descriptors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_backpressure),
-		cmocka_unit_test(test_idle_timeout),
-		cmocka_unit_test(test_max_connections),
-		cmocka_unit_test(test_out_of_descriptors),
+	    cmocka_unit_test(test_backpressure),
+	    cmocka_unit_test(test_idle_timeout),
+	    cmocka_unit_test(test_max_connections),
+	    cmocka_unit_test(test_out_of_descriptors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

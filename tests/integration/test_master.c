@@ -641,10 +641,11 @@ static void test_pid_file_and_signal_option(void **state)
 static void test_daemon(void **state)
 {
 	struct fixture *f = *state;
-	struct echod *e = f->e = h_echod_prepare("workers = 1;\n"
-	                                         "pid_file = \"@DIR@/echod.pid\";\n"
-	                                         "log = { target = \"@DIR@/echod.log\"; };\n"
-	                                         "listen = ( { path = \"@DIR@/echod.sock\"; } );\n");
+	struct echod *e = f->e =
+	    h_echod_prepare("workers = 1;\n"
+	                    "pid_file = \"@DIR@/echod.pid\";\n"
+	                    "log = { target = \"@DIR@/echod.log\"; };\n"
+	                    "listen = ( { path = \"@DIR@/echod.sock\"; } );\n");
 	char pidfile[300], logfile[300], sock[300];
 	struct h_run r;
 

@@ -30,8 +30,8 @@
 /* What the load threads saw.  They never call cmocka (its asserts are not
  * thread-safe); the test thread checks these once they have stopped. */
 struct load {
-	int         port;
-	atomic_int  stop;
+	int port;
+	atomic_int stop;
 	atomic_long connect_failures;
 	atomic_long resets;
 	atomic_long wrong_bytes;
@@ -136,7 +136,8 @@ static void *long_lived(void *arg)
 			if (fds[i] != -1) {
 				/* The server's FIN between two messages: reconnect. */
 				struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
-				if (poll(&pfd, 1, 0) == 1 && recv(fds[i], in, 1, MSG_DONTWAIT) == 0) {
+				if (poll(&pfd, 1, 0) == 1 &&
+				    recv(fds[i], in, 1, MSG_DONTWAIT) == 0) {
 					close(fds[i]);
 					fds[i] = -1;
 					atomic_fetch_add(&l->long_reopened, 1);
@@ -175,9 +176,9 @@ static void *long_lived(void *arg)
 	return NULL;
 }
 
-#define CONFIG_FMT                  \
-	"workers = %d;\n"           \
-	"shutdown_timeout = 2;\n"   \
+#define CONFIG_FMT                                                                                 \
+	"workers = %d;\n"                                                                          \
+	"shutdown_timeout = 2;\n"                                                                  \
 	"listen = ( { address = \"127.0.0.1\"; port = %d; } );\n"
 
 static void write_workers(struct echod *e, int workers, int port)
@@ -276,7 +277,8 @@ static void test_graceful_stop_under_load(void **state)
 		int all_started = 1;
 		for (int i = 0; i < N; i++) {
 			if (pfd[i].revents & POLLOUT) {
-				ssize_t n = send(fds[i], out[i] + sent[i], LEN - sent[i], MSG_NOSIGNAL);
+				ssize_t n =
+				    send(fds[i], out[i] + sent[i], LEN - sent[i], MSG_NOSIGNAL);
 				if (n > 0)
 					sent[i] += (size_t)n;
 			}
@@ -286,8 +288,8 @@ static void test_graceful_stop_under_load(void **state)
 					eof[i] = 1;
 					open_count--;
 				} else if (n < 0 && errno != EAGAIN) {
-					fail_msg("connection %d: %s after %zu bytes", i, strerror(errno),
-					         got[i]);
+					fail_msg("connection %d: %s after %zu bytes", i,
+					         strerror(errno), got[i]);
 				} else if (n > 0) {
 					got[i] += (size_t)n;
 				}
@@ -319,8 +321,8 @@ static void test_graceful_stop_under_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reload_under_load),
-		cmocka_unit_test(test_graceful_stop_under_load),
+	    cmocka_unit_test(test_reload_under_load),
+	    cmocka_unit_test(test_graceful_stop_under_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

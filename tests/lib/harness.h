@@ -16,21 +16,21 @@
 
 struct echod {
 	pid_t pid;
-	char  dir[256];   /* temporary directory, removed by h_echod_free */
-	char  conf[300];  /* its config file */
-	char  log[300];   /* its stderr */
-	int   ports[H_MAX_PORTS]; /* TCP/UDP ports in the order "listening on" logged them */
-	int   nports;
-	int   status;     /* wait status once it ended, else -1 */
+	char dir[256];          /* temporary directory, removed by h_echod_free */
+	char conf[300];         /* its config file */
+	char log[300];          /* its stderr */
+	int ports[H_MAX_PORTS]; /* TCP/UDP ports in the order "listening on" logged them */
+	int nports;
+	int status; /* wait status once it ended, else -1 */
 };
 
 /* Options for h_echod_start. */
 struct h_opts {
-	long        nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
-	const char *env;        /* one "NAME=value" added to echod's environment, or NULL */
-	int         no_wait;    /* do not wait for "workers serve" */
-	int         cpus;       /* run echod on only the first `cpus` CPUs of our
-	                         * affinity mask, 0: inherit */
+	long nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
+	const char *env; /* one "NAME=value" added to echod's environment, or NULL */
+	int no_wait;     /* do not wait for "workers serve" */
+	int cpus;        /* run echod on only the first `cpus` CPUs of our
+	                  * affinity mask, 0: inherit */
 };
 
 /* Monotonic milliseconds. */
@@ -113,9 +113,9 @@ void h_fill_random(void *buf, size_t len, uint32_t seed);
 
 /* What a command run by h_run did. */
 struct h_run {
-	int   status; /* wait status, or -1 if it still ran at the deadline (then killed) */
-	char *out;    /* everything it wrote on stdout, NUL-terminated */
-	char *err;    /* everything it wrote on stderr */
+	int status; /* wait status, or -1 if it still ran at the deadline (then killed) */
+	char *out;  /* everything it wrote on stdout, NUL-terminated */
+	char *err;  /* everything it wrote on stderr */
 };
 
 /*

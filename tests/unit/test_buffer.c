@@ -149,11 +149,11 @@ static void test_iov_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_owns_nothing),
-		cmocka_unit_test(test_roundtrip_across_chunks),
-		cmocka_unit_test(test_partial_consume_keeps_order),
-		cmocka_unit_test(test_reserve_commit),
-		cmocka_unit_test(test_iov_limit),
+	    cmocka_unit_test(test_empty_owns_nothing),
+	    cmocka_unit_test(test_roundtrip_across_chunks),
+	    cmocka_unit_test(test_partial_consume_keeps_order),
+	    cmocka_unit_test(test_reserve_commit),
+	    cmocka_unit_test(test_iov_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
