@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -183,9 +184,14 @@ static struct faulty faulty_start(const char *arg, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	assert_int_equal(pipe(fds), 0);
+	pid_t parent = getpid();
 	f.pid = fork();
 	assert_true(f.pid != -1);
 	if (f.pid == 0) {
+		/* Dies with the test process, even if a failed test skipped
+		 * its faulty_stop(). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			_exit(125);
 		close(fds[0]);
 		dup2(fds[1], STDOUT_FILENO);
 		execv(bin, (char *const *)argv);

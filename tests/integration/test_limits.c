@@ -22,6 +22,18 @@
 
 #include "harness.h"
 
+/* The echod of the running test, stopped by the teardown if the test fails
+ * before its own stop(). */
+static struct echod *current;
+
+static int teardown(void **state)
+{
+	(void)state;
+	h_echod_free(current);
+	current = NULL;
+	return 0;
+}
+
 static struct echod *start(const char *extra, const struct h_opts *opts)
 {
 	char config[1024];
@@ -30,7 +42,7 @@ static struct echod *start(const char *extra, const struct h_opts *opts)
 	         "workers = 1;\n%s\n"
 	         "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
 	         extra);
-	struct echod *e = h_echod_start(config, opts);
+	struct echod *e = current = h_echod_start(config, opts);
 	assert_int_equal(e->nports, 1);
 	return e;
 }
@@ -38,6 +50,7 @@ static struct echod *start(const char *extra, const struct h_opts *opts)
 static void stop(struct echod *e)
 {
 	int status = h_echod_signal_wait(e, SIGTERM, 15000);
+	current = NULL;
 	h_echod_free(e);
 	assert_int_equal(status, 0);
 }
@@ -225,10 +238,10 @@ static void test_out_of_descriptors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_backpressure),
-	    cmocka_unit_test(test_idle_timeout),
-	    cmocka_unit_test(test_max_connections),
-	    cmocka_unit_test(test_out_of_descriptors),
+	    cmocka_unit_test_teardown(test_backpressure, teardown),
+	    cmocka_unit_test_teardown(test_idle_timeout, teardown),
+	    cmocka_unit_test_teardown(test_max_connections, teardown),
+	    cmocka_unit_test_teardown(test_out_of_descriptors, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

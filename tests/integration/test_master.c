@@ -662,6 +662,7 @@ static void test_daemon(void **state)
 	pid_t pid = (pid_t)atol(text);
 	free(text);
 	assert_true(pid > 0);
+	e->pid = pid; /* our child now (subreaper): the teardown stops it if we fail */
 	/* Detached: a session of its own. */
 	assert_true(getsid(pid) != getsid(0));
 
@@ -679,6 +680,7 @@ static void test_daemon(void **state)
 			break;
 		poll(NULL, 0, 10);
 	}
+	e->status = status;
 	assert_int_equal(status, 0);
 	assert_int_equal(access(pidfile, F_OK), -1);
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -198,9 +199,14 @@ void h_echod_launch(struct echod *e, const struct h_opts *opts)
 	if (opts == NULL)
 		opts = &none;
 	assert_non_null(bin);
+	pid_t parent = getpid();
 	e->pid = fork();
 	assert_true(e->pid != -1);
 	if (e->pid == 0) {
+		/* A test that fails before its stop must not leave echod behind:
+		 * it dies with the test process (its workers follow it). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			_exit(125);
 		int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd == -1)
 			_exit(127);
