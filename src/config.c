@@ -17,11 +17,10 @@
 #include "log.h"
 
 static const char *const backend_names[] = {"auto", "epoll", "poll", "select", NULL};
-/* Indexed like enum log_level and enum listen_proto: the index is stored. */
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+/* Indexed like enum listen_proto, as log_level_names (log.h) is like enum
+ * log_level: the index is stored. */
 static const char *const proto_names[] = {"tcp", "udp", "unix", NULL};
 
-_Static_assert(LOG_LEVEL_ERROR == 0 && LOG_LEVEL_DEBUG == 4, "level_names follows enum log_level");
 _Static_assert(LISTEN_TCP == 0 && LISTEN_UDP == 1 && LISTEN_UNIX == 2,
                "proto_names follows enum listen_proto");
 /* CONFIG_STORE_INDEX writes an int into listen_conf.proto. */
@@ -108,7 +107,7 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",
 	 .help = "\"stderr\", \"syslog\" or an absolute file path"},
 	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
-	 .offset = CFG(log_level), .choices = level_names, .def = "info",
+	 .offset = CFG(log_level), .choices = log_level_names, .def = "info",
 	 .help = "\"error\", \"warning\", \"notice\", \"info\" or \"debug\""},
 	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
 	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
@@ -574,17 +573,21 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+void config_error_format(const struct config_error *e, char *buf, size_t len)
+{
+	if (e->line > 0)
+		snprintf(buf, len, "%s:%d: %s", e->file, e->line, e->msg);
+	else
+		snprintf(buf, len, "%s: %s", e->file, e->msg);
+}
+
 void config_errors_print(const struct config_errors *errs, FILE *out)
 {
-	const struct config_error *e;
-	size_t i;
+	char line[1024];
 
-	for (i = 0; i < errs->n; i++) {
-		e = &errs->v[i];
-		if (e->line > 0)
-			fprintf(out, "%s:%d: %s\n", e->file, e->line, e->msg);
-		else
-			fprintf(out, "%s: %s\n", e->file, e->msg);
+	for (size_t i = 0; i < errs->n; i++) {
+		config_error_format(&errs->v[i], line, sizeof(line));
+		fprintf(out, "%s\n", line);
 	}
 }
 

@@ -74,7 +74,10 @@ struct config *config_load_string(const char *text, const char *name, const stru
 
 void config_free(struct config *cfg);
 
-/* Print each error as "FILE:LINE: message\n" (no ":LINE" when line is 0). */
+/* One error as "FILE:LINE: message" (no ":LINE" when line is 0), in buf. */
+void config_error_format(const struct config_error *e, char *buf, size_t len);
+
+/* Print each error formatted so, one per line. */
 void config_errors_print(const struct config_errors *errs, FILE *out);
 void config_errors_free(struct config_errors *errs);
 

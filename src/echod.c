@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "cpus.h"
 #include "exitcode.h"
 #include "log.h"
 #include "master.h"
@@ -40,9 +39,8 @@ static void usage(FILE *out)
 /* Load the configuration, or print every error and return NULL. */
 static struct config *load(const char *path)
 {
-	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
 	struct config_errors errs = {0};
-	struct config *cfg = config_load_file(path, &env, &errs);
+	struct config *cfg = master_load_config(path, &errs);
 
 	if (cfg == NULL)
 		config_errors_print(&errs, stderr);

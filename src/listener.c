@@ -181,17 +181,22 @@ int listener_open(struct listener *l, const struct listen_conf *lc, size_t nsock
 	return 0;
 }
 
+void listener_release(struct listener *l)
+{
+	free(l->fds);
+	free(l->path);
+	l->fds = NULL;
+	l->path = NULL;
+	l->nfds = 0;
+}
+
 void listener_close(struct listener *l)
 {
 	for (size_t i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
 	if (l->path != NULL && l->nfds > 0)
 		unlink(l->path);
-	free(l->fds);
-	free(l->path);
-	l->fds = NULL;
-	l->path = NULL;
-	l->nfds = 0;
+	listener_release(l);
 }
 
 int listener_matches(const struct listener *l, const struct listen_conf *lc)

@@ -34,6 +34,10 @@ int listener_grow(struct listener *l, size_t nsockets);
 /* Close every socket (and remove a Unix socket's file). */
 void listener_close(struct listener *l);
 
+/* Free l's memory but leave its sockets and file alone (a worker's
+ * inherited copy, which the master still owns). */
+void listener_release(struct listener *l);
+
 /* True if `lc` describes the address `l` is bound to (reload matching). */
 int listener_matches(const struct listener *l, const struct listen_conf *lc);
 

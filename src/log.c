@@ -18,9 +18,9 @@
 
 enum log_target { TARGET_STDERR, TARGET_SYSLOG, TARGET_FILE };
 
-static const char *const level_names[] = {
+const char *const log_level_names[] = {
     [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-    [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_DEBUG] = "debug",     [LOG_LEVEL_DEBUG + 1] = NULL,
 };
 
 static const int syslog_prio[] = {
@@ -32,19 +32,6 @@ enum log_level log_max_level = LOG_LEVEL_INFO;
 static enum log_target target = TARGET_STDERR;
 static int log_fd = STDERR_FILENO;
 static char *log_path;
-
-int log_level_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-		if (strcmp(name, level_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *log_level_name(enum log_level level)
-{
-	return level_names[level];
-}
 
 static int open_file(const char *path)
 {
@@ -137,8 +124,9 @@ static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_l
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		int len = snprintf(line, sizeof(line), "%s.%03ld [%s] %ld: %s\n", stamp,
-		                   ts.tv_nsec / 1000000, level_names[level], (long)getpid(), msg);
+		int len =
+		    snprintf(line, sizeof(line), "%s.%03ld [%s] %ld: %s\n", stamp,
+		             ts.tv_nsec / 1000000, log_level_names[level], (long)getpid(), msg);
 		if (len > (int)sizeof(line) - 1)
 			len = (int)sizeof(line) - 1;
 		/* One write per line keeps lines from several processes whole. */
@@ -156,22 +144,4 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, with_errno, fmt, ap);
 	va_end(ap);
-}
-
-void fatal(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void fatalx(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
 }

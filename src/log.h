@@ -16,9 +16,9 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
-/* Parse "error" … "debug"; returns the level or -1. */
-int log_level_parse(const char *name);
-const char *log_level_name(enum log_level level);
+/* The level names, indexed by enum log_level, NULL-terminated (the
+ * config's log.level choices). */
+extern const char *const log_level_names[];
 
 /*
  * Send the log to `target`: "stderr", "syslog" or an absolute file path
@@ -51,9 +51,5 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
 			log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__);                                  \
 	} while (0)
-
-/* Log at error level and exit(1); fatal() appends strerror(errno). */
-void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

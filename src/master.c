@@ -76,11 +76,10 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;     /* the serving (or starting) generation */
-	unsigned old_gen; /* to retire once gen is ready; 0: none */
-	int failures;     /* consecutive quick deaths */
-	int stopping;     /* 0, 1: graceful, 2: immediate */
-	int announced;    /* READY=1 sent for gen */
+	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
+	int failures;  /* consecutive quick deaths */
+	int stopping;  /* 0, 1: graceful, 2: immediate */
+	int announced; /* READY=1 sent for gen */
 	pid_t pid;
 	sigset_t wait_mask;
 	struct ev_timer respawn_timer;
@@ -99,21 +98,21 @@ static struct child *find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-static size_t count_gen(const struct master *m, unsigned gen, int ready_only)
+/* Workers of the current generation that said they serve. */
+static size_t count_ready(const struct master *m)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].gen == gen && (!ready_only || m->kids[i].ready))
+		if (m->kids[i].gen == m->gen && m->kids[i].ready)
 			n++;
 	return n;
 }
 
-static void signal_gen(struct master *m, unsigned gen, int signo)
+static void signal_all(struct master *m, int signo)
 {
 	for (size_t i = 0; i < m->nkids; i++)
-		if (gen == 0 || m->kids[i].gen == gen)
-			kill(m->kids[i].pid, signo);
+		kill(m->kids[i].pid, signo);
 }
 
 static void close_ready_fd(struct master *m, struct child *k)
@@ -128,18 +127,17 @@ static void close_ready_fd(struct master *m, struct child *k)
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
-	if (m->announced || m->stopping || count_gen(m, m->gen, 1) < (size_t)m->cfg->workers)
+	if (m->announced || m->stopping || count_ready(m) < (size_t)m->cfg->workers)
 		return;
 	m->announced = 1;
-	if (m->old_gen != 0) {
+	if (m->gen > 1) {
 		log_notice("reload: %d workers of generation %u serve; retiring generation %u",
-		           m->cfg->workers, m->gen, m->old_gen);
+		           m->cfg->workers, m->gen, m->gen - 1);
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting. */
 		for (size_t i = 0; i < m->nkids; i++)
 			if (m->kids[i].gen != m->gen)
 				kill(m->kids[i].pid, SIGTERM);
-		m->old_gen = 0;
 	} else {
 		log_notice("%d workers serve", m->cfg->workers);
 	}
@@ -214,7 +212,7 @@ child_main(struct master *m, size_t index, size_t slot, int ready_fd)
 		rc = EXIT_OK;
 out:
 	for (size_t i = 0; i < m->nls; i++)
-		free(m->ls[i].fds), free(m->ls[i].path);
+		listener_release(&m->ls[i]);
 	free(m->ls);
 	config_free(m->cfg);
 	log_close();
@@ -387,7 +385,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_warnx("%zu workers still running past the deadline; killing them", m->nkids);
-	signal_gen(m, 0, SIGKILL);
+	signal_all(m, SIGKILL);
 }
 
 static void stop(struct master *m, int immediate)
@@ -400,25 +398,15 @@ static void stop(struct master *m, int immediate)
 	uint64_t wait_ms =
 	    immediate ? QUIT_WAIT_MS : (uint64_t)m->cfg->shutdown_timeout * 1000 + STOP_MARGIN_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
-	signal_gen(m, 0, immediate ? SIGQUIT : SIGTERM);
+	signal_all(m, immediate ? SIGQUIT : SIGTERM);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
 
-static struct config *load(const char *path, int *n_errors)
+struct config *master_load_config(const char *path, struct config_errors *errs)
 {
 	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
-	struct config_errors errs = {0};
-	struct config *cfg = config_load_file(path, &env, &errs);
 
-	for (size_t i = 0; i < errs.n; i++) {
-		if (errs.v[i].line > 0)
-			log_errorx("%s:%d: %s", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
-		else
-			log_errorx("%s: %s", errs.v[i].file, errs.v[i].msg);
-	}
-	*n_errors = (int)errs.n;
-	config_errors_free(&errs);
-	return cfg;
+	return config_load_file(path, &env, errs);
 }
 
 /* Workers that dropped root must still be able to reopen the log file the
@@ -456,19 +444,25 @@ static void apply_log(const struct config *cfg)
 
 static void reload(struct master *m)
 {
-	int nerr = 0;
+	struct config_errors errs = {0};
 	struct privs privs;
-	char err[256];
+	char err[1024];
 
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 	            (unsigned long long)monotonic_usec());
 	log_notice("reload: reading %s", m->path);
-	struct config *cfg = load(m->path, &nerr);
+	struct config *cfg = master_load_config(m->path, &errs);
+	for (size_t i = 0; i < errs.n; i++) {
+		config_error_format(&errs.v[i], err, sizeof(err));
+		log_errorx("%s", err);
+	}
 	if (cfg == NULL) {
-		log_errorx("reload rejected (%d errors); still running the previous configuration",
-		           nerr);
+		log_errorx("reload rejected (%zu errors); still running the previous configuration",
+		           errs.n);
+		config_errors_free(&errs);
 		goto keep;
 	}
+	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s; reload rejected", cfg->file, err);
 		config_free(cfg);
@@ -490,7 +484,6 @@ static void reload(struct master *m)
 		log_warn("cannot write pid file %s", cfg->pid_file);
 	config_free(m->cfg);
 	m->cfg = cfg;
-	m->old_gen = m->gen;
 	m->gen++;
 	m->announced = 0;
 	m->failures = 0;
@@ -570,7 +563,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");
 			give_log(&m);
-			signal_gen(&m, 0, SIGUSR1);
+			signal_all(&m, SIGUSR1);
 		}
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker

@@ -7,11 +7,20 @@
 #define ECHOD_MASTER_H
 
 struct config;
+struct config_errors;
 
 /*
  * Run the master with `cfg` (taken over; freed on return), loaded from
  * `path` (read again on HUP).  Returns the exit status (enum exit_code).
  */
 int master_run(struct config *cfg, const char *path, int daemonize);
+
+/*
+ * Load the config at path for this process: the CPUs it may use and whether
+ * it runs as root are looked up here.  Start-up, -t, -s and reload share it.
+ * Returns the config, or NULL with the problems in errs (the caller frees
+ * both).
+ */
+struct config *master_load_config(const char *path, struct config_errors *errs);
 
 #endif

@@ -54,12 +54,6 @@ int signals_install(sigset_t *wait_mask)
 	return 0;
 }
 
-void signals_reset(void)
-{
-	for (size_t i = 0; i < NSIGNALS; i++)
-		signal(table[i].signo, SIG_DFL);
-}
-
 int signals_take(enum sig_flag flag)
 {
 	/* Handled signals are blocked outside the wait, so this cannot race

@@ -28,9 +28,6 @@ extern volatile sig_atomic_t sig_flags[SIG_FLAG_COUNT];
  */
 int signals_install(sigset_t *wait_mask);
 
-/* Restore default dispositions (in a child, before it installs its own). */
-void signals_reset(void);
-
 /* Read and clear a flag: the number of signals received (0: none). */
 int signals_take(enum sig_flag flag);
 

@@ -6,8 +6,6 @@
 #ifndef ECHOD_UDP_H
 #define ECHOD_UDP_H
 
-#include <stdint.h>
-
 #include "ev.h"
 
 struct udp_echo;
@@ -19,9 +17,5 @@ void udp_echo_free(struct udp_echo *u);
 
 /* The ev callback for a UDP socket; arg is the struct udp_echo. */
 void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg);
-
-/* Datagrams echoed and dropped (the socket's send buffer was full). */
-uint64_t udp_echoed(const struct udp_echo *u);
-uint64_t udp_dropped(const struct udp_echo *u);
 
 #endif

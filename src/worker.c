@@ -106,7 +106,7 @@ static void accept_pause(struct worker *w, int err)
 		accept_resume(w);
 }
 
-static void log_accepted(int fd, const struct sockaddr_storage *ss, socklen_t len)
+static void log_accepted(int fd, const struct sockaddr_storage *ss)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -120,7 +120,6 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss, socklen_t le
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		port = ntohs(sin6->sin6_port);
 	} else {
-		(void)len;
 		log_debug("connection %d accepted on a unix socket", fd);
 		return;
 	}
@@ -163,7 +162,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			}
 		}
 		if (debug)
-			log_accepted(fd, &ss, len);
+			log_accepted(fd, &ss);
 		if (w->nconns >= (size_t)max) {
 			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
 			/* Whatever the client already sent is read first: closing
@@ -174,14 +173,15 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			continue;
 		}
 		if (conn_new(w, fd) == NULL) {
-			if (errno == ERANGE)
+			int err = errno; /* close() below may change errno */
+			if (err == ERANGE)
 				log_warnx("descriptor %d is beyond what the %s backend can watch; "
 				          "closing it",
 				          fd, ev_loop_backend(w->loop));
 			else
 				log_warn("connection %d", fd);
 			close(fd);
-			if (errno == ENOMEM) {
+			if (err == ENOMEM) {
 				accept_pause(w, ENOMEM);
 				return;
 			}
@@ -255,8 +255,6 @@ int worker_run(const struct worker_args *a)
 	const struct config *cfg = a->cfg;
 	struct worker w = {
 	    .cfg = cfg,
-	    .listeners = a->listeners,
-	    .nlisteners = a->nlisteners,
 	    .idle_ms = (uint64_t)cfg->idle_timeout * 1000,
 	    .rbuf_size = WORKER_RBUF_SIZE,
 	    .conn_count = a->conn_count,

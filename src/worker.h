@@ -20,8 +20,6 @@ struct udp_echo;
 struct worker {
 	struct ev_loop *loop;
 	const struct config *cfg;
-	struct listener *listeners; /* not owned */
-	size_t nlisteners;
 	struct conn *conns; /* every open stream connection */
 	size_t nconns;
 	char *rbuf; /* shared read buffer */

@@ -22,18 +22,6 @@
 
 #include "harness.h"
 
-/* The echod of the running test, stopped by the teardown if the test fails
- * before its own stop(). */
-static struct echod *current;
-
-static int teardown(void **state)
-{
-	(void)state;
-	h_echod_free(current);
-	current = NULL;
-	return 0;
-}
-
 static struct echod *start(const char *extra, const struct h_opts *opts)
 {
 	char config[1024];
@@ -42,7 +30,7 @@ static struct echod *start(const char *extra, const struct h_opts *opts)
 	         "workers = 1;\n%s\n"
 	         "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
 	         extra);
-	struct echod *e = current = h_echod_start(config, opts);
+	struct echod *e = h_echod_start(config, opts);
 	assert_int_equal(e->nports, 1);
 	return e;
 }
@@ -50,7 +38,6 @@ static struct echod *start(const char *extra, const struct h_opts *opts)
 static void stop(struct echod *e)
 {
 	int status = h_echod_signal_wait(e, SIGTERM, 15000);
-	current = NULL;
 	h_echod_free(e);
 	assert_int_equal(status, 0);
 }
@@ -238,10 +225,10 @@ static void test_out_of_descriptors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_backpressure, teardown),
-	    cmocka_unit_test_teardown(test_idle_timeout, teardown),
-	    cmocka_unit_test_teardown(test_max_connections, teardown),
-	    cmocka_unit_test_teardown(test_out_of_descriptors, teardown),
+	    cmocka_unit_test_teardown(test_backpressure, h_teardown),
+	    cmocka_unit_test_teardown(test_idle_timeout, h_teardown),
+	    cmocka_unit_test_teardown(test_max_connections, h_teardown),
+	    cmocka_unit_test_teardown(test_out_of_descriptors, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -449,18 +449,25 @@ static void test_reload_unknown_key(void **state)
 
 /* ---- signals ---------------------------------------------------------- */
 
+/* Two workers (their pids in pids) and a client that never reads, with its
+ * echo stuck: a graceful stop would wait shutdown_timeout (10 s) for it. */
+static struct echod *start_with_stuck_client(struct fixture *f, pid_t pids[2])
+{
+	struct echod *e = start(
+	    f, "workers = 2;\nmax_pending = 65536;\nshutdown_timeout = 10;\n" LISTEN_TCP, NULL);
+
+	assert_true(h_wait_children(e, 2, 2000));
+	assert_int_equal(h_children(e->pid, pids, 2), 2);
+	stuff(track(f, h_connect("127.0.0.1", e->ports[0])));
+	return e;
+}
+
 /* QUIT cuts even a client graceful stop would wait for (up to 10 s). */
 static void test_quit(void **state)
 {
 	struct fixture *f = *state;
-	struct echod *e = start(
-	    f, "workers = 2;\nmax_pending = 65536;\nshutdown_timeout = 10;\n" LISTEN_TCP, NULL);
-	pid_t pids[16];
-
-	assert_true(h_wait_children(e, 2, 2000));
-	assert_int_equal(h_children(e->pid, pids, 16), 2);
-	int fd = track(f, h_connect("127.0.0.1", e->ports[0]));
-	stuff(fd);
+	pid_t pids[2];
+	struct echod *e = start_with_stuck_client(f, pids);
 	uint64_t t0 = h_now_ms();
 	assert_int_equal(h_echod_signal_wait(e, SIGQUIT, 1500), 0);
 	print_message("# QUIT took %llu ms\n", (unsigned long long)(h_now_ms() - t0));
@@ -496,14 +503,8 @@ static void test_int(void **state)
 static void test_term_twice(void **state)
 {
 	struct fixture *f = *state;
-	struct echod *e = start(
-	    f, "workers = 2;\nmax_pending = 65536;\nshutdown_timeout = 10;\n" LISTEN_TCP, NULL);
-	pid_t pids[16];
-
-	assert_true(h_wait_children(e, 2, 2000));
-	assert_int_equal(h_children(e->pid, pids, 16), 2);
-	int fd = track(f, h_connect("127.0.0.1", e->ports[0]));
-	stuff(fd);
+	pid_t pids[2];
+	struct echod *e = start_with_stuck_client(f, pids);
 	assert_int_equal(kill(e->pid, SIGTERM), 0);
 	assert_true(h_log_wait(e, "graceful stop", 1, 2000));
 	/* Still waiting for that client... */

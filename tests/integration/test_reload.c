@@ -188,18 +188,6 @@ static void write_workers(struct echod *e, int workers, int port)
 	h_echod_rewrite(e, config);
 }
 
-/* The echod of the running test, stopped by the teardown if the test fails
- * before its own stop. */
-static struct echod *current;
-
-static int teardown(void **state)
-{
-	(void)state;
-	h_echod_free(current);
-	current = NULL;
-	return 0;
-}
-
 static void run_for(int ms)
 {
 	uint64_t end = h_now_ms() + (uint64_t)ms;
@@ -212,7 +200,7 @@ static void test_reload_under_load(void **state)
 	(void)state;
 	char config[256];
 	snprintf(config, sizeof(config), CONFIG_FMT, 2, 0);
-	struct echod *e = current = h_echod_start(config, NULL);
+	struct echod *e = h_echod_start(config, NULL);
 	struct load l = {.port = e->ports[0]};
 	pthread_t shorts[4], longs;
 
@@ -250,7 +238,6 @@ static void test_reload_under_load(void **state)
 	assert_true(atomic_load(&l.long_done) > 20);
 
 	int status = h_echod_signal_wait(e, SIGTERM, 15000);
-	current = NULL;
 	h_echod_free(e);
 	assert_int_equal(status, 0);
 }
@@ -263,10 +250,9 @@ static void test_graceful_stop_under_load(void **state)
 {
 	(void)state;
 	enum { N = 20, LEN = 512 * 1024 };
-	struct echod *e = current =
-	    h_echod_start("workers = 2;\nshutdown_timeout = 5;\n"
-	                  "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
-	                  NULL);
+	struct echod *e = h_echod_start("workers = 2;\nshutdown_timeout = 5;\n"
+	                                "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
+	                                NULL);
 	static char out[N][LEN], in[N][LEN];
 	int fds[N];
 	size_t sent[N] = {0}, got[N] = {0};
@@ -329,15 +315,14 @@ static void test_graceful_stop_under_load(void **state)
 	print_message("# stopped %llu ms after TERM\n", (unsigned long long)took);
 	assert_int_equal(status, 0);
 	assert_true(took < 5000 + 3000);
-	current = NULL;
 	h_echod_free(e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_reload_under_load, teardown),
-	    cmocka_unit_test_teardown(test_graceful_stop_under_load, teardown),
+	    cmocka_unit_test_teardown(test_reload_under_load, h_teardown),
+	    cmocka_unit_test_teardown(test_graceful_stop_under_load, h_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,11 +159,16 @@ static void parse_ports(struct echod *e)
 	free(log);
 }
 
+/* Every echod prepared and not yet freed, for h_teardown. */
+static struct echod *unfreed;
+
 struct echod *h_echod_prepare(const char *config)
 {
 	struct echod *e = calloc(1, sizeof(*e));
 
 	assert_non_null(e);
+	e->next = unfreed;
+	unfreed = e;
 	e->status = -1;
 	snprintf(e->dir, sizeof(e->dir), "/tmp/echod-test.XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
@@ -294,6 +299,12 @@ void h_echod_free(struct echod *e)
 {
 	if (e == NULL)
 		return;
+	for (struct echod **p = &unfreed; *p != NULL; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
 	/* pid 0: prepared, never launched (kill(0, ...) would hit our group). */
 	if (e->pid > 0 && e->status == -1 && h_echod_signal_wait(e, SIGTERM, 15000) == -1) {
 		kill(e->pid, SIGKILL);
@@ -311,6 +322,14 @@ void h_echod_free(struct echod *e)
 		remove_tree(e->dir);
 	free(e);
 	assert_int_equal(dirty, 0);
+}
+
+int h_teardown(void **state)
+{
+	(void)state;
+	while (unfreed != NULL)
+		h_echod_free(unfreed);
+	return 0;
 }
 
 int h_children(pid_t parent, pid_t *pids, int max)

@@ -21,7 +21,8 @@ struct echod {
 	char log[300];          /* its stderr */
 	int ports[H_MAX_PORTS]; /* TCP/UDP ports in the order "listening on" logged them */
 	int nports;
-	int status; /* wait status once it ended, else -1 */
+	int status;         /* wait status once it ended, else -1 */
+	struct echod *next; /* the harness's list of echods not yet freed */
 };
 
 /* Options for h_echod_start. */
@@ -74,6 +75,10 @@ int h_echod_signal_wait(struct echod *e, int signo, int timeout_ms);
 /* Stop echod if it still runs (TERM, then KILL after 15 s), remove the temp
  * dir, free e. */
 void h_echod_free(struct echod *e);
+
+/* A cmocka teardown: h_echod_free every echod the test started and did not
+ * free itself (it failed before its own stop). */
+int h_teardown(void **state);
 
 /* The PIDs of echod's worker processes (its children); returns how many. */
 int h_children(pid_t parent, pid_t *pids, int max);
