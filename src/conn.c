@@ -192,8 +192,6 @@ static int on_readable(struct conn *c)
 		c->peer_eof = 1;
 		return 0;
 	}
-	if (buffer_empty(&c->out))
-		buffer_clear(&c->out); /* a reserved, unused chunk */
 	if (would_block(errno))
 		return 0;
 	conn_close(c, errno == ENOMEM ? "out of memory" : "read error");
@@ -245,7 +243,7 @@ static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 		conn_close(c, "client closed");
 		return;
 	}
-	if (c->state == CONN_RETIRING && c->urgent && is_settled(c)) {
+	if (c->state == CONN_RETIRING && c->worker->cut && is_settled(c)) {
 		linger(c);
 		return;
 	}
@@ -333,7 +331,6 @@ void conn_cut(struct conn *c)
 	if (c->state == CONN_LINGER)
 		return;
 	c->state = CONN_RETIRING;
-	c->urgent = 1;
 	if (is_settled(c))
 		linger(c);
 }

@@ -32,7 +32,6 @@ struct conn {
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
 	uint8_t paused;   /* reading stopped: queue over max_pending */
-	uint8_t urgent;   /* retiring past shutdown_timeout: no quiet period */
 };
 
 /*
@@ -50,8 +49,8 @@ void conn_close(struct conn *c, const char *reason);
  * for CONN_QUIET_MS. */
 void conn_retire(struct conn *c);
 
-/* shutdown_timeout has passed: half-close c as soon as everything received
- * has been echoed, without waiting for a quiet period. */
+/* shutdown_timeout has passed (the worker's cut is set): half-close c as soon
+ * as everything received has been echoed, without waiting for a quiet period. */
 void conn_cut(struct conn *c);
 
 /* The quiet period of a retiring connection, and how long a half-closed
