@@ -14,10 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "conn.h"
 #include "log.h"
-#include "worker.h"
 
 /* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
 #define CONN_IOV_MAX 64
@@ -29,41 +27,62 @@ static void linger(struct conn *c);
 
 static size_t max_pending(const struct conn *c)
 {
-	return c->worker->cfg->max_pending;
+	return c->ctx->max_pending;
 }
 
 static void touch(struct conn *c)
 {
-	c->last_active = ev_now(c->worker->loop);
+	c->last_active = ev_now(c->ctx->loop);
 }
 
 static int arm_idle(struct conn *c)
 {
-	struct worker *w = c->worker;
+	struct conn_ctx *ctx = c->ctx;
 
-	if (w->idle_ms == 0)
+	if (ctx->idle_ms == 0)
 		return 0;
-	return ev_timer_start(w->loop, &c->timer, w->idle_ms);
+	return ev_timer_start(ctx->loop, &c->timer, ctx->idle_ms);
 }
 
-struct conn *conn_new(struct worker *w, int fd)
+static void link_conn(struct conn_ctx *ctx, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = ctx->conns;
+	if (ctx->conns != NULL)
+		ctx->conns->prev = c;
+	ctx->conns = c;
+	ctx->nconns++;
+}
+
+static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ctx->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ctx->nconns--;
+}
+
+struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
-	c->worker = w;
+	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
 	touch(c);
-	if (ev_add(w->loop, fd, EV_READ, conn_on_io, c) == -1)
+	if (ev_add(ctx->loop, fd, EV_READ, conn_on_io, c) == -1)
 		goto fail;
 	if (arm_idle(c) == -1) {
-		ev_del(w->loop, fd);
+		ev_del(ctx->loop, fd);
 		goto fail;
 	}
-	worker_conn_link(w, c);
+	link_conn(ctx, c);
 	return c;
 
 fail:;
@@ -75,16 +94,18 @@ fail:;
 
 void conn_close(struct conn *c, const char *reason)
 {
-	struct worker *w = c->worker;
+	struct conn_ctx *ctx = c->ctx;
 
 	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
 	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
-	ev_timer_stop(w->loop, &c->timer);
-	ev_del_closing(w->loop, c->fd); /* accepted here, never shared */
+	ev_timer_stop(ctx->loop, &c->timer);
+	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
 	buffer_clear(&c->out);
-	worker_conn_unlink(w, c);
+	unlink_conn(ctx, c);
 	free(c);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx);
 }
 
 /* The interest a connection needs in its current state. */
@@ -103,9 +124,9 @@ static int update_interest(struct conn *c)
 {
 	int want = wanted_events(c);
 
-	if (ev_get(c->worker->loop, c->fd) == want)
+	if (ev_get(c->ctx->loop, c->fd) == want)
 		return 0;
-	return ev_set(c->worker->loop, c->fd, want);
+	return ev_set(c->ctx->loop, c->fd, want);
 }
 
 static int would_block(int err)
@@ -158,20 +179,20 @@ static ssize_t read_queued(struct conn *c)
 /* Read once into the worker's buffer and echo it at once; queue the rest. */
 static ssize_t read_direct(struct conn *c)
 {
-	struct worker *w = c->worker;
-	size_t room = w->rbuf_size < max_pending(c) ? w->rbuf_size : max_pending(c);
-	ssize_t n = read(c->fd, w->rbuf, room);
+	struct conn_ctx *ctx = c->ctx;
+	size_t room = ctx->rbuf_size < max_pending(c) ? ctx->rbuf_size : max_pending(c);
+	ssize_t n = read(c->fd, ctx->rbuf, room);
 
 	if (n <= 0)
 		return n;
-	ssize_t sent = send(c->fd, w->rbuf, (size_t)n, MSG_NOSIGNAL);
+	ssize_t sent = send(c->fd, ctx->rbuf, (size_t)n, MSG_NOSIGNAL);
 	if (sent == -1) {
 		if (!would_block(errno))
 			return -1;
 		sent = 0;
 	}
 	c->bytes_out += (uint64_t)sent;
-	if (sent < n && buffer_append(&c->out, w->rbuf + sent, (size_t)(n - sent)) == -1)
+	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
 		return -1;
 	return n;
 }
@@ -217,7 +238,7 @@ static void on_linger_readable(struct conn *c)
 	ssize_t n;
 
 	do {
-		n = read(c->fd, c->worker->rbuf, c->worker->rbuf_size);
+		n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
 	} while (n > 0);
 	if (n == 0 || !would_block(errno))
 		conn_close(c, "retired");
@@ -243,7 +264,7 @@ static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 		conn_close(c, "client closed");
 		return;
 	}
-	if (c->state == CONN_RETIRING && c->worker->cut && is_settled(c)) {
+	if (c->state == CONN_RETIRING && c->ctx->cut && is_settled(c)) {
 		linger(c);
 		return;
 	}
@@ -269,10 +290,10 @@ static int is_settled(struct conn *c)
  * echoed bytes still in flight to the client. */
 static void linger(struct conn *c)
 {
-	struct worker *w = c->worker;
+	struct ev_loop *loop = c->ctx->loop;
 
-	if (shutdown(c->fd, SHUT_WR) == -1 || ev_set(w->loop, c->fd, EV_READ) == -1 ||
-	    ev_timer_start(w->loop, &c->timer, CONN_LINGER_MS) == -1) {
+	if (shutdown(c->fd, SHUT_WR) == -1 || ev_set(loop, c->fd, EV_READ) == -1 ||
+	    ev_timer_start(loop, &c->timer, CONN_LINGER_MS) == -1) {
 		conn_close(c, "retired");
 		return;
 	}
@@ -282,17 +303,17 @@ static void linger(struct conn *c)
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct conn *c = ev_container_of(t, struct conn, timer);
-	struct worker *w = c->worker;
+	uint64_t idle_ms = c->ctx->idle_ms;
 	uint64_t now = ev_now(loop);
 	uint64_t next;
 
 	switch (c->state) {
 	case CONN_OPEN:
-		if (now - c->last_active >= w->idle_ms) {
+		if (now - c->last_active >= idle_ms) {
 			conn_close(c, "idle timeout");
 			return;
 		}
-		next = c->last_active + w->idle_ms - now;
+		next = c->last_active + idle_ms - now;
 		break;
 	case CONN_RETIRING:
 		if (now - c->last_active >= CONN_QUIET_MS && is_settled(c)) {
@@ -314,23 +335,38 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 
 void conn_retire(struct conn *c)
 {
-	struct worker *w = c->worker;
-
 	if (c->state != CONN_OPEN)
 		return;
 	c->state = CONN_RETIRING;
 	/* A connection that never sent anything gets the same grace from now. */
 	if (c->bytes_in == 0)
 		touch(c);
-	if (ev_timer_start(w->loop, &c->timer, CONN_QUIET_MS) == -1)
+	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1)
 		conn_close(c, "out of memory");
 }
 
-void conn_cut(struct conn *c)
+void conn_retire_all(struct conn_ctx *ctx)
+{
+	for (struct conn *c = ctx->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_retire(c);
+	}
+}
+
+static void conn_cut(struct conn *c)
 {
 	if (c->state == CONN_LINGER)
 		return;
 	c->state = CONN_RETIRING;
 	if (is_settled(c))
 		linger(c);
+}
+
+void conn_cut_all(struct conn_ctx *ctx)
+{
+	ctx->cut = 1;
+	for (struct conn *c = ctx->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_cut(c);
+	}
 }

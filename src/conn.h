@@ -12,7 +12,27 @@
 #include "buffer.h"
 #include "ev.h"
 
-struct worker;
+struct conn;
+
+/*
+ * What connections need from their owner, and nothing more: the loop, a
+ * read buffer shared by all of them, the limits, the list of open
+ * connections, and a callback when one closes.  A worker embeds one; a unit
+ * test can make one without a process.
+ */
+struct conn_ctx {
+	struct ev_loop *loop;
+	char *rbuf; /* shared read buffer */
+	size_t rbuf_size;
+	size_t max_pending; /* bytes queued per connection before reading stops */
+	uint64_t idle_ms;   /* 0: never */
+	int cut;            /* shutdown_timeout passed: retire without a quiet period */
+	struct conn *conns; /* every open connection */
+	size_t nconns;
+	/* Called after a connection closed (it is already unlinked and freed),
+	 * or NULL. */
+	void (*on_close)(struct conn_ctx *ctx);
+};
 
 enum conn_state {
 	CONN_OPEN,     /* echoing */
@@ -21,8 +41,8 @@ enum conn_state {
 };
 
 struct conn {
-	struct conn *prev, *next; /* the worker's list */
-	struct worker *worker;
+	struct conn *prev, *next; /* ctx->conns */
+	struct conn_ctx *ctx;
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
@@ -35,13 +55,14 @@ struct conn {
 };
 
 /*
- * Take over the connected, non-blocking socket fd.  Returns the connection,
- * or NULL with errno (ENOMEM, or the event loop's error); fd is then still
- * the caller's to close.
+ * Take over the connected, non-blocking socket fd and link it into ctx's
+ * list.  Returns the connection, or NULL with errno (ENOMEM, or the event
+ * loop's error); fd is then still the caller's to close.
  */
-struct conn *conn_new(struct worker *w, int fd);
+struct conn *conn_new(struct conn_ctx *ctx, int fd);
 
-/* Close now, for `reason` (logged at debug).  Frees c. */
+/* Close now, for `reason` (logged at debug).  Unlinks and frees c, then
+ * calls ctx->on_close. */
 void conn_close(struct conn *c, const char *reason);
 
 /* Start retiring: c closes with a half-close at its first quiet moment,
@@ -49,9 +70,13 @@ void conn_close(struct conn *c, const char *reason);
  * for CONN_QUIET_MS. */
 void conn_retire(struct conn *c);
 
-/* shutdown_timeout has passed (the worker's cut is set): half-close c as soon
- * as everything received has been echoed, without waiting for a quiet period. */
-void conn_cut(struct conn *c);
+/* shutdown_timeout has passed: set ctx->cut and half-close every connection
+ * as soon as everything it received has been echoed, without waiting for a
+ * quiet period. */
+void conn_cut_all(struct conn_ctx *ctx);
+
+/* conn_retire() every open connection. */
+void conn_retire_all(struct conn_ctx *ctx);
 
 /* The quiet period of a retiring connection, and how long a half-closed
  * one waits for the client's FIN. */

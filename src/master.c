@@ -14,19 +14,16 @@
 #include "acconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "config.h"
-#include "conn.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -45,14 +42,11 @@
 /* Restart delay after repeated quick deaths: doubles from MIN up to MAX. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-/* Extra time past shutdown_timeout before workers are killed: a worker
- * lingers up to CONN_LINGER_MS on the connections it cuts. */
-#define STOP_MARGIN_MS (CONN_LINGER_MS + 1000)
+/* Extra time, past what a retiring worker may take, before it is killed. */
+#define STOP_SLACK_MS 1000
 /* How long an immediate stop waits for workers before killing them. */
 #define QUIT_WAIT_MS 1000
 
-/* Connection counters the workers publish, one slot per live worker. */
-#define STATUS_SLOTS 4096
 /* How often STATUS= is refreshed while a service manager listens. */
 #define STATUS_INTERVAL_MS 5000
 
@@ -60,10 +54,10 @@ struct child {
 	pid_t pid;
 	unsigned gen;
 	size_t index;
-	size_t slot; /* its counter in m->conn_counts */
 	uint64_t started;
-	int ready_fd; /* -1 once the worker said it serves (or died) */
-	int ready;
+	int chan;         /* the master's end of its channel; -1 once closed */
+	int ready;        /* it said it serves */
+	uint64_t nconns;  /* open connections, as of its last CHAN_STATS */
 };
 
 struct master {
@@ -85,18 +79,9 @@ struct master {
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
-	volatile uint32_t *conn_counts; /* STATUS_SLOTS, shared with the workers */
 };
 
 static void spawn_missing(struct master *m);
-
-static struct child *find_kid(struct master *m, pid_t pid)
-{
-	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].pid == pid)
-			return &m->kids[i];
-	return NULL;
-}
 
 /* Workers of the current generation that said they serve. */
 static size_t count_ready(const struct master *m)
@@ -109,35 +94,59 @@ static size_t count_ready(const struct master *m)
 	return n;
 }
 
-static void signal_all(struct master *m, int signo)
+static void close_chan(struct master *m, struct child *k)
 {
-	for (size_t i = 0; i < m->nkids; i++)
-		kill(m->kids[i].pid, signo);
+	if (k->chan == -1)
+		return;
+	ev_del(m->loop, k->chan);
+	close(k->chan);
+	k->chan = -1;
 }
 
-static void close_ready_fd(struct master *m, struct child *k)
+/*
+ * Tell a worker to do something.  Should its channel be closed or full, the
+ * signal that means the same from outside does it instead (a worker handles
+ * TERM, QUIT and USR1 as RETIRE, QUIT and REOPEN).
+ */
+static void tell(struct master *m, struct child *k, enum chan_type type)
 {
-	if (k->ready_fd == -1)
+	int signo = type == CHAN_RETIRE ? SIGTERM : type == CHAN_QUIT ? SIGQUIT : SIGUSR1;
+	(void)m;
+
+	if (k->chan != -1 && chan_send(k->chan, type, 0, NULL, 0, -1) == 0)
 		return;
-	ev_del(m->loop, k->ready_fd);
-	close(k->ready_fd);
-	k->ready_fd = -1;
+	log_info("worker %zu (pid %ld): channel unusable, sending signal %d instead", k->index,
+	         (long)k->pid, signo);
+	kill(k->pid, signo);
+}
+
+static void tell_all(struct master *m, enum chan_type type)
+{
+	for (size_t i = 0; i < m->nkids; i++)
+		tell(m, &m->kids[i], type);
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
-	if (m->announced || m->stopping || count_ready(m) < (size_t)m->cfg->workers)
+	size_t want = (size_t)m->cfg->workers;
+
+	if (m->announced || m->stopping || count_ready(m) < want)
 		return;
 	m->announced = 1;
 	if (m->gen > 1) {
-		log_notice("reload: %d workers of generation %u serve; retiring generation %u",
-		           m->cfg->workers, m->gen, m->gen - 1);
+		log_notice("reload: %d workers of generation %u serve; retiring older generations",
+		           m->cfg->workers, m->gen);
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting. */
 		for (size_t i = 0; i < m->nkids; i++)
 			if (m->kids[i].gen != m->gen)
-				kill(m->kids[i].pid, SIGTERM);
+				tell(m, &m->kids[i], CHAN_RETIRE);
 	} else {
 		log_notice("%d workers serve", m->cfg->workers);
 	}
@@ -145,72 +154,83 @@ static void check_ready(struct master *m)
 	            (long)m->pid);
 }
 
-static void on_ready(struct ev_loop *loop, int fd, int events, void *arg)
+static struct child *find_chan(struct master *m, int fd)
+{
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].chan == fd)
+			return &m->kids[i];
+	return NULL;
+}
+
+/* What a worker says.  Its EOF comes as it exits; reap() does the rest. */
+static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct master *m = arg;
-	char byte;
+	struct child *k = find_chan(m, fd);
+	struct chan_msg msg;
 	(void)loop;
 	(void)events;
 
-	for (size_t i = 0; i < m->nkids; i++) {
-		struct child *k = &m->kids[i];
-		if (k->ready_fd != fd)
+	while (k != NULL) {
+		int rc = chan_recv(fd, &msg, NULL);
+		if (rc == -1 && errno == EAGAIN)
+			break;
+		if (rc == -1 && errno == EBADMSG) {
+			log_warnx("worker %zu (pid %ld): malformed message", k->index, (long)k->pid);
 			continue;
-		if (read(fd, &byte, 1) == 1)
+		}
+		if (rc <= 0) {
+			close_chan(m, k);
+			break;
+		}
+		switch (msg.hdr.type) {
+		case CHAN_READY:
 			k->ready = 1;
-		close_ready_fd(m, k);
-		break;
+			break;
+		case CHAN_STATS:
+			if (msg.hdr.len == sizeof(struct chan_stats)) {
+				struct chan_stats st;
+				memcpy(&st, msg.payload, sizeof(st));
+				k->nconns = st.connections;
+			}
+			break;
+		default:
+			log_warnx("worker %zu (pid %ld): unexpected %s message", k->index,
+			          (long)k->pid, chan_type_name(msg.hdr.type));
+			break;
+		}
 	}
 	check_ready(m);
 }
 
-/* In the child: become worker `index` of the current generation. */
-static void __attribute__((noreturn))
-child_main(struct master *m, size_t index, size_t slot, int ready_fd)
+/* In the child, before it becomes a worker: drop what only the master uses,
+ * above all the other workers' channel ends, so that each worker sees EOF on
+ * its own as soon as the master is gone. */
+static void forget_master(struct master *m)
 {
-	sigset_t wait_mask;
-	int rc = EXIT_RUNTIME;
-
-	/* Never outlive the master: its death retires us gracefully. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != m->pid)
-		_exit(0);
-	/* The master's loop is the master's: a worker builds its own after
-	 * fork, never sharing kernel event state. */
 	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].ready_fd != -1)
-			close(m->kids[i].ready_fd);
-	ev_loop_free(m->loop);
-	m->loop = NULL;
+		if (m->kids[i].chan != -1)
+			close(m->kids[i].chan);
 	free(m->kids);
 	m->kids = NULL;
+	m->nkids = 0;
+	ev_loop_free(m->loop);
+	m->loop = NULL;
+}
 
-	if (signals_install(&wait_mask) == -1) {
-		log_warn("worker: signals");
-		goto out;
-	}
-	if (privs_drop(&m->privs) == -1) {
-		log_warn("worker: cannot drop privileges to uid %ld gid %ld", (long)m->privs.uid,
-		         (long)m->privs.gid);
-		goto out;
-	}
-	if (getenv("ECHOD_TEST_WORKER_EXIT") != NULL) {
-		log_warnx("worker: exiting at start (ECHOD_TEST_WORKER_EXIT is set)");
-		goto out;
-	}
+static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int chan)
+{
+	forget_master(m);
 	struct worker_args args = {
 	    .cfg = m->cfg,
 	    .listeners = m->ls,
 	    .nlisteners = m->nls,
 	    .index = index,
 	    .count = (size_t)m->cfg->workers,
-	    .wait_mask = &wait_mask,
-	    .ready_fd = ready_fd,
-	    .conn_count = m->conn_counts != NULL ? &m->conn_counts[slot] : NULL,
+	    .privs = &m->privs,
+	    .chan = chan,
 	};
-	if (worker_run(&args) == 0)
-		rc = EXIT_OK;
-out:
+	int rc = worker_main(&args);
 	for (size_t i = 0; i < m->nls; i++)
 		listener_release(&m->ls[i]);
 	free(m->ls);
@@ -219,27 +239,17 @@ out:
 	exit(rc);
 }
 
-/* A counter slot no live worker uses (slots outnumber any sane worker count). */
-static size_t free_slot(const struct master *m)
-{
-	for (size_t slot = 0;; slot++) {
-		size_t i;
-		for (i = 0; i < m->nkids && m->kids[i].slot != slot; i++)
-			;
-		if (i == m->nkids || slot == STATUS_SLOTS - 1)
-			return slot;
-	}
-}
-
 static unsigned long long count_connections(const struct master *m)
 {
 	unsigned long long n = 0;
 
-	for (size_t i = 0; m->conn_counts != NULL && i < m->nkids; i++)
-		n += m->conn_counts[m->kids[i].slot];
+	for (size_t i = 0; i < m->nkids; i++)
+		n += m->kids[i].nconns;
 	return n;
 }
 
+/* STATUS= carries the counts the workers sent for the previous tick; each
+ * tick asks them again. */
 static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct master *m = ev_container_of(t, struct master, status_timer);
@@ -247,12 +257,13 @@ static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 	if (!m->stopping && m->announced)
 		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
 		            count_connections(m));
+	tell_all(m, CHAN_STATS_REQ);
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
 static int spawn(struct master *m, size_t index)
 {
-	int p[2];
+	int ch[2];
 
 	if (m->nkids == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 8;
@@ -262,37 +273,33 @@ static int spawn(struct master *m, size_t index)
 		m->kids = k;
 		m->cap = cap;
 	}
-	size_t slot = free_slot(m);
-	if (m->conn_counts != NULL)
-		m->conn_counts[slot] = 0;
-	if (pipe2(p, O_CLOEXEC) == -1)
+	if (chan_pair(ch) == -1)
 		return -1;
 	pid_t pid = fork();
 	if (pid == -1) {
 		int saved = errno;
-		close(p[0]);
-		close(p[1]);
+		close(ch[0]);
+		close(ch[1]);
 		errno = saved;
 		return -1;
 	}
 	if (pid == 0) {
-		close(p[0]);
-		child_main(m, index, slot, p[1]);
+		close(ch[0]);
+		child_main(m, index, ch[1]);
 	}
-	close(p[1]);
+	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
 	    .pid = pid,
 	    .gen = m->gen,
 	    .index = index,
-	    .slot = slot,
 	    .started = ev_now_update(m->loop),
-	    .ready_fd = p[0],
+	    .chan = ch[0],
 	};
-	if (ev_add(m->loop, p[0], EV_READ, on_ready, m) == -1) {
-		/* Without the pipe we cannot hear it is ready: count it ready. */
-		log_warn("worker %ld: readiness pipe", (long)pid);
-		close(p[0]);
-		m->kids[m->nkids - 1].ready_fd = -1;
+	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
+		/* Without the channel we cannot hear it is ready: count it ready. */
+		log_warn("worker %ld: channel", (long)pid);
+		close(ch[0]);
+		m->kids[m->nkids - 1].chan = -1;
 		m->kids[m->nkids - 1].ready = 1;
 	}
 	log_info("worker %zu started (pid %ld, generation %u)", index, (long)pid, m->gen);
@@ -324,6 +331,14 @@ static void on_respawn_timer(struct ev_loop *loop, struct ev_timer *t)
 
 	if (!m->stopping)
 		spawn_missing(m);
+}
+
+static struct child *find_kid(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			return &m->kids[i];
+	return NULL;
 }
 
 static void describe_status(int status, char *buf, size_t len)
@@ -359,7 +374,7 @@ static void reap(struct master *m)
 			m->failures = lived < QUICK_DEATH_MS ? m->failures + 1 : 0;
 			respawn = 1;
 		}
-		close_ready_fd(m, k);
+		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
 	if (!respawn || m->stopping)
@@ -384,8 +399,10 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct master *m = ev_container_of(t, struct master, stop_timer);
 	(void)loop;
 
-	log_warnx("%zu workers still running past the deadline; killing them", m->nkids);
-	signal_all(m, SIGKILL);
+	log_warnx("%zu %s still running past the deadline; killing them", m->nkids,
+	          plural(m->nkids, "worker", "workers"));
+	for (size_t i = 0; i < m->nkids; i++)
+		kill(m->kids[i].pid, SIGKILL);
 }
 
 static void stop(struct master *m, int immediate)
@@ -396,9 +413,11 @@ static void stop(struct master *m, int immediate)
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
 	uint64_t wait_ms =
-	    immediate ? QUIT_WAIT_MS : (uint64_t)m->cfg->shutdown_timeout * 1000 + STOP_MARGIN_MS;
+	    immediate ? QUIT_WAIT_MS
+	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
+	                    STOP_SLACK_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
-	signal_all(m, immediate ? SIGQUIT : SIGTERM);
+	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
 
@@ -537,12 +556,6 @@ int master_run(struct config *cfg, const char *path, int detach)
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
 	process_raise_nofile(m.cfg->max_connections);
-	void *shared = mmap(NULL, STATUS_SLOTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shared == MAP_FAILED)
-		log_warn("no shared memory for connection counts");
-	else
-		m.conn_counts = shared;
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
 	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
@@ -563,7 +576,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");
 			give_log(&m);
-			signal_all(&m, SIGUSR1);
+			tell_all(&m, CHAN_REOPEN);
 		}
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker
@@ -584,12 +597,10 @@ out:
 		listener_close(&m.ls[i]);
 	free(m.ls);
 	for (size_t i = 0; i < m.nkids; i++)
-		close_ready_fd(&m, &m.kids[i]);
+		close_chan(&m, &m.kids[i]);
 	free(m.kids);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
-	if (m.conn_counts != NULL)
-		munmap((void *)m.conn_counts, STATUS_SLOTS * sizeof(uint32_t));
 	config_free(m.cfg);
 	log_close();
 	return rc;

@@ -1,25 +1,31 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The worker's event loop: accept on its share of the listeners, echo, and on
- * a stop request retire gracefully (stop accepting, let every connection
- * finish at its first quiet moment, cut what is left at shutdown_timeout).
+ * The worker: after fork it drops privileges, builds its own event loop, then
+ * accepts on its share of the listeners and echoes, until the master tells it
+ * over the channel to retire (stop accepting, let every connection finish at
+ * its first quiet moment, cut what is left at shutdown_timeout) or to stop.
+ * EOF on the channel means the master is gone: the worker retires.
  */
 #include "acconfig.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "buffer.h"
+#include "channel.h"
 #include "config.h"
 #include "conn.h"
+#include "ev.h"
+#include "exitcode.h"
 #include "listener.h"
 #include "log.h"
+#include "privs.h"
 #include "signals.h"
 #include "udp.h"
 #include "worker.h"
@@ -34,47 +40,39 @@
 /* At most one "out of descriptors" warning per this many ms. */
 #define FD_WARNING_MS 10000
 
-void worker_conn_link(struct worker *w, struct conn *c)
-{
-	c->prev = NULL;
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nconns++;
-	if (w->conn_count != NULL)
-		*w->conn_count = (uint32_t)w->nconns;
-}
+struct worker {
+	struct conn_ctx conns; /* the stream connections and what they share */
+	const struct config *cfg;
+	size_t index;
+	int chan;             /* to the master; -1 once it is gone */
+	struct udp_echo *udp; /* shared UDP batch buffers, or NULL */
+	uint64_t deadline;    /* when retiring: cut what is left */
+	int *accept_fds;      /* stream listeners served */
+	size_t naccept_fds;
+	struct ev_timer accept_timer;
+	uint64_t last_fd_warning;
+	uint64_t accepted;
+	int accept_paused;
+	int retiring;
+	int quit;
+};
 
-static void accept_resume(struct worker *w);
-
-void worker_conn_unlink(struct worker *w, struct conn *c)
+uint64_t worker_retire_margin_ms(void)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	w->nconns--;
-	if (w->conn_count != NULL)
-		*w->conn_count = (uint32_t)w->nconns;
-	/* A descriptor just came free: no need to wait for the pause to end. */
-	if (w->accept_paused)
-		accept_resume(w);
+	return CONN_LINGER_MS;
 }
 
 static void accept_set(struct worker *w, int events)
 {
 	for (size_t i = 0; i < w->naccept_fds; i++)
-		if (ev_set(w->loop, w->accept_fds[i], events) == -1)
+		if (ev_set(w->conns.loop, w->accept_fds[i], events) == -1)
 			log_warn("cannot change interest in a listening socket");
 }
 
 static void accept_resume(struct worker *w)
 {
 	w->accept_paused = 0;
-	ev_timer_stop(w->loop, &w->accept_timer);
+	ev_timer_stop(w->conns.loop, &w->accept_timer);
 	if (!w->retiring)
 		accept_set(w, EV_READ);
 }
@@ -85,6 +83,16 @@ static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
 	accept_resume(ev_container_of(t, struct worker, accept_timer));
 }
 
+/* A connection closed: a descriptor just came free, so a paused accept need
+ * not wait for its pause to end. */
+static void on_conn_closed(struct conn_ctx *ctx)
+{
+	struct worker *w = ev_container_of(ctx, struct worker, conns);
+
+	if (w->accept_paused)
+		accept_resume(w);
+}
+
 /*
  * Out of descriptors or memory: the pending clients stay in the listen queue
  * while accepting pauses, instead of the loop spinning on a listener that is
@@ -93,16 +101,16 @@ static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
  */
 static void accept_pause(struct worker *w, int err)
 {
-	uint64_t now = ev_now(w->loop);
+	uint64_t now = ev_now(w->conns.loop);
 
 	if (w->last_fd_warning == 0 || now - w->last_fd_warning >= FD_WARNING_MS) {
 		w->last_fd_warning = now;
 		log_warnx("accept: %s; pausing new connections (%zu open)", strerror(err),
-		          w->nconns);
+		          w->conns.nconns);
 	}
 	w->accept_paused = 1;
 	accept_set(w, 0);
-	if (ev_timer_start(w->loop, &w->accept_timer, ACCEPT_PAUSE_MS) == -1)
+	if (ev_timer_start(w->conns.loop, &w->accept_timer, ACCEPT_PAUSE_MS) == -1)
 		accept_resume(w);
 }
 
@@ -163,21 +171,22 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		}
 		if (debug)
 			log_accepted(fd, &ss);
-		if (w->nconns >= (size_t)max) {
+		w->accepted++;
+		if (w->conns.nconns >= (size_t)max) {
 			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
 			/* Whatever the client already sent is read first: closing
 			 * with unread input would reset instead of EOF. */
-			ssize_t r = recv(fd, w->rbuf, w->rbuf_size, MSG_DONTWAIT);
+			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 			(void)r;
 			close(fd);
 			continue;
 		}
-		if (conn_new(w, fd) == NULL) {
+		if (conn_new(&w->conns, fd) == NULL) {
 			int err = errno; /* close() below may change errno */
 			if (err == ERANGE)
 				log_warnx("descriptor %d is beyond what the %s backend can watch; "
 				          "closing it",
-				          fd, ev_loop_backend(w->loop));
+				          fd, ev_loop_backend(loop));
 			else
 				log_warn("connection %d", fd);
 			close(fd);
@@ -192,6 +201,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size_t index,
                            size_t count)
 {
+	struct ev_loop *loop = w->conns.loop;
 	size_t total = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -207,8 +217,8 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 				continue;
 			int fd = l->fds[j];
 			int rc = l->proto == LISTEN_UDP
-			             ? ev_add(w->loop, fd, EV_READ, udp_on_readable, w->udp)
-			             : ev_add(w->loop, fd, EV_READ, on_acceptable, w);
+			             ? ev_add(loop, fd, EV_READ, udp_on_readable, w->udp)
+			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
@@ -225,95 +235,181 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
  * the new generation answering side by side neither drop nor repeat one. */
 static void worker_retire(struct worker *w)
 {
+	struct ev_loop *loop = w->conns.loop;
+
+	if (w->retiring)
+		return;
 	w->retiring = 1;
-	w->deadline = ev_now(w->loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
+	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	for (size_t i = 0; i < w->naccept_fds; i++)
-		ev_del(w->loop, w->accept_fds[i]);
+		ev_del(loop, w->accept_fds[i]);
 	w->naccept_fds = 0;
-	ev_timer_stop(w->loop, &w->accept_timer);
-	for (struct conn *c = w->conns, *next; c != NULL; c = next) {
-		next = c->next;
-		conn_retire(c);
+	ev_timer_stop(loop, &w->accept_timer);
+	conn_retire_all(&w->conns);
+	log_info("worker retiring: %zu connections open (worker %zu)", w->conns.nconns, w->index);
+}
+
+static void channel_gone(struct worker *w)
+{
+	ev_del(w->conns.loop, w->chan);
+	close(w->chan);
+	w->chan = -1;
+}
+
+static void send_stats(struct worker *w, uint32_t id)
+{
+	struct chan_stats st = {.connections = w->conns.nconns, .accepted = w->accepted};
+
+	if (chan_send(w->chan, CHAN_STATS, id, &st, sizeof(st), -1) == -1 && errno != EAGAIN)
+		log_warn("worker %zu: channel", w->index);
+}
+
+/* The master's commands.  Its EOF (or a broken channel) means it is gone:
+ * nobody would replace us or send the stop, so retire now. */
+static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct worker *w = arg;
+	struct chan_msg msg;
+	(void)loop;
+	(void)events;
+
+	for (;;) {
+		int rc = chan_recv(fd, &msg, NULL);
+		if (rc == -1 && errno == EAGAIN)
+			return;
+		if (rc == -1 && errno == EBADMSG) {
+			log_warnx("worker %zu: malformed message from the master", w->index);
+			continue;
+		}
+		if (rc <= 0) {
+			log_notice("worker %zu: the master is gone; retiring", w->index);
+			channel_gone(w);
+			worker_retire(w);
+			return;
+		}
+		switch (msg.hdr.type) {
+		case CHAN_RETIRE:
+			worker_retire(w);
+			break;
+		case CHAN_QUIT:
+			w->quit = 1;
+			break;
+		case CHAN_REOPEN:
+			if (log_reopen() == -1)
+				log_warn("cannot reopen the log");
+			break;
+		case CHAN_STATS_REQ:
+			send_stats(w, msg.hdr.id);
+			break;
+		default:
+			log_warnx("worker %zu: unexpected %s message from the master", w->index,
+			          chan_type_name(msg.hdr.type));
+			break;
+		}
 	}
-	log_info("worker retiring: %zu connections open", w->nconns);
 }
 
 static void worker_free(struct worker *w)
 {
-	while (w->conns != NULL)
-		conn_close(w->conns, "shutdown");
-	if (w->loop != NULL)
-		ev_loop_free(w->loop);
+	struct ev_loop *loop = w->conns.loop;
+
+	while (w->conns.conns != NULL)
+		conn_close(w->conns.conns, "shutdown");
+	if (loop != NULL)
+		ev_loop_free(loop);
 	udp_echo_free(w->udp);
 	free(w->accept_fds);
-	free(w->rbuf);
+	free(w->conns.rbuf);
 	buffer_cache_flush();
 }
 
-int worker_run(const struct worker_args *a)
+/* The loop proper; returns 0 after a stop, -1 if the worker could not be
+ * set up (logged). */
+static int worker_run(struct worker *w, const struct worker_args *a, const sigset_t *wait_mask)
 {
 	const struct config *cfg = a->cfg;
-	struct worker w = {
-	    .cfg = cfg,
-	    .idle_ms = (uint64_t)cfg->idle_timeout * 1000,
-	    .rbuf_size = WORKER_RBUF_SIZE,
-	    .conn_count = a->conn_count,
-	};
-	int rc = -1;
+	struct ev_loop *loop;
 
-	ev_timer_init(&w.accept_timer, on_accept_timer);
-	if ((w.loop = ev_loop_new(cfg->backend)) == NULL) {
+	if ((loop = ev_loop_new(cfg->backend)) == NULL) {
 		log_warn("cannot start the %s event backend", cfg->backend);
-		goto out;
+		return -1;
 	}
-	ev_loop_sigmask(w.loop, a->wait_mask);
-	if ((w.rbuf = malloc(w.rbuf_size)) == NULL) {
+	w->conns.loop = loop;
+	ev_loop_sigmask(loop, wait_mask);
+	if ((w->conns.rbuf = malloc(w->conns.rbuf_size)) == NULL) {
 		log_warn("worker");
-		goto out;
+		return -1;
 	}
-	if (watch_listeners(&w, a->listeners, a->nlisteners, a->index, a->count) == -1)
-		goto out;
-	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(w.loop));
-	if (a->ready_fd != -1) {
-		ssize_t wr = write(a->ready_fd, "R", 1);
-		(void)wr; /* the master sees EOF instead and counts us not ready */
-		close(a->ready_fd);
+	if (watch_listeners(w, a->listeners, a->nlisteners, a->index, a->count) == -1)
+		return -1;
+	if (ev_add(loop, w->chan, EV_READ, on_channel, w) == -1) {
+		log_warn("worker %zu: cannot watch the channel", a->index);
+		return -1;
 	}
+	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
+	if (chan_send(w->chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+		log_warn("worker %zu: cannot tell the master it serves", a->index);
 
-	for (;;) {
+	while (!w->quit) {
 		if (signals_take(SIG_FLAG_QUIT))
 			break;
-		if (signals_take(SIG_FLAG_STOP) && !w.retiring)
-			worker_retire(&w);
+		if (signals_take(SIG_FLAG_STOP))
+			worker_retire(w);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
-		if (w.retiring && w.nconns == 0)
+		if (w->retiring && w->conns.nconns == 0)
 			break;
-		if (w.retiring && ev_now(w.loop) >= w.deadline) {
-			if (w.cut)
+		if (w->retiring && ev_now(loop) >= w->deadline) {
+			if (w->conns.cut)
 				break;
 			/* shutdown_timeout: stop waiting for quiet moments; what
 			 * still runs after one more linger time is closed. */
-			w.cut = 1;
-			w.deadline = ev_now(w.loop) + CONN_LINGER_MS;
-			for (struct conn *c = w.conns, *next; c != NULL; c = next) {
-				next = c->next;
-				conn_cut(c);
-			}
+			w->deadline = ev_now(loop) + CONN_LINGER_MS;
+			conn_cut_all(&w->conns);
 			continue;
 		}
 		int wait_ms = -1;
-		if (w.retiring)
-			wait_ms = (int)(w.deadline - ev_now(w.loop));
-		if (ev_run_once(w.loop, wait_ms) == -1) {
+		if (w->retiring)
+			wait_ms = (int)(w->deadline - ev_now(loop));
+		if (ev_run_once(loop, wait_ms) == -1) {
 			log_warn("event loop");
-			goto out;
+			return -1;
 		}
 	}
-	if (w.nconns > 0)
-		log_notice("closing %zu connections still open", w.nconns);
-	rc = 0;
-out:
+	if (w->conns.nconns > 0)
+		log_notice("closing %zu connections still open", w->conns.nconns);
+	return 0;
+}
+
+int worker_main(const struct worker_args *a)
+{
+	struct worker w = {
+	    .conns =
+	        {
+	            .rbuf_size = WORKER_RBUF_SIZE,
+	            .max_pending = (size_t)a->cfg->max_pending,
+	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
+	            .on_close = on_conn_closed,
+	        },
+	    .cfg = a->cfg,
+	    .index = a->index,
+	    .chan = a->chan,
+	};
+	sigset_t wait_mask;
+	int rc = EXIT_RUNTIME;
+
+	ev_timer_init(&w.accept_timer, on_accept_timer);
+	if (signals_install(&wait_mask) == -1) {
+		log_warn("worker %zu: signals", a->index);
+		return rc;
+	}
+	if (privs_drop(a->privs) == -1) {
+		log_warn("worker %zu: cannot drop privileges to uid %ld gid %ld", a->index,
+		         (long)a->privs->uid, (long)a->privs->gid);
+		return rc;
+	}
+	if (worker_run(&w, a, &wait_mask) == 0)
+		rc = EXIT_OK;
 	worker_free(&w);
 	return rc;
 }

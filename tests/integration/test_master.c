@@ -134,6 +134,24 @@ static int gone(pid_t pid)
 	return kill(pid, 0) == -1 && errno == ESRCH;
 }
 
+/* Exited, reaped or not (a zombie's state in /proc is Z). */
+static int exited(pid_t pid)
+{
+	char path[64], buf[256];
+	int zombie = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL)
+		return gone(pid);
+	if (fgets(buf, sizeof(buf), fp) != NULL) {
+		const char *p = strrchr(buf, ')');
+		zombie = p != NULL && p[1] == ' ' && p[2] == 'Z';
+	}
+	fclose(fp);
+	return zombie || gone(pid);
+}
+
 static int wait_gone(const pid_t *pids, int n, int timeout_ms)
 {
 	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
@@ -334,15 +352,16 @@ static void test_worker_killed_is_replaced(void **state)
 }
 
 /* Workers that exit at once: the master says so and backs off instead of
- * forking in a loop. */
+ * forking in a loop.  They die because no epoll instance can be made
+ * (tests/lib/fail_epoll.so), as a worker whose backend cannot start would. */
 static void test_worker_dying_backs_off(void **state)
 {
 	struct fixture *f = *state;
-	struct h_opts opts = {.env = "ECHOD_TEST_WORKER_EXIT=1", .no_wait = 1};
-	struct echod *e = start(f, "workers = 2;\n" LISTEN_TCP, &opts);
+	struct h_opts opts = {.fail_epoll = 1, .no_wait = 1};
+	struct echod *e = start(f, "workers = 2;\nbackend = \"epoll\";\n" LISTEN_TCP, &opts);
 
 	assert_true(h_log_wait(e, "keep dying", 1, 3000));
-	assert_true(h_log_count(e, "exiting at start") >= 1);
+	assert_true(h_log_count(e, "cannot start the epoll event backend") >= 1);
 	long cpu0 = h_cpu_ms(e->pid);
 	uint64_t t0 = h_now_ms();
 	/* Measure over two seconds of wall time: a bounded wait, not a sync. */
@@ -406,6 +425,66 @@ static void test_reload_workers_2_to_3(void **state)
 		assert_false(contains(old, 2, now[i]));
 	echo_works(e, 12);
 	stop_ok(e);
+}
+
+/* A reload that arrives while the previous generation is still starting:
+ * once the newest serves, every older generation retires, not only the one
+ * before it.  Generation 2 never starts here (its backend, epoll, cannot be
+ * created under tests/lib/fail_epoll.so), so generation 1 keeps serving
+ * until generation 3 does.  (Kills the mutation that retires only
+ * generation N-1: generation 1 would run forever beside generation 3.) */
+static void test_reload_retires_every_older_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct h_opts opts = {.fail_epoll = 1};
+	struct echod *e = start(f, "workers = 1;\nbackend = \"poll\";\n" LISTEN_TCP, &opts);
+	pid_t first[16], now[16];
+
+	assert_true(h_wait_children(e, 1, 2000));
+	assert_int_equal(h_children(e->pid, first, 16), 1);
+	h_echod_rewrite(e, "workers = 1;\nbackend = \"epoll\";\n" LISTEN_TCP);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "starting generation 2", 1, 3000));
+	assert_true(h_log_wait(e, "cannot start the epoll event backend", 1, 3000));
+	/* Generation 1 still serves. */
+	echo_works(e, 4);
+	assert_false(gone(first[0]));
+
+	h_echod_rewrite(e, "workers = 1;\nbackend = \"poll\";\n" LISTEN_TCP);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "reload: 1 workers of generation 3 serve", 1, 5000));
+	assert_true(wait_gone(first, 1, 3000));
+	assert_true(h_wait_children(e, 1, 3000));
+	assert_int_equal(h_children(e->pid, now, 16), 1);
+	assert_true(now[0] != first[0]);
+	echo_works(e, 4);
+	stop_ok(e);
+}
+
+/* A worker learns that its master is gone from EOF on its channel, with no
+ * signal: it retires (its client gets the echo, then EOF) and exits. */
+static void test_worker_outlives_no_master(void **state)
+{
+	struct fixture *f = *state;
+	struct echod *e = start(f, "workers = 2;\n" LISTEN_TCP, NULL);
+	pid_t kids[16];
+
+	assert_true(h_wait_children(e, 2, 2000));
+	assert_int_equal(h_children(e->pid, kids, 16), 2);
+	int fd = track(f, h_connect("127.0.0.1", e->ports[0]));
+	assert_true(h_echo_check(fd, "ping", 4, 2000));
+	assert_int_equal(kill(e->pid, SIGKILL), 0);
+	assert_true(h_echod_signal_wait(e, 0, 2000) != -1);
+	assert_true(h_echo_check(fd, "still", 5, 2000));
+	assert_int_equal(h_wait_eof(fd, 3000), 1);
+	assert_true(wait_gone(kids, 2, 3000));
+	/* Orphans are reaped by whoever adopted them, which may take its time:
+	 * a zombie has exited too. */
+	uint64_t end = h_now_ms() + 3000;
+	while ((!exited(kids[0]) || !exited(kids[1])) && h_now_ms() < end)
+		poll(NULL, 0, 5);
+	assert_true(exited(kids[0]) && exited(kids[1]));
+	assert_true(h_log_count(e, "the master is gone") >= 1);
 }
 
 /* A rejected reload changes nothing: same workers, still serving, and the
@@ -1015,6 +1094,8 @@ int main(void)
 	    TEST(test_worker_killed_is_replaced),
 	    TEST(test_worker_dying_backs_off),
 	    TEST(test_reload_workers_2_to_3),
+	    TEST(test_reload_retires_every_older_generation),
+	    TEST(test_worker_outlives_no_master),
 	    TEST(test_reload_syntax_error),
 	    TEST(test_reload_unknown_key),
 	    TEST(test_quit),

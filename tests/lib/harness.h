@@ -32,6 +32,8 @@ struct h_opts {
 	int no_wait;     /* do not wait for "workers serve" */
 	int cpus;        /* run echod on only the first `cpus` CPUs of our
 	                  * affinity mask, 0: inherit */
+	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
+	                  * backend is "epoll" dies at start */
 };
 
 /* Monotonic milliseconds. */
