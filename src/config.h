@@ -29,7 +29,7 @@ struct config {
 	char *file;           /* the file it came from (or the name given) */
 	int workers;          /* resolved: >= 1 */
 	int workers_auto;     /* 1 if "auto" was asked for */
-	char *backend;        /* "auto" | "epoll" | "poll" | "select" */
+	char *backend;        /* "auto" or one that ev_backend_name() lists */
 	char *user;           /* NULL: none */
 	char *group;          /* NULL: none */
 	char *pid_file;       /* NULL: none */
@@ -114,7 +114,7 @@ struct config_value {
 enum config_key_type {
 	CONFIG_KEY_INT,      /* an integer in [min, max] */
 	CONFIG_KEY_INT_AUTO, /* the same, or the string "auto" */
-	CONFIG_KEY_CHOICE,   /* one of the strings in choices */
+	CONFIG_KEY_CHOICE,   /* one of the strings choice() gives */
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
 	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
 	CONFIG_KEY_LIST,     /* a list of such groups */
@@ -136,7 +136,10 @@ struct config_key {
 	enum config_key_store store;
 	size_t offset;
 	long long min, max;
-	const char *const *choices; /* CHOICE: NULL-terminated */
+	/* CHOICE: the i-th accepted string, NULL past the last.  A function,
+	 * not an array, so that a list kept elsewhere (the backends ev.c has
+	 * built) is used as it is, not copied. */
+	const char *(*choice)(size_t i);
 	/* STRING: NULL if `s` is acceptable, else what is wrong with it */
 	const char *(*check)(const char *s);
 	const char *def;  /* default, as text; NULL: none */
