@@ -405,13 +405,17 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
                        void *base);
 
-static void format_listener(char *buf, size_t len, const struct listen_conf *l)
+char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 {
-	if (l->proto == LISTEN_UNIX)
-		snprintf(buf, len, "unix %s", l->path);
+	const char *proto = proto_names[lc->proto];
+
+	if (lc->proto == LISTEN_UNIX)
+		snprintf(buf, len, "%s %s", proto, lc->path);
+	else if (strchr(lc->address, ':') != NULL)
+		snprintf(buf, len, "%s [%s]:%d", proto, lc->address, lc->port);
 	else
-		snprintf(buf, len, strchr(l->address, ':') ? "%s [%s]:%d" : "%s %s:%d",
-		         proto_names[l->proto], l->address, l->port);
+		snprintf(buf, len, "%s %s:%d", proto, lc->address, lc->port);
+	return buf;
 }
 
 /* The cross-key rules of one listen entry; `entry` tells which keys were given. */
@@ -471,7 +475,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 	struct config *cfg = b->cfg;
 	const struct config_value *e;
 	struct listen_conf *l;
-	char name[sizeof("unix ") + SUN_PATH_MAX];
+	char name[LISTEN_NAME_MAX];
 	size_t i, j;
 
 	if (list->type != CONFIG_VALUE_LIST) {
@@ -508,8 +512,8 @@ static void walk_listen(struct build *b, const struct config_value *list)
 				struct config_value at = {.file = list->file,
 				                          .line = cfg->listen[i].line};
 
-				format_listener(name, sizeof(name), &cfg->listen[i]);
-				build_error(b, &at, "listen: %s is already at line %d", name,
+				build_error(b, &at, "listen: %s is already at line %d",
+				            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
 				            cfg->listen[j].line);
 				break;
 			}

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/un.h>
 
 enum listen_proto {
 	LISTEN_TCP,
@@ -42,6 +43,17 @@ struct config {
 	struct listen_conf *listen;
 	size_t nlisten; /* >= 1 */
 };
+
+/* Room for any name listen_conf_name() writes: "unix " and the longest
+ * socket path, NUL included (an address and port are shorter). */
+#define LISTEN_NAME_MAX (sizeof("unix ") + sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/*
+ * The entry as every message names it: "tcp 127.0.0.1:7", "udp [::1]:7",
+ * "unix /run/echod/echod.sock".  Writes at most len bytes into buf (cut
+ * short if len < LISTEN_NAME_MAX) and returns buf.
+ */
+char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len);
 
 /* What the parser may not look up itself. */
 struct config_env {

@@ -552,6 +552,33 @@ static void test_listen_duplicate(void **state)
 	config_free(cfg);
 }
 
+/*
+ * One formatter names a listen entry, for config errors and for the
+ * listener's log lines.  Bug: the listener had its own copy, whose 96-byte
+ * buffer cut long Unix socket paths short.
+ */
+static void test_listen_name(void **state)
+{
+	struct listen_conf tcp = {.proto = LISTEN_TCP, .address = "127.0.0.1", .port = 7};
+	struct listen_conf udp = {.proto = LISTEN_UDP, .address = "::1", .port = 65535};
+	struct listen_conf unx = {.proto = LISTEN_UNIX};
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], want[LISTEN_NAME_MAX + 8];
+	char name[LISTEN_NAME_MAX], small[8];
+
+	(void)state;
+	assert_string_equal(listen_conf_name(&tcp, name, sizeof(name)), "tcp 127.0.0.1:7");
+	assert_string_equal(listen_conf_name(&udp, name, sizeof(name)), "udp [::1]:65535");
+	/* The longest path a Unix socket can have fits whole. */
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	unx.path = path;
+	snprintf(want, sizeof(want), "unix %s", path);
+	assert_string_equal(listen_conf_name(&unx, name, sizeof(name)), want);
+	/* A short buffer is cut, never overrun. */
+	assert_string_equal(listen_conf_name(&tcp, small, sizeof(small)), "tcp 127");
+}
+
 static void test_syntax_error(void **state)
 {
 	expect_error(state, LISTEN1 "workers = 2\nbackend = ;\n", 3, "syntax error");
@@ -797,6 +824,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_duplicate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multiple_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_files, setup, teardown),
