@@ -2,7 +2,8 @@
 /*
  * The configuration's keys, defaults and validation, all driven by one table.
  * Pure: it judges a tree of typed values (config_file.c builds it with
- * libconfig) and opens no file, reads no global.
+ * libconfig) and opens no file, reads no global (the backends it accepts are
+ * ev.c's table, fixed when echod is built).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,9 +15,9 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "ev.h"
 #include "log.h"
 
-static const char *const backend_names[] = {"auto", "epoll", "poll", "select", NULL};
 /* Indexed like enum listen_proto, as log_level_names (log.h) is like enum
  * log_level: the index is stored. */
 static const char *const proto_names[] = {"tcp", "udp", "unix", NULL};
@@ -27,6 +28,34 @@ _Static_assert(LISTEN_TCP == 0 && LISTEN_UDP == 1 && LISTEN_UNIX == 2,
 _Static_assert(sizeof(enum listen_proto) == sizeof(int), "enum listen_proto is int-sized");
 
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The i-th string of the NULL-terminated `v`, or NULL past its end. */
+static const char *nth(const char *const *v, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (v[j] == NULL)
+			return NULL;
+	return v[i];
+}
+
+/*
+ * "auto", then the backends this build has.  ev.c's table is the one list of
+ * them: a backend that was not built is refused here, not at run time.
+ */
+static const char *backend_choice(size_t i)
+{
+	return i == 0 ? "auto" : ev_backend_name(i - 1);
+}
+
+static const char *level_choice(size_t i)
+{
+	return nth(log_level_names, i);
+}
+
+static const char *proto_choice(size_t i)
+{
+	return nth(proto_names, i);
+}
 
 static const char *check_name(const char *s)
 {
@@ -70,7 +99,8 @@ static const char *check_socket_path(const char *s)
 /*
  * Every key of echod.conf(5).  A group's keys ("log.*") live in struct config
  * itself; the keys of a "listen" entry in its struct listen_conf.  Defaults go
- * through the same checks as the file's values.  (Kept from clang-format: a
+ * through the same checks as the file's values.  A choice key's strings come
+ * from choice() only: help does not repeat them.  (Kept from clang-format: a
  * few lines per key read better than one line per field.)
  */
 /* clang-format off */
@@ -79,8 +109,8 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(workers), .min = 1, .max = 1024, .def = "auto",
 	 .help = "worker processes; \"auto\" = the CPUs this process may use"},
 	{.name = "backend", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_STRING,
-	 .offset = CFG(backend), .choices = backend_names, .def = "auto",
-	 .help = "event loop: \"auto\", \"epoll\", \"poll\" or \"select\""},
+	 .offset = CFG(backend), .choice = backend_choice, .def = "auto",
+	 .help = "event loop of the workers; \"auto\" = the first built one that starts"},
 	{.name = "user", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = CFG(user), .check = check_name,
 	 .help = "user the workers run as, when started as root"},
@@ -107,8 +137,8 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",
 	 .help = "\"stderr\", \"syslog\" or an absolute file path"},
 	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
-	 .offset = CFG(log_level), .choices = log_level_names, .def = "info",
-	 .help = "\"error\", \"warning\", \"notice\", \"info\" or \"debug\""},
+	 .offset = CFG(log_level), .choice = level_choice, .def = "info",
+	 .help = "the least important messages that are logged"},
 	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
 	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(address), .check = check_address,
@@ -118,8 +148,8 @@ const struct config_key config_keys[] = {
 	 .offset = LST(port), .min = 0, .max = 65535,
 	 .help = "port (TCP, UDP); 0 = any free port"},
 	{.name = "listen.protocol", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
-	 .offset = LST(proto), .choices = proto_names, .def = "tcp",
-	 .help = "\"tcp\" or \"udp\"; \"unix\" goes with path"},
+	 .offset = LST(proto), .choice = proto_choice, .def = "tcp",
+	 .help = "transport; \"unix\" goes with path"},
 	{.name = "listen.path", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(path), .check = check_socket_path,
 	 .help = "absolute path of a Unix stream socket"},
@@ -286,17 +316,18 @@ static void set_choice(struct build *b, const struct config_key *k, const struct
                        void *base)
 {
 	char list[128];
+	const char *c;
 	size_t i, len = 0;
 
-	for (i = 0; k->choices[i] != NULL; i++)
-		if (strcmp(k->choices[i], v->s) == 0) {
+	for (i = 0; (c = k->choice(i)) != NULL; i++)
+		if (strcmp(c, v->s) == 0) {
 			store(b, k, base, (long long)i, v->s);
 			return;
 		}
 	list[0] = '\0';
-	for (i = 0; k->choices[i] != NULL && len < sizeof(list); i++)
+	for (i = 0; (c = k->choice(i)) != NULL && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
-		                        i > 0 ? ", " : "", k->choices[i]);
+		                        i > 0 ? ", " : "", c);
 	build_error(b, v, "%s: \"%s\" is not one of %s", k->name, v->s, list);
 }
 
@@ -374,13 +405,17 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
                        void *base);
 
-static void format_listener(char *buf, size_t len, const struct listen_conf *l)
+char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 {
-	if (l->proto == LISTEN_UNIX)
-		snprintf(buf, len, "unix %s", l->path);
+	const char *proto = proto_names[lc->proto];
+
+	if (lc->proto == LISTEN_UNIX)
+		snprintf(buf, len, "%s %s", proto, lc->path);
+	else if (strchr(lc->address, ':') != NULL)
+		snprintf(buf, len, "%s [%s]:%d", proto, lc->address, lc->port);
 	else
-		snprintf(buf, len, strchr(l->address, ':') ? "%s [%s]:%d" : "%s %s:%d",
-		         proto_names[l->proto], l->address, l->port);
+		snprintf(buf, len, "%s %s:%d", proto, lc->address, lc->port);
+	return buf;
 }
 
 /* The cross-key rules of one listen entry; `entry` tells which keys were given. */
@@ -440,7 +475,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 	struct config *cfg = b->cfg;
 	const struct config_value *e;
 	struct listen_conf *l;
-	char name[sizeof("unix ") + SUN_PATH_MAX];
+	char name[LISTEN_NAME_MAX];
 	size_t i, j;
 
 	if (list->type != CONFIG_VALUE_LIST) {
@@ -477,8 +512,8 @@ static void walk_listen(struct build *b, const struct config_value *list)
 				struct config_value at = {.file = list->file,
 				                          .line = cfg->listen[i].line};
 
-				format_listener(name, sizeof(name), &cfg->listen[i]);
-				build_error(b, &at, "listen: %s is already at line %d", name,
+				build_error(b, &at, "listen: %s is already at line %d",
+				            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
 				            cfg->listen[j].line);
 				break;
 			}

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/un.h>
 
 enum listen_proto {
 	LISTEN_TCP,
@@ -29,7 +30,7 @@ struct config {
 	char *file;           /* the file it came from (or the name given) */
 	int workers;          /* resolved: >= 1 */
 	int workers_auto;     /* 1 if "auto" was asked for */
-	char *backend;        /* "auto" | "epoll" | "poll" | "select" */
+	char *backend;        /* "auto" or one that ev_backend_name() lists */
 	char *user;           /* NULL: none */
 	char *group;          /* NULL: none */
 	char *pid_file;       /* NULL: none */
@@ -42,6 +43,17 @@ struct config {
 	struct listen_conf *listen;
 	size_t nlisten; /* >= 1 */
 };
+
+/* Room for any name listen_conf_name() writes: "unix " and the longest
+ * socket path, NUL included (an address and port are shorter). */
+#define LISTEN_NAME_MAX (sizeof("unix ") + sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/*
+ * The entry as every message names it: "tcp 127.0.0.1:7", "udp [::1]:7",
+ * "unix /run/echod/echod.sock".  Writes at most len bytes into buf (cut
+ * short if len < LISTEN_NAME_MAX) and returns buf.
+ */
+char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len);
 
 /* What the parser may not look up itself. */
 struct config_env {
@@ -114,7 +126,7 @@ struct config_value {
 enum config_key_type {
 	CONFIG_KEY_INT,      /* an integer in [min, max] */
 	CONFIG_KEY_INT_AUTO, /* the same, or the string "auto" */
-	CONFIG_KEY_CHOICE,   /* one of the strings in choices */
+	CONFIG_KEY_CHOICE,   /* one of the strings choice() gives */
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
 	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
 	CONFIG_KEY_LIST,     /* a list of such groups */
@@ -136,7 +148,10 @@ struct config_key {
 	enum config_key_store store;
 	size_t offset;
 	long long min, max;
-	const char *const *choices; /* CHOICE: NULL-terminated */
+	/* CHOICE: the i-th accepted string, NULL past the last.  A function,
+	 * not an array, so that a list kept elsewhere (the backends ev.c has
+	 * built) is used as it is, not copied. */
+	const char *(*choice)(size_t i);
 	/* STRING: NULL if `s` is acceptable, else what is wrong with it */
 	const char *(*check)(const char *s);
 	const char *def;  /* default, as text; NULL: none */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ev.h"
 #include "exitcode.h"
 #include "log.h"
 #include "master.h"
@@ -34,6 +35,18 @@ static void usage(FILE *out)
 	             "  -s, --signal SIG   send SIG to the running master and exit\n"
 	             "  -V, --version      print the version and exit\n"
 	             "  -h, --help         print this help and exit\n");
+}
+
+/* -V: "echod VERSION" (a first line scripts may rely on), then the backends
+ * this build has, in the order backend = "auto" tries them. */
+static void version(FILE *out)
+{
+	const char *name;
+
+	fprintf(out, "echod %s\nbackends:", PACKAGE_VERSION);
+	for (size_t i = 0; (name = ev_backend_name(i)) != NULL; i++)
+		fprintf(out, " %s", name);
+	fputc('\n', out);
 }
 
 /* Load the configuration, or print every error and return NULL. */
@@ -105,7 +118,7 @@ int main(int argc, char **argv)
 			signame = optarg;
 			break;
 		case 'V':
-			printf("echod %s\n", PACKAGE_VERSION);
+			version(stdout);
 			return EXIT_OK;
 		case 'h':
 			usage(stdout);

@@ -15,7 +15,11 @@
 
 #define EV_MIN_SLOTS 64
 
-/* In order of preference; the names below must follow the same order. */
+/*
+ * The backends this build has, in order of preference: the one list of them.
+ * "auto" tries them in this order; ev_backend_name() shows it to the config
+ * and to -V, so nothing else names a backend.
+ */
 static const struct ev_backend *const ev_backends[] = {
 #ifdef EV_HAVE_EPOLL
     &ev_backend_epoll,
@@ -29,18 +33,10 @@ static const struct ev_backend *const ev_backends[] = {
     NULL,
 };
 
-const char *const ev_backend_names[] = {
-#ifdef EV_HAVE_EPOLL
-    "epoll",
-#endif
-#ifdef EV_HAVE_POLL
-    "poll",
-#endif
-#ifdef EV_HAVE_SELECT
-    "select",
-#endif
-    NULL,
-};
+const char *ev_backend_name(size_t i)
+{
+	return i < sizeof(ev_backends) / sizeof(ev_backends[0]) - 1 ? ev_backends[i]->name : NULL;
+}
 
 static int ev_try_backend(struct ev_loop *loop, const struct ev_backend *be)
 {

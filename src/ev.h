@@ -35,11 +35,16 @@ struct ev_timer {
 	uint32_t slot; /* heap position + 1; 0 = not armed */
 };
 
-/* Backend names in order of preference; "auto" picks the first that starts. */
-extern const char *const ev_backend_names[];
+/*
+ * The name of the i-th backend this build has ("epoll", "poll", "select"), in
+ * order of preference, or NULL for i past the last.  "auto" picks the first
+ * that starts.  Pure: the list is fixed when echod is built.
+ */
+const char *ev_backend_name(size_t i);
 
 /*
- * Create a loop on backend `name` ("auto", "epoll", "poll", "select").
+ * Create a loop on backend `name`: "auto" (or NULL), or one that
+ * ev_backend_name() lists.
  * Returns NULL with errno set: ENOENT for an unknown or unavailable name, or
  * the backend's own error.
  */

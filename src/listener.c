@@ -23,22 +23,17 @@
 
 static const int one = 1;
 
+/* Name l as the config names lc, but with the port it is bound to (the one
+ * the kernel picked, for port 0). */
 static void format_name(struct listener *l, const struct listen_conf *lc)
 {
-	if (lc->proto == LISTEN_UNIX) {
-		snprintf(l->name, sizeof(l->name), "unix %s", lc->path);
-		return;
-	}
-	const char *proto = lc->proto == LISTEN_TCP ? "tcp" : "udp";
-	int port = lc->port;
-	if (l->addrlen != 0)
-		port = ntohs(l->addr.ss_family == AF_INET6
-		                 ? ((struct sockaddr_in6 *)&l->addr)->sin6_port
-		                 : ((struct sockaddr_in *)&l->addr)->sin_port);
-	if (strchr(lc->address, ':') != NULL)
-		snprintf(l->name, sizeof(l->name), "%s [%s]:%d", proto, lc->address, port);
-	else
-		snprintf(l->name, sizeof(l->name), "%s %s:%d", proto, lc->address, port);
+	struct listen_conf bound = *lc;
+
+	if (lc->proto != LISTEN_UNIX && l->addrlen != 0)
+		bound.port = ntohs(l->addr.ss_family == AF_INET6
+		                       ? ((struct sockaddr_in6 *)&l->addr)->sin6_port
+		                       : ((struct sockaddr_in *)&l->addr)->sin_port);
+	listen_conf_name(&bound, l->name, sizeof(l->name));
 }
 
 static int resolve(struct listener *l, const struct listen_conf *lc)

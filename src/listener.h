@@ -18,8 +18,8 @@ struct listener {
 	size_t nfds;
 	struct sockaddr_storage addr; /* bound address (the real port after port 0) */
 	socklen_t addrlen;
-	char *path;    /* Unix: the socket file, removed on close */
-	char name[96]; /* "tcp 127.0.0.1:7" for messages */
+	char *path;                 /* Unix: the socket file, removed on close */
+	char name[LISTEN_NAME_MAX]; /* listen_conf_name(), with the bound port */
 };
 
 /*

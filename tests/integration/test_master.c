@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "ev.h"
 #include "harness.h"
 
 #define LISTEN_TCP "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n"
@@ -957,14 +958,23 @@ static void test_command_line(void **state)
 {
 	(void)state;
 	struct h_run r;
+	char version[256];
+	size_t len;
 
+	/* The version line, then the backends ev.c built, in its order. */
+	len = (size_t)snprintf(version, sizeof(version), "echod " PACKAGE_VERSION "\nbackends:");
+	for (size_t i = 0; ev_backend_name(i) != NULL; i++)
+		len += (size_t)snprintf(version + len, sizeof(version) - len, " %s",
+		                        ev_backend_name(i));
+	assert_true(len + 1 < sizeof(version));
+	strcat(version, "\n");
 	h_run_echod(&r, 5000, "-V", NULL);
 	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "echod " PACKAGE_VERSION "\n");
+	assert_string_equal(r.out, version);
 	h_run_free(&r);
 	h_run_echod(&r, 5000, "--version", NULL);
 	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "echod " PACKAGE_VERSION "\n");
+	assert_string_equal(r.out, version);
 	h_run_free(&r);
 
 	h_run_echod(&r, 5000, "-h", NULL);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests of the configuration: every key's default, valid values, wrong
- * types and ranges, the listen rules, and FILE:LINE in every message; each
- * case is loaded from a string and from a file, which must agree.
+ * Unit tests of the configuration.  Each key's range, choices, checked
+ * strings, wrong types and default are tested from the key table itself
+ * (test_table_*); by hand only what the table cannot say: "auto", number
+ * syntax, the listen rules, FILE:LINE in every message.  Each case is loaded
+ * from a string and from a file, which must agree.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "ev.h"
 #include "log.h"
 
 #define STRING_NAME "string.conf"
@@ -82,30 +85,79 @@ static int str_eq(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* The config loaded from the string must be the one loaded from the file. */
+/* The key that k sits in ("log" for "log.level"), or NULL at the top. */
+static const struct config_key *key_parent(const struct config_key *k)
+{
+	const char *dot = strrchr(k->name, '.');
+
+	if (dot == NULL)
+		return NULL;
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (strlen(config_keys[i].name) == (size_t)(dot - k->name) &&
+		    strncmp(config_keys[i].name, k->name, (size_t)(dot - k->name)) == 0)
+			return &config_keys[i];
+	fail_msg("key %s: no key %.*s in the table", k->name, (int)(dot - k->name), k->name);
+	return NULL;
+}
+
+/* Where k's value is stored: in cfg, or in list entry `entry` for a key of
+ * a list entry. */
+static const char *key_field_at(const struct config_key *k, const struct config *cfg, size_t entry)
+{
+	const struct config_key *p = key_parent(k);
+
+	if (p != NULL && p->type == CONFIG_KEY_LIST) {
+		assert_true(entry < cfg->nlisten);
+		return (const char *)&cfg->listen[entry] + k->offset;
+	}
+	return (const char *)cfg + k->offset;
+}
+
+static const char *key_field(const struct config_key *k, const struct config *cfg)
+{
+	return key_field_at(k, cfg, 0);
+}
+
+/*
+ * The config loaded from the string must be the one loaded from the file:
+ * every key of the table, in every listen entry, and what the table does
+ * not describe.
+ */
 static void assert_same_config(const struct config *a, const struct config *b)
 {
-	size_t i;
+	const struct config_key *k, *p;
+	const char *fa, *fb;
+	size_t i, e, n;
 
-	assert_int_equal(a->workers, b->workers);
 	assert_int_equal(a->workers_auto, b->workers_auto);
-	assert_true(str_eq(a->backend, b->backend));
-	assert_true(str_eq(a->user, b->user));
-	assert_true(str_eq(a->group, b->group));
-	assert_true(str_eq(a->pid_file, b->pid_file));
-	assert_int_equal(a->max_connections, b->max_connections);
-	assert_int_equal(a->idle_timeout, b->idle_timeout);
-	assert_int_equal(a->shutdown_timeout, b->shutdown_timeout);
-	assert_int_equal(a->max_pending, b->max_pending);
-	assert_true(str_eq(a->log_target, b->log_target));
-	assert_int_equal(a->log_level, b->log_level);
 	assert_int_equal(a->nlisten, b->nlisten);
-	for (i = 0; i < a->nlisten; i++) {
-		assert_int_equal(a->listen[i].proto, b->listen[i].proto);
-		assert_true(str_eq(a->listen[i].address, b->listen[i].address));
-		assert_int_equal(a->listen[i].port, b->listen[i].port);
-		assert_true(str_eq(a->listen[i].path, b->listen[i].path));
-		assert_int_equal(a->listen[i].line, b->listen[i].line);
+	for (e = 0; e < a->nlisten; e++)
+		assert_int_equal(a->listen[e].line, b->listen[e].line);
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		p = key_parent(k);
+		n = p != NULL && p->type == CONFIG_KEY_LIST ? a->nlisten : 1;
+		for (e = 0; e < n; e++) {
+			fa = key_field_at(k, a, e);
+			fb = key_field_at(k, b, e);
+			switch (k->store) {
+			case CONFIG_STORE_INT:
+			case CONFIG_STORE_INDEX:
+				assert_int_equal(*(const int *)(const void *)fa,
+				                 *(const int *)(const void *)fb);
+				break;
+			case CONFIG_STORE_SIZE:
+				assert_int_equal(*(const size_t *)(const void *)fa,
+				                 *(const size_t *)(const void *)fb);
+				break;
+			case CONFIG_STORE_STRING:
+				assert_true(str_eq(*(char *const *)(const void *)fa,
+				                   *(char *const *)(const void *)fb));
+				break;
+			case CONFIG_STORE_NONE:
+				break;
+			}
+		}
 	}
 }
 
@@ -219,22 +271,373 @@ static struct config *load_value(void **state, const char *assignment)
 	return load_ok(state, text);
 }
 
+/*
+ * ---- Every key, from the table ----
+ *
+ * The cases below are generated from config_keys[]: each key's type, range,
+ * choices, check and store tell what it must accept, refuse (with which
+ * message) and where the value lands.  A key added to the table is tested
+ * with no change here; the hand-written tests further down keep only what
+ * the table cannot say (cross-key rules, "auto", number syntax...).
+ */
+
+/* What a listen entry needs besides `leaf` = `value` to be complete. */
+static const char *listen_rest(const char *leaf, const char *value)
+{
+	if (strcmp(leaf, "path") == 0)
+		return "";
+	if (strcmp(leaf, "protocol") == 0 && strcmp(value, "\"unix\"") == 0)
+		return "path = \"/run/e.sock\"; ";
+	if (strcmp(leaf, "address") == 0)
+		return "port = 7007; ";
+	if (strcmp(leaf, "port") == 0)
+		return "address = \"127.0.0.1\"; ";
+	return "address = \"127.0.0.1\"; port = 7007; ";
+}
+
+/* A config, valid but maybe for it, that sets k to `value` on line 1. */
+static void key_text(char *buf, size_t len, const struct config_key *k, const char *value)
+{
+	const struct config_key *p = key_parent(k);
+	const char *leaf = p != NULL ? k->name + strlen(p->name) + 1 : k->name;
+	int n;
+
+	if (p == NULL && k->type == CONFIG_KEY_LIST)
+		n = snprintf(buf, len, "%s = %s;\n", k->name, value);
+	else if (p == NULL)
+		n = snprintf(buf, len, "%s = %s;\n" LISTEN1, k->name, value);
+	else if (p->type == CONFIG_KEY_GROUP)
+		n = snprintf(buf, len, "%s = { %s = %s; };\n" LISTEN1, p->name, leaf, value);
+	else
+		n = snprintf(buf, len, "%s = ( { %s%s = %s; } );\n", p->name,
+		             listen_rest(leaf, value), leaf, value);
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static long long stored_int(const struct config_key *k, const struct config *cfg)
+{
+	const char *field = key_field(k, cfg);
+
+	switch (k->store) {
+	case CONFIG_STORE_INT:
+	case CONFIG_STORE_INDEX:
+		return *(const int *)(const void *)field;
+	case CONFIG_STORE_SIZE:
+		return (long long)*(const size_t *)(const void *)field;
+	case CONFIG_STORE_STRING:
+	case CONFIG_STORE_NONE:
+		break;
+	}
+	fail_msg("key %s does not store a number", k->name);
+	return 0;
+}
+
+static const char *stored_string(const struct config_key *k, const struct config *cfg)
+{
+	if (k->store != CONFIG_STORE_STRING)
+		fail_msg("key %s does not store a string", k->name);
+	return *(char *const *)(const void *)key_field(k, cfg);
+}
+
+/* k = `value` must load, from a string and from a file. */
+static struct config *key_ok(void **state, const struct config_key *k, const char *value)
+{
+	char text[512];
+
+	key_text(text, sizeof(text), k, value);
+	return load_ok(state, text);
+}
+
+/* k = `value` must fail with one error, on line 1, that contains `msg`. */
+static void key_bad(void **state, const struct config_key *k, const char *value, const char *msg)
+{
+	char text[512];
+
+	key_text(text, sizeof(text), k, value);
+	expect_error(state, text, 1, msg);
+}
+
+/* An integer as libconfig reads it: L past 32 bits. */
+static void int_text(char *buf, size_t len, long long v)
+{
+	snprintf(buf, len, "%lld%s", v, v < INT32_MIN || v > INT32_MAX ? "L" : "");
+}
+
+/* Every integer key takes its min and max and refuses min - 1 and max + 1. */
+static void test_table_ints(void **state)
+{
+	char value[32], msg[160];
+	const struct config_key *k;
+	struct config *cfg;
+	size_t i, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_INT && k->type != CONFIG_KEY_INT_AUTO)
+			continue;
+		assert_true(k->min <= k->max);
+		for (int j = 0; j < 2; j++) {
+			long long v = j == 0 ? k->min : k->max;
+
+			int_text(value, sizeof(value), v);
+			cfg = key_ok(state, k, value);
+			assert_int_equal(stored_int(k, cfg), v);
+			config_free(cfg);
+
+			v = j == 0 ? k->min - 1 : k->max + 1;
+			int_text(value, sizeof(value), v);
+			snprintf(msg, sizeof(msg), "%s: %lld is out of range %lld..%lld", k->name,
+			         v, k->min, k->max);
+			key_bad(state, k, value, msg);
+		}
+		if (k->type == CONFIG_KEY_INT_AUTO) {
+			config_free(key_ok(state, k, "\"auto\""));
+			snprintf(msg, sizeof(msg),
+			         "%s: expected an integer or \"auto\", got \"many\"", k->name);
+			key_bad(state, k, "\"many\"", msg);
+			key_bad(state, k, "\"AUTO\"", "got \"AUTO\"");
+		}
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
+/* Every choice key takes each of its choices, exactly so, and nothing else;
+ * the message lists them all. */
+static void test_table_choices(void **state)
+{
+	char value[64], list[256], msg[400];
+	const struct config_key *k;
+	const char *c;
+	struct config *cfg;
+	size_t i, j, len, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_CHOICE)
+			continue;
+		assert_non_null(k->choice);
+		assert_non_null(k->choice(0));
+		list[0] = '\0';
+		for (j = 0, len = 0; (c = k->choice(j)) != NULL; j++) {
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+			                        j > 0 ? ", " : "", c);
+			assert_true(len < sizeof(list));
+			snprintf(value, sizeof(value), "\"%s\"", c);
+			cfg = key_ok(state, k, value);
+			if (k->store == CONFIG_STORE_INDEX)
+				assert_int_equal(stored_int(k, cfg), j);
+			else
+				assert_string_equal(stored_string(k, cfg), c);
+			config_free(cfg);
+		}
+		snprintf(msg, sizeof(msg), "%s: \"no-such-choice\" is not one of %s", k->name,
+		         list);
+		key_bad(state, k, "\"no-such-choice\"", msg);
+		key_bad(state, k, "\"\"", "is not one of");
+		/* Choices are matched exactly: case counts. */
+		snprintf(value, sizeof(value), "\"%c%s\"", k->choice(0)[0] ^ 0x20,
+		         k->choice(0) + 1);
+		key_bad(state, k, value, "is not one of");
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
+/*
+ * Every string key stores what its check accepts and refuses the rest with
+ * the check's reason.  The probes must find both for every key; what each
+ * check accepts is tested by hand below.
+ */
+static void test_table_strings(void **state)
+{
+	static const char *const probes[] = {"",    "x",   "/tmp/x", "127.0.0.1",
+	                                     "::1", "a b", "syslog", "/"};
+	char value[64], msg[256];
+	const struct config_key *k;
+	const char *why;
+	struct config *cfg;
+	size_t i, j, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		int accepted = 0, refused = 0;
+
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_STRING)
+			continue;
+		assert_non_null(k->check);
+		for (j = 0; j < sizeof(probes) / sizeof(probes[0]); j++) {
+			snprintf(value, sizeof(value), "\"%s\"", probes[j]);
+			if ((why = k->check(probes[j])) == NULL) {
+				cfg = key_ok(state, k, value);
+				assert_string_equal(stored_string(k, cfg), probes[j]);
+				config_free(cfg);
+				accepted++;
+			} else {
+				snprintf(msg, sizeof(msg), "%s: \"%s\": %s", k->name, probes[j],
+				         why);
+				key_bad(state, k, value, msg);
+				refused++;
+			}
+		}
+		if (accepted == 0 || refused == 0)
+			fail_msg("key %s: the probes found %d accepted and %d refused strings; add "
+			         "probes",
+			         k->name, accepted, refused);
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
+static const struct config_key *key_named(const char *name)
+{
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	fail_msg("no key %s in the table", name);
+	return NULL;
+}
+
+/* What each check accepts, said independently of the checks themselves. */
+static void test_string_checks(void **state)
+{
+	static const struct {
+		const char *key, *value;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+	    {"user", "\"_echod\"", NULL},
+	    {"user", "\"\"", "user: \"\": must not be empty"},
+	    {"group", "\"nogroup\"", NULL},
+	    {"group", "\"\"", "group: \"\": must not be empty"},
+	    {"pid_file", "\"/run/echod/echod.pid\"", NULL},
+	    {"pid_file", "\"echod.pid\"", "pid_file: \"echod.pid\": not an absolute path"},
+	    {"listen.path", "\"/run/echod/echod.sock\"", NULL},
+	    {"listen.path", "\"echod.sock\"", "listen.path: \"echod.sock\": not an absolute path"},
+	    {"listen.address", "\"::\"", NULL},
+	    {"listen.address", "\"0.0.0.0\"", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct config_key *k = key_named(cases[i].key);
+
+		if (cases[i].why == NULL)
+			config_free(key_ok(state, k, cases[i].value));
+		else
+			key_bad(state, k, cases[i].value, cases[i].why);
+	}
+}
+
+/* Every key refuses a value of the wrong type, naming what it wanted. */
+static void test_table_types(void **state)
+{
+	static const struct {
+		const char *text;
+		enum config_value_type type;
+		const char *got;
+	} probes[] = {
+	    {"7", CONFIG_VALUE_INT, "an integer"},    {"1.5", CONFIG_VALUE_FLOAT, "a float"},
+	    {"true", CONFIG_VALUE_BOOL, "a boolean"}, {"\"7\"", CONFIG_VALUE_STRING, "a string"},
+	    {"{ }", CONFIG_VALUE_GROUP, "a group"},   {"( )", CONFIG_VALUE_LIST, "a list"},
+	};
+	char msg[160];
+	const struct config_key *k;
+	const char *want = NULL;
+	size_t i, j;
+	int takes = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		for (j = 0; j < sizeof(probes) / sizeof(probes[0]); j++) {
+			enum config_value_type t = probes[j].type;
+
+			/* The value types each kind of key takes, and how it says so. */
+			switch (k->type) {
+			case CONFIG_KEY_INT:
+				want = "an integer";
+				takes = t == CONFIG_VALUE_INT;
+				break;
+			case CONFIG_KEY_INT_AUTO:
+				want = "an integer or \"auto\"";
+				takes = t == CONFIG_VALUE_INT || t == CONFIG_VALUE_STRING;
+				break;
+			case CONFIG_KEY_CHOICE:
+			case CONFIG_KEY_STRING:
+				want = "a string";
+				takes = t == CONFIG_VALUE_STRING;
+				break;
+			case CONFIG_KEY_GROUP:
+				want = "a group";
+				takes = t == CONFIG_VALUE_GROUP;
+				break;
+			case CONFIG_KEY_LIST:
+				want = "a list of groups";
+				takes = t == CONFIG_VALUE_LIST;
+				break;
+			}
+			if (takes)
+				continue;
+			snprintf(msg, sizeof(msg), "%s: expected %s, got %s", k->name, want,
+			         probes[j].got);
+			key_bad(state, k, probes[j].text, msg);
+		}
+	}
+}
+
+/* A key with a default has it when the file does not set it; the others,
+ * outside listen entries, are unset. */
+static void test_table_defaults(void **state)
+{
+	struct config *cfg = load_ok(state, LISTEN1);
+	const struct config_key *k, *p;
+	const char *c;
+	size_t i, j;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		p = key_parent(k);
+		if (k->type == CONFIG_KEY_GROUP || k->type == CONFIG_KEY_LIST)
+			continue;
+		if (k->def == NULL) {
+			if (p == NULL || p->type != CONFIG_KEY_LIST)
+				assert_null(stored_string(k, cfg));
+			continue;
+		}
+		switch (k->type) {
+		case CONFIG_KEY_INT:
+		case CONFIG_KEY_INT_AUTO:
+			/* "auto" is resolved: test_workers. */
+			if (strcmp(k->def, "auto") != 0)
+				assert_int_equal(stored_int(k, cfg), strtoll(k->def, NULL, 10));
+			break;
+		case CONFIG_KEY_CHOICE:
+			for (j = 0; (c = k->choice(j)) != NULL && strcmp(c, k->def) != 0; j++)
+				;
+			assert_non_null(c);
+			if (k->store == CONFIG_STORE_INDEX)
+				assert_int_equal(stored_int(k, cfg), j);
+			else
+				assert_string_equal(stored_string(k, cfg), k->def);
+			break;
+		case CONFIG_KEY_STRING:
+			assert_string_equal(stored_string(k, cfg), k->def);
+			break;
+		case CONFIG_KEY_GROUP:
+		case CONFIG_KEY_LIST:
+			break;
+		}
+	}
+	config_free(cfg);
+}
+
+/* ---- What the table cannot say ---- */
+
+/* What LISTEN1 gives, and workers = "auto" resolved from the environment. */
 static void test_defaults(void **state)
 {
 	struct config *cfg = load_ok(state, LISTEN1);
 
 	assert_int_equal(cfg->workers, 3); /* env.cpus */
 	assert_int_equal(cfg->workers_auto, 1);
-	assert_string_equal(cfg->backend, "auto");
-	assert_null(cfg->user);
-	assert_null(cfg->group);
-	assert_null(cfg->pid_file);
-	assert_int_equal(cfg->max_connections, 10000);
-	assert_int_equal(cfg->idle_timeout, 300);
-	assert_int_equal(cfg->shutdown_timeout, 10);
-	assert_int_equal(cfg->max_pending, 1048576);
-	assert_string_equal(cfg->log_target, "stderr");
-	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(cfg->nlisten, 1);
 	assert_int_equal(cfg->listen[0].proto, LISTEN_TCP);
 	assert_string_equal(cfg->listen[0].address, "127.0.0.1");
@@ -244,6 +647,7 @@ static void test_defaults(void **state)
 	config_free(cfg);
 }
 
+/* "auto" is the CPUs this process may use, within the key's range. */
 static void test_workers(void **state)
 {
 	struct fixture *f = *state;
@@ -252,9 +656,6 @@ static void test_workers(void **state)
 	cfg = load_value(state, "workers = 4;");
 	assert_int_equal(cfg->workers, 4);
 	assert_int_equal(cfg->workers_auto, 0);
-	config_free(cfg);
-	cfg = load_value(state, "workers = 1024;");
-	assert_int_equal(cfg->workers, 1024);
 	config_free(cfg);
 
 	f->env.cpus = 5;
@@ -271,106 +672,54 @@ static void test_workers(void **state)
 	cfg = load_value(state, "workers = \"auto\";");
 	assert_int_equal(cfg->workers, 1024);
 	config_free(cfg);
-
-	expect_bad_value(state, "workers = 0;", "workers: 0 is out of range 1..1024");
-	expect_bad_value(state, "workers = 1025;", "out of range");
-	expect_bad_value(state, "workers = -1;", "out of range");
-	expect_bad_value(state, "workers = \"many\";", "expected an integer or \"auto\"");
-	expect_bad_value(state, "workers = 1.5;", "got a float");
-	expect_bad_value(state, "workers = true;", "got a boolean");
 }
 
+/* Whether ev.c built backend `name`. */
+static int backend_built(const char *name)
+{
+	for (size_t i = 0; ev_backend_name(i) != NULL; i++)
+		if (strcmp(ev_backend_name(i), name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * backend takes "auto" and exactly the backends ev.c built (test_table_choices
+ * tries each).  Bug: -t accepted a backend the build lacks, because config.c
+ * had its own list of names.
+ */
 static void test_backend(void **state)
 {
-	static const char *const names[] = {"auto", "epoll", "poll", "select"};
+	/* Backends echod has, or may get, on some system. */
+	static const char *const names[] = {"epoll",  "poll",    "select",
+	                                    "kqueue", "devpoll", "io_uring"};
+	const struct config_key *k = key_named("backend");
 	char text[64];
-	struct config *cfg;
 	size_t i;
 
+	assert_int_equal(k->type, CONFIG_KEY_CHOICE);
+	assert_string_equal(k->choice(0), "auto");
+	for (i = 0; ev_backend_name(i) != NULL; i++)
+		assert_string_equal(k->choice(i + 1), ev_backend_name(i));
+	assert_null(k->choice(i + 1));
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (backend_built(names[i]))
+			continue;
 		snprintf(text, sizeof(text), "backend = \"%s\";", names[i]);
-		cfg = load_value(state, text);
-		assert_string_equal(cfg->backend, names[i]);
-		config_free(cfg);
+		expect_bad_value(state, text, "is not one of \"auto\"");
 	}
-	expect_bad_value(state, "backend = \"kqueue\";",
-	                 "backend: \"kqueue\" is not one of \"auto\", \"epoll\"");
-	expect_bad_value(state, "backend = 1;", "backend: expected a string, got an integer");
 }
 
-static void test_user_group(void **state)
-{
-	struct config *cfg = load_value(state, "user = \"_echod\"; group = \"nogroup\";");
-
-	assert_string_equal(cfg->user, "_echod");
-	assert_string_equal(cfg->group, "nogroup");
-	config_free(cfg);
-	expect_bad_value(state, "user = \"\";", "user: \"\": must not be empty");
-	expect_bad_value(state, "group = \"\";", "group: \"\": must not be empty");
-	expect_bad_value(state, "user = 0;", "user: expected a string");
-	expect_bad_value(state, "group = 0;", "group: expected a string");
-}
-
-static void test_pid_file(void **state)
-{
-	struct config *cfg = load_value(state, "pid_file = \"/run/echod/echod.pid\";");
-
-	assert_string_equal(cfg->pid_file, "/run/echod/echod.pid");
-	config_free(cfg);
-	expect_bad_value(state, "pid_file = \"echod.pid\";", "not an absolute path");
-	expect_bad_value(state, "pid_file = true;", "pid_file: expected a string");
-}
-
-static void test_max_connections(void **state)
-{
-	struct config *cfg = load_value(state, "max_connections = 1;");
-
-	assert_int_equal(cfg->max_connections, 1);
-	config_free(cfg);
-	cfg = load_value(state, "max_connections = 10000000;");
-	assert_int_equal(cfg->max_connections, 10000000);
-	config_free(cfg);
-	expect_bad_value(state, "max_connections = 0;", "max_connections: 0 is out of range");
-	expect_bad_value(state, "max_connections = 10000001;", "out of range 1..10000000");
-	expect_bad_value(state, "max_connections = \"10\";", "expected an integer, got a string");
-}
-
-static void test_timeouts(void **state)
-{
-	struct config *cfg = load_value(state, "idle_timeout = 0; shutdown_timeout = 0;");
-
-	assert_int_equal(cfg->idle_timeout, 0);
-	assert_int_equal(cfg->shutdown_timeout, 0);
-	config_free(cfg);
-	cfg = load_value(state, "idle_timeout = 604800; shutdown_timeout = 3600;");
-	assert_int_equal(cfg->idle_timeout, 604800);
-	assert_int_equal(cfg->shutdown_timeout, 3600);
-	config_free(cfg);
-	expect_bad_value(state, "idle_timeout = 604801;", "idle_timeout: 604801 is out of range");
-	expect_bad_value(state, "idle_timeout = -1;", "out of range 0..604800");
-	expect_bad_value(state, "idle_timeout = \"5m\";", "expected an integer");
-	expect_bad_value(state, "shutdown_timeout = 3601;", "shutdown_timeout: 3601 is out");
-	expect_bad_value(state, "shutdown_timeout = -1;", "out of range 0..3600");
-	expect_bad_value(state, "shutdown_timeout = 1.0;", "got a float");
-}
-
+/* How integers are written: 64-bit literals, and what does not fit. */
 static void test_max_pending(void **state)
 {
-	struct config *cfg = load_value(state, "max_pending = 4096;");
+	struct config *cfg;
 
-	assert_int_equal(cfg->max_pending, 4096);
-	config_free(cfg);
-	cfg = load_value(state, "max_pending = 1073741824;");
-	assert_int_equal(cfg->max_pending, 1073741824);
-	config_free(cfg);
 	/* A 64-bit literal in range is fine. */
 	cfg = load_value(state, "max_pending = 65536L;");
 	assert_int_equal(cfg->max_pending, 65536);
 	config_free(cfg);
-	expect_bad_value(state, "max_pending = 4095;", "max_pending: 4095 is out of range");
-	expect_bad_value(state, "max_pending = 1073741825;", "out of range 4096..1073741824");
 	expect_bad_value(state, "max_pending = 4294967296L;", "4294967296 is out of range");
-	expect_bad_value(state, "max_pending = \"1M\";", "expected an integer");
 	/*
 	 * libconfig 1.5 reads 4294971392 as 4096 (it keeps 32 bits): that
 	 * must be an error, not a quietly tiny buffer.
@@ -385,10 +734,7 @@ static void test_max_pending(void **state)
 
 static void test_log(void **state)
 {
-	static const char *const levels[] = {"error", "warning", "notice", "info", "debug"};
-	char text[128];
 	struct config *cfg;
-	size_t i;
 
 	cfg = load_value(state, "log = { target = \"syslog\"; };");
 	assert_string_equal(cfg->log_target, "syslog");
@@ -396,21 +742,14 @@ static void test_log(void **state)
 	config_free(cfg);
 	cfg = load_value(state, "log = { target = \"/var/log/echod.log\"; level = \"debug\"; };");
 	assert_string_equal(cfg->log_target, "/var/log/echod.log");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
 	config_free(cfg);
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-		snprintf(text, sizeof(text), "log = { level = \"%s\"; };", levels[i]);
-		cfg = load_value(state, text);
-		assert_int_equal(cfg->log_level, (int)i);
-		config_free(cfg);
-	}
+	cfg = load_value(state, "log = { target = \"stderr\"; };");
+	assert_string_equal(cfg->log_target, "stderr");
+	config_free(cfg);
 	expect_bad_value(state, "log = { target = \"echod.log\"; };",
 	                 "log.target: \"echod.log\": must be \"stderr\", \"syslog\" or an "
 	                 "absolute path");
-	expect_bad_value(state, "log = { target = 2; };", "log.target: expected a string");
-	expect_bad_value(state, "log = { level = \"verbose\"; };",
-	                 "log.level: \"verbose\" is not one of \"error\", \"warning\"");
-	expect_bad_value(state, "log = { level = 3; };", "log.level: expected a string");
-	expect_bad_value(state, "log = \"stderr\";", "log: expected a group, got a string");
 	expect_error(state, "log = {\n  target = \"stderr\";\n  colour = \"red\";\n};\n" LISTEN1, 3,
 	             "unknown key \"colour\" in log");
 }
@@ -438,9 +777,22 @@ static void test_listen_missing(void **state)
 	expect_error(state, "listen = (\n  { address = \"::\"; }\n);\n", 2, "needs a port");
 }
 
+/* A listen list with one Unix socket whose path is `len` bytes long. */
+static void long_path_text(char *buf, size_t size, size_t len)
+{
+	char path[256];
+
+	assert_true(len < sizeof(path));
+	memset(path, 'a', len);
+	memcpy(path, "/tmp/", 5);
+	path[len] = '\0';
+	snprintf(buf, size, "listen = ( { path = \"%s\"; } );\n", path);
+}
+
 static void test_listen_values(void **state)
 {
 	struct config *cfg;
+	char text[512];
 
 	cfg = load_ok(state, "listen = (\n"
 	                     "  { address = \"0.0.0.0\"; port = 7; },\n"
@@ -464,23 +816,11 @@ static void test_listen_values(void **state)
 	             "listen.address: \"localhost\": not a numeric IPv4 or IPv6 address");
 	expect_error(state, "listen = ( { address = \"1.2.3.256\"; port = 7; } );\n", 1,
 	             "not a numeric");
-	expect_error(state, "listen = ( { address = 127; port = 7; } );\n", 1,
-	             "listen.address: expected a string");
-	expect_error(state, "listen = ( { address = \"::1\"; port = 65536; } );\n", 1,
-	             "listen.port: 65536 is out of range 0..65535");
-	expect_error(state, "listen = ( { address = \"::1\"; port = -1; } );\n", 1, "out of range");
-	expect_error(state, "listen = ( { address = \"::1\"; port = \"7\"; } );\n", 1,
-	             "listen.port: expected an integer, got a string");
-	expect_error(state, "listen = ( { address = \"::1\"; port = 7; protocol = \"sctp\"; } );\n",
-	             1, "listen.protocol: \"sctp\" is not one of \"tcp\", \"udp\", \"unix\"");
-	expect_error(state, "listen = ( { path = \"echod.sock\"; } );\n", 1,
-	             "listen.path: \"echod.sock\": not an absolute path");
-	expect_error(
-	    state,
-	    "listen = ( { path = \"/tmp/"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; } );\n",
-	    1, "too long for a Unix socket path");
+	/* sun_path holds the path and its NUL. */
+	long_path_text(text, sizeof(text), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	config_free(load_ok(state, text));
+	long_path_text(text, sizeof(text), sizeof(((struct sockaddr_un *)0)->sun_path));
+	expect_error(state, text, 1, "too long for a Unix socket path");
 	expect_error(state, "listen = (\n { path = \"/run/e.sock\"; port = 7; }\n);\n", 2,
 	             "a Unix socket entry (path) takes no address or port");
 	expect_error(state,
@@ -525,6 +865,33 @@ static void test_listen_duplicate(void **state)
 	                     ");\n");
 	assert_int_equal(cfg->nlisten, 6);
 	config_free(cfg);
+}
+
+/*
+ * One formatter names a listen entry, for config errors and for the
+ * listener's log lines.  Bug: the listener had its own copy, whose 96-byte
+ * buffer cut long Unix socket paths short.
+ */
+static void test_listen_name(void **state)
+{
+	struct listen_conf tcp = {.proto = LISTEN_TCP, .address = "127.0.0.1", .port = 7};
+	struct listen_conf udp = {.proto = LISTEN_UDP, .address = "::1", .port = 65535};
+	struct listen_conf unx = {.proto = LISTEN_UNIX};
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], want[LISTEN_NAME_MAX + 8];
+	char name[LISTEN_NAME_MAX], small[8];
+
+	(void)state;
+	assert_string_equal(listen_conf_name(&tcp, name, sizeof(name)), "tcp 127.0.0.1:7");
+	assert_string_equal(listen_conf_name(&udp, name, sizeof(name)), "udp [::1]:65535");
+	/* The longest path a Unix socket can have fits whole. */
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	unx.path = path;
+	snprintf(want, sizeof(want), "unix %s", path);
+	assert_string_equal(listen_conf_name(&unx, name, sizeof(name)), want);
+	/* A short buffer is cut, never overrun. */
+	assert_string_equal(listen_conf_name(&tcp, small, sizeof(small)), "tcp 127");
 }
 
 static void test_syntax_error(void **state)
@@ -695,7 +1062,7 @@ static void test_table_matches_packaged(void **state)
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
 		assert_non_null(k->help);
-		assert_true(k->type != CONFIG_KEY_CHOICE || k->choices != NULL);
+		assert_true(k->type != CONFIG_KEY_CHOICE || k->choice != NULL);
 		assert_true(k->type != CONFIG_KEY_STRING || k->check != NULL);
 		leaf = strrchr(k->name, '.') ? strrchr(k->name, '.') + 1 : k->name;
 		snprintf(pattern, sizeof(pattern), "%s = ", leaf);
@@ -759,19 +1126,22 @@ static void test_from_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_table_ints, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_choices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_string_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_user_group, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pid_file, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_duplicate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multiple_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_files, setup, teardown),

@@ -260,14 +260,14 @@ static void test_conf_documents_every_key(void **state)
 				}
 			}
 		}
-		if (key->type == CONFIG_KEY_CHOICE)
-			for (size_t j = 0; key->choices[j] != NULL; j++)
-				if (!lines_have_word(&t, it->start, it->end, key->choices[j])) {
-					print_error(
-					    "echod.conf.5: %s does not name its choice %s\n",
-					    key->name, key->choices[j]);
-					bad++;
-				}
+		if (key->type != CONFIG_KEY_CHOICE)
+			continue;
+		for (size_t j = 0; key->choice(j) != NULL; j++)
+			if (!lines_have_word(&t, it->start, it->end, key->choice(j))) {
+				print_error("echod.conf.5: %s does not name its choice %s\n",
+				            key->name, key->choice(j));
+				bad++;
+			}
 	}
 	free(k.v);
 	text_free(&t);
