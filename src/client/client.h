@@ -5,8 +5,8 @@
  * each slot may send.  Shared by client.c (set-up, timing, launching),
  * stream.c and dgram.c (the two kinds of connection) and pace.c (timers).
  */
-#ifndef ECHOD_BENCH_CLIENT_H
-#define ECHOD_BENCH_CLIENT_H
+#ifndef ECHOD_CLIENT_CLIENT_H
+#define ECHOD_CLIENT_CLIENT_H
 
 #include <stdint.h>
 

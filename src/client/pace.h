@@ -6,8 +6,8 @@
  * add up to a millisecond of the client's own lateness to every paced
  * latency; where there is no timerfd they are used all the same.
  */
-#ifndef ECHOD_BENCH_PACE_H
-#define ECHOD_BENCH_PACE_H
+#ifndef ECHOD_CLIENT_PACE_H
+#define ECHOD_CLIENT_PACE_H
 
 #include <stdint.h>
 
