@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "pace.h"
 #include "pattern.h"
 
@@ -29,14 +29,6 @@ static void client_on_signal(int sig)
 {
 	(void)sig;
 	client_signalled++;
-}
-
-uint64_t client_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint32_t client_msg_size(const struct client *cl, uint64_t id, uint64_t msg)
@@ -86,7 +78,7 @@ static void client_launch(struct client *cl, struct bconn *c, uint64_t due)
 /* --connect-rate: open a connection in every idle slot whose turn has come. */
 static void client_launch_due(struct client *cl)
 {
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 	int i;
 
 	for (i = 0; i < cl->nconns && cl->launches_left > 0 && !cl->stopping; i++) {
@@ -195,7 +187,7 @@ static uint64_t client_tick_ms(const struct client *cl, uint64_t now)
 static void client_on_tick(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct client *cl = ev_container_of(t, struct client, tick_timer);
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 	int i;
 
 	(void)loop;
@@ -365,7 +357,7 @@ int client_run(const struct bench_opts *o, struct report *rep)
 	ev_timer_init(&cl.tick_timer, client_on_tick);
 	cl.show_progress = o->progress && isatty(STDERR_FILENO);
 	ev_now_update(cl.loop);
-	cl.start_ns = rep->start_ns = rep->tick_start_ns = client_now();
+	cl.start_ns = rep->start_ns = rep->tick_start_ns = clock_mono_ns();
 	cl.next_progress_ns = cl.start_ns + 1000000000u;
 	(void)ev_timer_start(cl.loop, &cl.tick_timer, client_tick_ms(&cl, cl.start_ns));
 	client_start(&cl);
@@ -377,13 +369,13 @@ int client_run(const struct bench_opts *o, struct report *rep)
 			break;
 		}
 		if (client_signalled == 1) {
-			client_stop(&cl, client_now());
+			client_stop(&cl, clock_mono_ns());
 		} else if (client_signalled > 1) {
 			client_abort(&cl);
 			break;
 		}
 	}
-	rep->end_ns = client_now();
+	rep->end_ns = clock_mono_ns();
 	report_progress_clear(rep);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	rc = 0;

@@ -102,9 +102,6 @@ struct client {
 	int show_progress;
 };
 
-/* Monotonic time in ns. */
-uint64_t client_now(void);
-
 /*
  * Run the benchmark described by `o`, filling `rep`.  Returns 0 when the run
  * happened (its errors are in `rep`), or -1 when it could not start (already

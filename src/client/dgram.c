@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "pattern.h"
 
 #define DGRAM_HDR   8
@@ -284,7 +285,7 @@ int dgram_start(struct client *cl, struct bconn *c)
 	}
 	c->interest = EV_READ;
 	cl->rep->conns_opened++;
-	(void)dgram_send(cl, c, client_now());
+	(void)dgram_send(cl, c, clock_mono_ns());
 	return 0;
 fail:
 	client_conn_close(cl, c, 1);
@@ -294,7 +295,7 @@ fail:
 static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct bconn *c = arg;
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 
 	(void)loop;
 	(void)fd;
@@ -308,7 +309,7 @@ static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
 
 	(void)loop;
-	(void)dgram_send(c->cl, c, client_now());
+	(void)dgram_send(c->cl, c, clock_mono_ns());
 }
 
 void dgram_stop(struct client *cl, struct bconn *c)

@@ -19,6 +19,7 @@
 #endif
 
 #include "client.h"
+#include "clock.h"
 #include "pace.h"
 
 static inline int pace_before(const struct bconn *a, const struct bconn *b)
@@ -95,7 +96,7 @@ static void pace_arm(struct client *cl)
 static void pace_on_ready(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct client *cl = arg;
-	uint64_t expirations, now = client_now();
+	uint64_t expirations, now = clock_mono_ns();
 
 	(void)events;
 	(void)read(fd, &expirations, sizeof(expirations));

@@ -18,7 +18,7 @@ struct bconn;
 int pace_init(struct client *cl);
 void pace_fini(struct client *cl);
 
-/* (Re)arm c's timer for `when_ns` (client_now() time): c->timer.fn runs
+/* (Re)arm c's timer for `when_ns` (clock_mono_ns() time): c->timer.fn runs
  * then. */
 void pace_at(struct client *cl, struct bconn *c, uint64_t when_ns);
 void pace_stop(struct client *cl, struct bconn *c);

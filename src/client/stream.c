@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "pattern.h"
 
 /* One receive buffer for every connection: the loop runs one callback at a
@@ -208,13 +209,13 @@ static void stream_connected(struct client *cl, struct bconn *c, uint64_t now)
 
 static void stream_connect(struct client *cl, struct bconn *c)
 {
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 	int in_progress, events;
 
 	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
 	if (c->fd == -1) {
 		if (errno == EAGAIN && cl->target.family == AF_UNIX) {
-			pace_at(cl, c, client_now() + STREAM_RETRY_MS * 1000000u);
+			pace_at(cl, c, clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
 			return;
 		}
 		report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),
@@ -245,7 +246,7 @@ int stream_start(struct client *cl, struct bconn *c)
 	c->msgs_queued = c->msgs_done = 0;
 	c->head = c->tail = 0;
 	c->part = 0;
-	c->progress_ns = client_now();
+	c->progress_ns = clock_mono_ns();
 	ev_timer_init(&c->timer, stream_on_timer);
 	stream_connect(cl, c);
 	return 0;
@@ -255,7 +256,7 @@ static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct bconn *c = arg;
 	struct client *cl = c->cl;
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 
 	(void)loop;
 	(void)fd;
@@ -280,7 +281,7 @@ static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
 	struct client *cl = c->cl;
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 
 	(void)loop;
 	if (c->state == BCONN_CONNECTING) {
