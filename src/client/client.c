@@ -87,8 +87,8 @@ static void client_launch_due(struct client *cl)
 		if (c->state != BCONN_IDLE)
 			continue;
 		if (cl->interval_ns != 0 && cl->next_launch_ns > now) {
-			if (!pace_active(cl, &cl->launcher))
-				pace_at(cl, &cl->launcher, cl->next_launch_ns);
+			if (!pace_active(&cl->launch_pace))
+				pace_at(&cl->pace, &cl->launch_pace, cl->next_launch_ns);
 			return;
 		}
 		cl->launches_left--;
@@ -107,10 +107,9 @@ static void client_on_launch(struct ev_loop *loop, struct ev_timer *t)
 }
 
 /* When the next paced connect is due. */
-static void client_on_launch_paced(struct ev_loop *loop, struct ev_timer *t)
+static void client_on_launch_paced(struct pace_timer *t)
 {
-	(void)loop;
-	client_launch_due(ev_container_of(t, struct bconn, timer)->cl);
+	client_launch_due(ev_container_of(t, struct client, launch_pace));
 }
 
 void client_conn_close(struct client *cl, struct bconn *c, int failed)
@@ -120,7 +119,7 @@ void client_conn_close(struct client *cl, struct bconn *c, int failed)
 		close(c->fd);
 		c->fd = -1;
 	}
-	pace_stop(cl, c);
+	pace_stop(&cl->pace, &c->timer);
 	c->state = BCONN_IDLE;
 	cl->active--;
 	cl->rep->conns_active = (uint64_t)cl->active;
@@ -141,7 +140,7 @@ static void client_stop(struct client *cl, uint64_t now)
 	cl->stopping = 1;
 	cl->stop_ns = now;
 	ev_timer_stop(cl->loop, &cl->launch_timer);
-	pace_stop(cl, &cl->launcher);
+	pace_stop(&cl->pace, &cl->launch_pace);
 	for (i = 0; i < cl->nconns; i++) {
 		struct bconn *c = &cl->conns[i];
 
@@ -272,7 +271,8 @@ static int client_setup(struct client *cl, const struct bench_opts *o, struct re
 	}
 	if (o->udp && dgram_init(cl) == -1)
 		goto nomem;
-	if (pace_init(cl) == -1)
+	/* Every connection's timer, and launch_pace. */
+	if (pace_init(&cl->pace, cl->loop, (size_t)n + 1) == -1)
 		goto nomem;
 	return 0;
 nomem:
@@ -282,8 +282,7 @@ nomem:
 
 static void client_teardown(struct client *cl)
 {
-	if (cl->loop != NULL)
-		pace_fini(cl);
+	pace_fini(&cl->pace);
 	if (cl->conns != NULL)
 		free(cl->conns[0].ring);
 	free(cl->conns);
@@ -329,7 +328,6 @@ int client_run(const struct bench_opts *o, struct report *rep)
 	int rc = -1;
 
 	memset(&cl, 0, sizeof(cl));
-	cl.ptfd = -1;
 	cl.opts = o;
 	cl.rep = rep;
 	pattern_init();
@@ -351,9 +349,7 @@ int client_run(const struct bench_opts *o, struct report *rep)
 	ev_loop_sigmask(cl.loop, &old);
 
 	ev_timer_init(&cl.launch_timer, client_on_launch);
-	cl.launcher.cl = &cl;
-	cl.launcher.fd = -1;
-	ev_timer_init(&cl.launcher.timer, client_on_launch_paced);
+	pace_timer_init(&cl.launch_pace, client_on_launch_paced);
 	ev_timer_init(&cl.tick_timer, client_on_tick);
 	cl.show_progress = o->progress && isatty(STDERR_FILENO);
 	ev_now_update(cl.loop);

@@ -64,11 +64,9 @@ struct bconn {
 	uint32_t head;
 	uint32_t tail; /* tail - head = messages in flight */
 
-	uint64_t due_ns;       /* -r: when the next message is due */
-	uint64_t progress_ns;  /* last time bytes came back (or the connect began) */
-	struct ev_timer timer; /* its fn runs for -r pacing, --slow pauses, retries */
-	uint64_t pace_ns;      /* when the timer is due (pace.c) */
-	uint32_t pace_pos;     /* heap position + 1; 0 = not in the heap */
+	uint64_t due_ns;         /* -r: when the next message is due */
+	uint64_t progress_ns;    /* last time bytes came back (or the connect began) */
+	struct pace_timer timer; /* -r pacing, --slow pauses, connect retries */
 };
 
 struct client {
@@ -86,14 +84,10 @@ struct client {
 	uint64_t launches_left; /* --connect-rate with -n: connections still to open */
 	uint64_t interval_ns;   /* -r: between two messages of one slot (or connects) */
 	uint64_t next_launch_ns;
-	struct ev_timer launch_timer; /* a connection ended: launch the next */
-	struct bconn launcher;        /* only its pace timer: the next paced connect */
+	struct ev_timer launch_timer;  /* a connection ended: launch the next */
+	struct pace_timer launch_pace; /* the next paced connect is due */
 	struct ev_timer tick_timer;
-
-	struct bconn **pheap; /* pace.c: connections by pace_ns */
-	uint32_t pn;
-	int ptfd;        /* its timerfd, or -1: ev timers instead */
-	uint64_t parmed; /* when ptfd is set to go off, 0 = disarmed */
+	struct pace pace; /* every connection's timer and launch_pace */
 
 	uint64_t start_ns;
 	uint64_t stop_ns; /* when sending stops (duration, signal), or 0 */

@@ -30,7 +30,7 @@ static uint8_t *dgram_bufs; /* DGRAM_BATCH receive buffers of dgram_bufsz */
 static size_t dgram_bufsz;
 
 static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg);
-static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t);
+static void dgram_on_timer(struct pace_timer *t);
 
 /* Where datagram `seq`'s payload starts in its flow's pattern. */
 static inline uint64_t dgram_off(uint64_t seq)
@@ -112,8 +112,8 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 			uint32_t size = client_msg_size(cl, c->id, seq);
 
 			if (paced && c->due_ns > now) {
-				if (!pace_active(cl, c))
-					pace_at(cl, c, c->due_ns);
+				if (!pace_active(&c->timer))
+					pace_at(&cl->pace, &c->timer, c->due_ns);
 				break;
 			}
 			/* An older datagram still holds this slot: the window is
@@ -271,7 +271,7 @@ int dgram_start(struct client *cl, struct bconn *c)
 	c->msgs_queued = c->msgs_done = 0;
 	c->inflight = 0;
 	memset(c->ring, 0, ((size_t)c->mask + 1) * sizeof(*c->ring));
-	ev_timer_init(&c->timer, dgram_on_timer);
+	pace_timer_init(&c->timer, dgram_on_timer);
 	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
 	if (c->fd == -1) {
 		report_error(cl->rep, ERR_CONNECT, c->id, 0, "socket: %s", strerror(errno));
@@ -304,11 +304,10 @@ static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)dgram_send(c->cl, c, now);
 }
 
-static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t)
+static void dgram_on_timer(struct pace_timer *t)
 {
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
 
-	(void)loop;
 	(void)dgram_send(c->cl, c, clock_mono_ns());
 }
 
@@ -317,7 +316,7 @@ void dgram_stop(struct client *cl, struct bconn *c)
 	if (c->state != BCONN_RUNNING)
 		return;
 	c->state = BCONN_DRAINING;
-	pace_stop(cl, c);
+	pace_stop(&cl->pace, &c->timer);
 	(void)dgram_maybe_done(cl, c);
 }
 

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * A binary min-heap of connections keyed by the time they are due, and the
+ * A min-heap (heap.c) of timers keyed by the time they are due, and the
  * timerfd set to the earliest of them.  Arming is O(log n) and touches the
  * timerfd only when the earliest time changes; one wake-up runs every timer
  * that is due.
  */
 #include "acconfig.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,161 +16,129 @@
 #define PACE_HAVE_TIMERFD 1
 #endif
 
-#include "client.h"
 #include "clock.h"
 #include "pace.h"
 
-static inline int pace_before(const struct bconn *a, const struct bconn *b)
-{
-	return a->pace_ns < b->pace_ns;
-}
-
-static void pace_place(struct client *cl, struct bconn *c, uint32_t i)
-{
-	cl->pheap[i] = c;
-	c->pace_pos = i + 1;
-}
-
-static void pace_up(struct client *cl, uint32_t i)
-{
-	struct bconn *c = cl->pheap[i];
-
-	while (i > 0 && pace_before(c, cl->pheap[(i - 1) / 2])) {
-		pace_place(cl, cl->pheap[(i - 1) / 2], i);
-		i = (i - 1) / 2;
-	}
-	pace_place(cl, c, i);
-}
-
-static void pace_down(struct client *cl, uint32_t i)
-{
-	struct bconn *c = cl->pheap[i];
-
-	for (;;) {
-		uint32_t k = 2 * i + 1;
-
-		if (k >= cl->pn)
-			break;
-		if (k + 1 < cl->pn && pace_before(cl->pheap[k + 1], cl->pheap[k]))
-			k++;
-		if (!pace_before(cl->pheap[k], c))
-			break;
-		pace_place(cl, cl->pheap[k], i);
-		i = k;
-	}
-	pace_place(cl, c, i);
-}
-
-static void pace_remove(struct client *cl, struct bconn *c)
-{
-	uint32_t i = c->pace_pos - 1;
-	struct bconn *last = cl->pheap[--cl->pn];
-
-	c->pace_pos = 0;
-	if (last == c)
-		return;
-	pace_place(cl, last, i);
-	pace_up(cl, i);
-	pace_down(cl, last->pace_pos - 1);
-}
-
 #ifdef PACE_HAVE_TIMERFD
 /* Point the timerfd at the earliest timer, if that changed. */
-static void pace_arm(struct client *cl)
+static void pace_arm(struct pace *p)
 {
 	struct itimerspec its = {{0, 0}, {0, 0}};
-	uint64_t when = cl->pn > 0 ? cl->pheap[0]->pace_ns : 0;
+	const struct heap_node *first = heap_min(&p->heap);
+	uint64_t when = first != NULL ? first->key : 0;
 
-	if (when == cl->parmed)
+	if (when == p->armed)
 		return;
 	if (when != 0) {
 		its.it_value.tv_sec = (time_t)(when / 1000000000u);
 		its.it_value.tv_nsec = (long)(when % 1000000000u);
 	}
-	if (timerfd_settime(cl->ptfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-		cl->parmed = when;
+	if (timerfd_settime(p->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		p->armed = when;
 }
 
 static void pace_on_ready(struct ev_loop *loop, int fd, int events, void *arg)
 {
-	struct client *cl = arg;
+	struct pace *p = arg;
 	uint64_t expirations, now = clock_mono_ns();
+	struct heap_node *first;
 
+	(void)loop;
 	(void)events;
 	(void)read(fd, &expirations, sizeof(expirations));
-	cl->parmed = 0;
-	while (cl->pn > 0 && cl->pheap[0]->pace_ns <= now) {
-		struct bconn *c = cl->pheap[0];
+	p->armed = 0;
+	while ((first = heap_min(&p->heap)) != NULL && first->key <= now) {
+		struct pace_timer *t = heap_entry(first, struct pace_timer, node);
 
-		pace_remove(cl, c);
-		c->timer.fn(loop, &c->timer);
+		heap_remove(&p->heap, first);
+		t->fn(t);
 	}
-	pace_arm(cl);
+	pace_arm(p);
 }
 #endif
 
-int pace_init(struct client *cl)
+/* Without a timerfd: the loop's timer ran. */
+static void pace_on_loop_timer(struct ev_loop *loop, struct ev_timer *et)
 {
-	cl->ptfd = -1;
+	struct pace_timer *t = ev_container_of(et, struct pace_timer, ev);
+
+	(void)loop;
+	t->fn(t);
+}
+
+int pace_init(struct pace *p, struct ev_loop *loop, size_t max)
+{
+	p->loop = loop;
+	p->tfd = -1;
+	p->armed = 0;
 #ifdef PACE_HAVE_TIMERFD
-	/* Every connection, and the launcher of --connect-rate. */
-	if ((cl->pheap = calloc((size_t)cl->nconns + 1, sizeof(*cl->pheap))) == NULL)
+	/* Room for every timer up front: pace_at cannot fail. */
+	if (heap_reserve(&p->heap, max) == -1)
 		return -1;
-	cl->ptfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (cl->ptfd != -1 && ev_add(cl->loop, cl->ptfd, EV_READ, pace_on_ready, cl) == -1) {
-		close(cl->ptfd);
-		cl->ptfd = -1;
+	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->tfd != -1 && ev_add(loop, p->tfd, EV_READ, pace_on_ready, p) == -1) {
+		close(p->tfd);
+		p->tfd = -1;
 	}
 #ifdef PR_SET_TIMERSLACK
 	/* The default 50 us of slack would show in every paced latency. */
-	if (cl->ptfd != -1)
+	if (p->tfd != -1)
 		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
+#else
+	(void)max;
 #endif
 	return 0;
 }
 
-void pace_fini(struct client *cl)
+void pace_fini(struct pace *p)
 {
-	if (cl->ptfd != -1) {
-		ev_del(cl->loop, cl->ptfd);
-		close(cl->ptfd);
-		cl->ptfd = -1;
+	if (p->loop == NULL)
+		return;
+	if (p->tfd != -1) {
+		ev_del(p->loop, p->tfd);
+		close(p->tfd);
+		p->tfd = -1;
 	}
-	free(cl->pheap);
-	cl->pheap = NULL;
+	heap_free(&p->heap);
+	p->loop = NULL;
 }
 
-void pace_at(struct client *cl, struct bconn *c, uint64_t when_ns)
+void pace_timer_init(struct pace_timer *t, pace_fn *fn)
 {
-	if (cl->ptfd == -1) {
-		uint64_t when_ms = (when_ns + 999999u) / 1000000u;
-		uint64_t now_ms = ev_now(cl->loop);
+	t->node.key = 0;
+	t->node.slot = 0;
+	ev_timer_init(&t->ev, pace_on_loop_timer);
+	t->fn = fn;
+}
 
-		(void)ev_timer_start(cl->loop, &c->timer, when_ms > now_ms ? when_ms - now_ms : 0);
+void pace_at(struct pace *p, struct pace_timer *t, uint64_t when_ns)
+{
+	if (p->tfd == -1) {
+		uint64_t when_ms = (when_ns + 999999u) / 1000000u;
+		uint64_t now_ms = ev_now(p->loop);
+
+		(void)ev_timer_start(p->loop, &t->ev, when_ms > now_ms ? when_ms - now_ms : 0);
 		return;
 	}
 #ifdef PACE_HAVE_TIMERFD
 	if (when_ns == 0)
 		when_ns = 1; /* 0 would disarm the timerfd */
-	if (c->pace_pos != 0)
-		pace_remove(cl, c);
-	c->pace_ns = when_ns;
-	pace_place(cl, c, cl->pn++);
-	pace_up(cl, cl->pn - 1);
-	pace_arm(cl);
+	if (heap_queued(&t->node))
+		heap_update(&p->heap, &t->node, when_ns);
+	else
+		(void)heap_insert(&p->heap, &t->node, when_ns); /* room reserved */
+	pace_arm(p);
 #endif
 }
 
-void pace_stop(struct client *cl, struct bconn *c)
+void pace_stop(struct pace *p, struct pace_timer *t)
 {
-	ev_timer_stop(cl->loop, &c->timer);
-	if (c->pace_pos != 0)
-		pace_remove(cl, c);
+	ev_timer_stop(p->loop, &t->ev);
+	heap_remove(&p->heap, &t->node);
 }
 
-int pace_active(const struct client *cl, const struct bconn *c)
+int pace_active(const struct pace_timer *t)
 {
-	(void)cl;
-	return c->pace_pos != 0 || ev_timer_active(&c->timer);
+	return heap_queued(&t->node) || ev_timer_active(&t->ev);
 }

@@ -30,7 +30,7 @@ static uint8_t stream_buf[256 * 1024];
 #define STREAM_SLOW_PARTS 3
 
 static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg);
-static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t);
+static void stream_on_timer(struct pace_timer *t);
 
 static void stream_interest(struct client *cl, struct bconn *c, int events)
 {
@@ -54,8 +54,8 @@ static void stream_fill(struct client *cl, struct bconn *c, uint64_t now)
 		uint32_t size = client_msg_size(cl, c->id, c->msgs_queued);
 
 		if ((paced || c->part > 0) && c->due_ns > now) {
-			if (!pace_active(cl, c))
-				pace_at(cl, c, c->due_ns);
+			if (!pace_active(&c->timer))
+				pace_at(&cl->pace, &c->timer, c->due_ns);
 			break;
 		}
 		e->tsent = now;
@@ -215,7 +215,7 @@ static void stream_connect(struct client *cl, struct bconn *c)
 	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
 	if (c->fd == -1) {
 		if (errno == EAGAIN && cl->target.family == AF_UNIX) {
-			pace_at(cl, c, clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
+			pace_at(&cl->pace, &c->timer, clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
 			return;
 		}
 		report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),
@@ -247,7 +247,7 @@ int stream_start(struct client *cl, struct bconn *c)
 	c->head = c->tail = 0;
 	c->part = 0;
 	c->progress_ns = clock_mono_ns();
-	ev_timer_init(&c->timer, stream_on_timer);
+	pace_timer_init(&c->timer, stream_on_timer);
 	stream_connect(cl, c);
 	return 0;
 }
@@ -277,13 +277,12 @@ static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)stream_flush(cl, c);
 }
 
-static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t)
+static void stream_on_timer(struct pace_timer *t)
 {
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
 	struct client *cl = c->cl;
 	uint64_t now = clock_mono_ns();
 
-	(void)loop;
 	if (c->state == BCONN_CONNECTING) {
 		if (c->fd == -1)
 			stream_connect(cl, c);
@@ -302,7 +301,7 @@ void stream_stop(struct client *cl, struct bconn *c)
 	if (c->state != BCONN_RUNNING)
 		return;
 	c->state = BCONN_DRAINING;
-	pace_stop(cl, c);
+	pace_stop(&cl->pace, &c->timer);
 	if (c->head == c->tail)
 		client_conn_close(cl, c, 0);
 }
