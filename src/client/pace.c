@@ -3,23 +3,26 @@
  * A min-heap (heap.c) of timers keyed by the time they are due, and the
  * timerfd set to the earliest of them.  Arming is O(log n) and touches the
  * timerfd only when the earliest time changes; one wake-up runs every timer
- * that is due.
+ * that is due.  Whether there is a timerfd is configure's finding
+ * (sys/timerfd.h), and whether one opens is the kernel's.
  */
 #include "acconfig.h"
 
+#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __linux__
+#ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
+#endif
+#ifdef HAVE_SYS_TIMERFD_H
 #include <sys/timerfd.h>
-#define PACE_HAVE_TIMERFD 1
 #endif
 
 #include "clock.h"
 #include "pace.h"
 
-#ifdef PACE_HAVE_TIMERFD
+#ifdef HAVE_SYS_TIMERFD_H
 /* Point the timerfd at the earliest timer, if that changed. */
 static void pace_arm(struct pace *p)
 {
@@ -55,6 +58,30 @@ static void pace_on_ready(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 	pace_arm(p);
 }
+
+/* A timerfd on the clock_mono_ns() clock, watched by p's loop, or -1. */
+static int pace_timerfd_open(struct pace *p)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd != -1 && ev_add(p->loop, fd, EV_READ, pace_on_ready, p) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+#else
+static void pace_arm(struct pace *p)
+{
+	(void)p;
+}
+
+static int pace_timerfd_open(struct pace *p)
+{
+	(void)p;
+	errno = ENOSYS;
+	return -1;
+}
 #endif
 
 /* Without a timerfd: the loop's timer ran. */
@@ -71,22 +98,14 @@ int pace_init(struct pace *p, struct ev_loop *loop, size_t max)
 	p->loop = loop;
 	p->tfd = -1;
 	p->armed = 0;
-#ifdef PACE_HAVE_TIMERFD
 	/* Room for every timer up front: pace_at cannot fail. */
 	if (heap_reserve(&p->heap, max) == -1)
 		return -1;
-	p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->tfd != -1 && ev_add(loop, p->tfd, EV_READ, pace_on_ready, p) == -1) {
-		close(p->tfd);
-		p->tfd = -1;
-	}
+	p->tfd = pace_timerfd_open(p);
 #ifdef PR_SET_TIMERSLACK
 	/* The default 50 us of slack would show in every paced latency. */
 	if (p->tfd != -1)
 		(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-#endif
-#else
-	(void)max;
 #endif
 	return 0;
 }
@@ -121,7 +140,6 @@ void pace_at(struct pace *p, struct pace_timer *t, uint64_t when_ns)
 		(void)ev_timer_start(p->loop, &t->ev, when_ms > now_ms ? when_ms - now_ms : 0);
 		return;
 	}
-#ifdef PACE_HAVE_TIMERFD
 	if (when_ns == 0)
 		when_ns = 1; /* 0 would disarm the timerfd */
 	if (heap_queued(&t->node))
@@ -129,7 +147,6 @@ void pace_at(struct pace *p, struct pace_timer *t, uint64_t when_ns)
 	else
 		(void)heap_insert(&p->heap, &t->node, when_ns); /* room reserved */
 	pace_arm(p);
-#endif
 }
 
 void pace_stop(struct pace *p, struct pace_timer *t)
