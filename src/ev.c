@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "ev.h"
 #include "ev_backend.h"
 
@@ -288,11 +288,7 @@ uint64_t ev_now(const struct ev_loop *loop)
 
 uint64_t ev_now_update(struct ev_loop *loop)
 {
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	loop->now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	loop->now = clock_mono_ms();
 	return loop->now;
 }
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap.h"
+
 #define EV_READ  0x1
 #define EV_WRITE 0x2
 
@@ -30,9 +32,8 @@ typedef void ev_timer_fn(struct ev_loop *loop, struct ev_timer *t);
  * ev_timer_init() before first use.
  */
 struct ev_timer {
-	uint64_t when; /* ms on the loop's monotonic clock */
+	struct heap_node node; /* key: when it is due, ms on the loop's clock */
 	ev_timer_fn *fn;
-	uint32_t slot; /* heap position + 1; 0 = not armed */
 };
 
 /*
@@ -99,7 +100,7 @@ int ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t ms);
 void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
 static inline int ev_timer_active(const struct ev_timer *t)
 {
-	return t->slot != 0;
+	return heap_queued(&t->node);
 }
 
 /* Number of watched descriptors and of armed timers (for status and tests). */

@@ -73,9 +73,7 @@ struct ev_loop {
 	sigset_t wait_mask;
 	int has_wait_mask;
 
-	struct ev_timer **heap; /* binary min-heap on when */
-	size_t nheap;
-	size_t heap_cap;
+	struct heap timers; /* armed ev_timers, keyed by when they are due */
 };
 
 #ifdef EV_HAVE_EPOLL

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "cpus.h"
 #include "ev.h"
@@ -446,14 +446,6 @@ static int lookup_privs(const struct config *cfg, struct privs *p, char *err, si
 	return privs_lookup(cfg->user, cfg->group, p, err, len);
 }
 
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
 static void apply_log(const struct config *cfg)
 {
@@ -468,7 +460,7 @@ static void reload(struct master *m)
 	char err[1024];
 
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
-	            (unsigned long long)monotonic_usec());
+	            (unsigned long long)clock_mono_us());
 	log_notice("reload: reading %s", m->path);
 	struct config *cfg = master_load_config(m->path, &errs);
 	for (size_t i = 0; i < errs.n; i++) {

@@ -691,7 +691,7 @@ static void ttimer_cb(struct ev_loop *loop, struct ev_timer *t)
 	struct ttimer *tt = ev_container_of(t, struct ttimer, t);
 
 	assert_false(ev_timer_active(t));
-	assert_true(t->when <= ev_now(loop));
+	assert_true(t->node.key <= ev_now(loop));
 	tt->calls++;
 	if (tt->log != NULL && tt->log->n < 8)
 		tt->log->order[tt->log->n++] = tt->id;
@@ -898,9 +898,9 @@ static void htimer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct htimer *h = ev_container_of(t, struct htimer, t);
 
-	if (t->when < h->hs->last || t->when > ev_now(loop))
+	if (t->node.key < h->hs->last || t->node.key > ev_now(loop))
 		h->hs->bad_order++;
-	h->hs->last = t->when;
+	h->hs->last = t->node.key;
 	h->hs->fired++;
 	h->calls++;
 }

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "bench/hist.h"
+#include "client/hist.h"
 
 static int setup(void **state)
 {

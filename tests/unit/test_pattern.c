@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "bench/pattern.h"
+#include "client/pattern.h"
 
 #define BIG (3 * PATTERN_PERIOD + 17)
 

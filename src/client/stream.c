@@ -13,8 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "bconn.h"
+#include "clock.h"
 #include "pattern.h"
+#include "stream.h"
 
 /* One receive buffer for every connection: the loop runs one callback at a
  * time and the bytes are verified before it returns. */
@@ -29,20 +31,20 @@ static uint8_t stream_buf[256 * 1024];
 #define STREAM_SLOW_PARTS 3
 
 static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg);
-static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t);
+static void stream_on_timer(struct pace_timer *t);
 
-static void stream_interest(struct client *cl, struct bconn *c, int events)
+static void stream_interest(struct bconn_run *run, struct bconn *c, int events)
 {
 	if (c->interest == events)
 		return;
-	if (ev_set(cl->loop, c->fd, events) == 0)
+	if (ev_set(run->loop, c->fd, events) == 0)
 		c->interest = events;
 }
 
 /* Queue the messages that may go now: room in the window, quota left, due. */
-static void stream_fill(struct client *cl, struct bconn *c, uint64_t now)
+static void stream_fill(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
-	const struct bench_opts *o = cl->opts;
+	const struct bench_opts *o = run->opts;
 	int paced = o->rate > 0 && !o->connect_rate;
 	uint32_t depth = (uint32_t)o->depth;
 
@@ -50,11 +52,11 @@ static void stream_fill(struct client *cl, struct bconn *c, uint64_t now)
 		return;
 	while (c->tail - c->head < depth && c->msgs_queued < c->quota) {
 		struct inflight *e = &c->ring[c->tail & c->mask];
-		uint32_t size = client_msg_size(cl, c->id, c->msgs_queued);
+		uint32_t size = bconn_msg_size(run, c->id, c->msgs_queued);
 
 		if ((paced || c->part > 0) && c->due_ns > now) {
-			if (!pace_active(cl, c))
-				pace_at(cl, c, c->due_ns);
+			if (!pace_active(&c->timer))
+				pace_at(&run->pace, &c->timer, c->due_ns);
 			break;
 		}
 		e->tsent = now;
@@ -82,12 +84,12 @@ static void stream_fill(struct client *cl, struct bconn *c, uint64_t now)
 		if (e->flags & INFLIGHT_LAST)
 			c->msgs_queued++;
 		if (paced)
-			c->due_ns += cl->interval_ns;
+			c->due_ns += run->interval_ns;
 	}
 }
 
 /* Write what is queued.  Returns 0, or -1 if the connection was closed. */
-static int stream_flush(struct client *cl, struct bconn *c)
+static int stream_flush(struct bconn_run *run, struct bconn *c)
 {
 	struct iovec iov[STREAM_IOV];
 	struct msghdr msg;
@@ -109,25 +111,25 @@ static int stream_flush(struct client *cl, struct bconn *c)
 			 * not echoed. */
 			if (errno == ECONNRESET || errno == EPIPE)
 				report_error(
-				    cl->rep, ERR_RESET, c->id, c->received,
+				    run->rep, ERR_RESET, c->id, c->received,
 				    "connection reset while sending (%llu bytes not echoed)",
 				    (unsigned long long)(c->sent - c->received));
 			else
-				report_error(cl->rep, ERR_IO, c->id, c->received, "send: %s",
+				report_error(run->rep, ERR_IO, c->id, c->received, "send: %s",
 				             strerror(errno));
-			client_conn_close(cl, c, 1);
+			bconn_close(c, 1);
 			return -1;
 		}
 		c->sent += (uint64_t)n;
 		if ((size_t)n < covered)
 			break; /* the socket buffer is full */
 	}
-	stream_interest(cl, c, c->sent < c->queued ? EV_READ | EV_WRITE : EV_READ);
+	stream_interest(run, c, c->sent < c->queued ? EV_READ | EV_WRITE : EV_READ);
 	return 0;
 }
 
 /* Messages whose last byte has come back. */
-static void stream_complete(struct client *cl, struct bconn *c, uint64_t now)
+static void stream_complete(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
 	while (c->head != c->tail) {
 		struct inflight *e = &c->ring[c->head & c->mask];
@@ -138,16 +140,16 @@ static void stream_complete(struct client *cl, struct bconn *c, uint64_t now)
 		c->head++;
 		if (e->flags & INFLIGHT_LAST) {
 			c->msgs_done++;
-			report_message(cl->rep, lat);
+			report_message(run->rep, lat);
 		} else {
-			report_latency(cl->rep, lat);
-			c->due_ns = now + (uint64_t)cl->opts->slow_ms * 1000000u;
+			report_latency(run->rep, lat);
+			c->due_ns = now + (uint64_t)run->opts->slow_ms * 1000000u;
 		}
 	}
 }
 
 /* Read and verify.  Returns 0, or -1 if the connection was closed. */
-static int stream_read(struct client *cl, struct bconn *c, uint64_t now)
+static int stream_read(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
 	ssize_t n = read(c->fd, stream_buf, sizeof(stream_buf));
 	uint64_t expect = c->sent - c->received;
@@ -157,87 +159,88 @@ static int stream_read(struct client *cl, struct bconn *c, uint64_t now)
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
 		if (errno == ECONNRESET)
-			report_error(cl->rep, ERR_RESET, c->id, c->received,
+			report_error(run->rep, ERR_RESET, c->id, c->received,
 			             "connection reset by peer (%llu bytes not echoed)",
 			             (unsigned long long)expect);
 		else
-			report_error(cl->rep, ERR_IO, c->id, c->received, "read: %s",
+			report_error(run->rep, ERR_IO, c->id, c->received, "read: %s",
 			             strerror(errno));
 		goto fail;
 	}
 	if (n == 0) {
-		report_error(cl->rep, ERR_EOF, c->id, c->received,
+		report_error(run->rep, ERR_EOF, c->id, c->received,
 		             "unexpected EOF (%llu bytes sent but not echoed)",
 		             (unsigned long long)expect);
 		goto fail;
 	}
 	m = (uint64_t)n < expect ? (size_t)n : (size_t)expect;
 	if ((bad = pattern_check(c->phase, c->received, stream_buf, m)) != m) {
-		report_error(cl->rep, ERR_MISMATCH, c->id, c->received + bad,
+		report_error(run->rep, ERR_MISMATCH, c->id, c->received + bad,
 		             "expected 0x%02x, got 0x%02x",
 		             pattern_byte(c->phase, c->received + bad), stream_buf[bad]);
 		goto fail;
 	}
 	c->received += m;
 	c->progress_ns = now;
-	report_bytes(cl->rep, m);
+	report_bytes(run->rep, m);
 	if (m < (size_t)n) {
-		report_error(cl->rep, ERR_EXTRA, c->id, c->received,
+		report_error(run->rep, ERR_EXTRA, c->id, c->received,
 		             "%zu bytes came back that were never sent", (size_t)n - m);
 		goto fail;
 	}
-	stream_complete(cl, c, now);
+	stream_complete(run, c, now);
 	if (c->head == c->tail && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
-		client_conn_close(cl, c, 0);
+		bconn_close(c, 0);
 		return -1;
 	}
 	return 0;
 fail:
-	client_conn_close(cl, c, 1);
+	bconn_close(c, 1);
 	return -1;
 }
 
-static void stream_connected(struct client *cl, struct bconn *c, uint64_t now)
+static void stream_connected(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
 	c->state = BCONN_RUNNING;
 	c->progress_ns = now;
-	cl->rep->conns_opened++;
-	stream_fill(cl, c, now);
-	(void)stream_flush(cl, c);
+	run->rep->conns_opened++;
+	stream_fill(run, c, now);
+	(void)stream_flush(run, c);
 }
 
-static void stream_connect(struct client *cl, struct bconn *c)
+static void stream_connect(struct bconn_run *run, struct bconn *c)
 {
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 	int in_progress, events;
 
-	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
+	c->fd = net_connect(&run->target, bconn_next_source(run), &in_progress);
 	if (c->fd == -1) {
-		if (errno == EAGAIN && cl->target.family == AF_UNIX) {
-			pace_at(cl, c, client_now() + STREAM_RETRY_MS * 1000000u);
+		if (errno == EAGAIN && run->target.family == AF_UNIX) {
+			pace_at(&run->pace, &c->timer,
+			        clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
 			return;
 		}
-		report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),
+		report_error(run->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),
 		             errno == EMFILE || errno == ENFILE ? " (descriptor limit; see -c)"
 		             : errno == EADDRNOTAVAIL ? " (out of local ports; spread with -S)"
 		                                      : "");
-		client_conn_close(cl, c, 1);
+		bconn_close(c, 1);
 		return;
 	}
 	events = in_progress ? EV_WRITE : EV_READ;
-	if (ev_add(cl->loop, c->fd, events, stream_on_event, c) == -1) {
+	if (ev_add(run->loop, c->fd, events, stream_on_event, c) == -1) {
 		report_error(
-		    cl->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
+		    run->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
 		    errno == ERANGE ? "beyond what this backend can hold" : strerror(errno));
-		client_conn_close(cl, c, 1);
+		bconn_close(c, 1);
 		return;
 	}
 	c->interest = events;
 	if (!in_progress)
-		stream_connected(cl, c, now);
+		stream_connected(run, c, now);
 }
 
-int stream_start(struct client *cl, struct bconn *c)
+static void stream_start(struct bconn *c)
 {
 	c->fd = -1;
 	c->state = BCONN_CONNECTING;
@@ -245,78 +248,77 @@ int stream_start(struct client *cl, struct bconn *c)
 	c->msgs_queued = c->msgs_done = 0;
 	c->head = c->tail = 0;
 	c->part = 0;
-	c->progress_ns = client_now();
-	ev_timer_init(&c->timer, stream_on_timer);
-	stream_connect(cl, c);
-	return 0;
+	c->progress_ns = clock_mono_ns();
+	pace_timer_init(&c->timer, stream_on_timer);
+	stream_connect(c->run, c);
 }
 
 static void stream_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct bconn *c = arg;
-	struct client *cl = c->cl;
-	uint64_t now = client_now();
+	struct bconn_run *run = c->run;
+	uint64_t now = clock_mono_ns();
 
 	(void)loop;
 	(void)fd;
 	if (c->state == BCONN_CONNECTING) {
 		if (net_connect_result(c->fd) == -1) {
-			report_error(cl->rep, ERR_CONNECT, c->id, 0, "connect: %s",
+			report_error(run->rep, ERR_CONNECT, c->id, 0, "connect: %s",
 			             strerror(errno));
-			client_conn_close(cl, c, 1);
+			bconn_close(c, 1);
 			return;
 		}
-		stream_interest(cl, c, EV_READ);
-		stream_connected(cl, c, now);
+		stream_interest(run, c, EV_READ);
+		stream_connected(run, c, now);
 		return;
 	}
-	if ((events & EV_READ) && stream_read(cl, c, now) == -1)
+	if ((events & EV_READ) && stream_read(run, c, now) == -1)
 		return;
-	stream_fill(cl, c, now);
-	(void)stream_flush(cl, c);
+	stream_fill(run, c, now);
+	(void)stream_flush(run, c);
 }
 
-static void stream_on_timer(struct ev_loop *loop, struct ev_timer *t)
+static void stream_on_timer(struct pace_timer *t)
 {
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
-	struct client *cl = c->cl;
-	uint64_t now = client_now();
+	struct bconn_run *run = c->run;
+	uint64_t now = clock_mono_ns();
 
-	(void)loop;
 	if (c->state == BCONN_CONNECTING) {
 		if (c->fd == -1)
-			stream_connect(cl, c);
+			stream_connect(run, c);
 		return;
 	}
-	stream_fill(cl, c, now);
-	(void)stream_flush(cl, c);
+	stream_fill(run, c, now);
+	(void)stream_flush(run, c);
 }
 
-void stream_stop(struct client *cl, struct bconn *c)
+static void stream_stop(struct bconn *c)
 {
 	if (c->state == BCONN_CONNECTING) {
-		client_conn_close(cl, c, 0);
+		bconn_close(c, 0);
 		return;
 	}
 	if (c->state != BCONN_RUNNING)
 		return;
 	c->state = BCONN_DRAINING;
-	pace_stop(cl, c);
+	pace_stop(&c->run->pace, &c->timer);
 	if (c->head == c->tail)
-		client_conn_close(cl, c, 0);
+		bconn_close(c, 0);
 }
 
-void stream_check(struct client *cl, struct bconn *c, uint64_t now)
+static void stream_check(struct bconn *c, uint64_t now)
 {
-	uint64_t limit = (uint64_t)(cl->opts->timeout * 1e9);
+	struct bconn_run *run = c->run;
+	uint64_t limit = (uint64_t)(run->opts->timeout * 1e9);
 	uint64_t since;
 
 	if (c->state == BCONN_CONNECTING) {
 		if (now - c->progress_ns > limit) {
-			report_error(cl->rep, ERR_TIMEOUT, c->id, 0,
+			report_error(run->rep, ERR_TIMEOUT, c->id, 0,
 			             "connect timed out after %.3f s",
 			             (double)(now - c->progress_ns) / 1e9);
-			client_conn_close(cl, c, 1);
+			bconn_close(c, 1);
 		}
 		return;
 	}
@@ -326,15 +328,16 @@ void stream_check(struct client *cl, struct bconn *c, uint64_t now)
 	if (c->ring[c->head & c->mask].tsent > since)
 		since = c->ring[c->head & c->mask].tsent;
 	if (now > since && now - since > limit) {
-		report_error(cl->rep, ERR_TIMEOUT, c->id, c->received,
+		report_error(run->rep, ERR_TIMEOUT, c->id, c->received,
 		             "no echo for %.3f s (%llu bytes outstanding)",
 		             (double)(now - since) / 1e9,
 		             (unsigned long long)(c->queued - c->received));
-		client_conn_close(cl, c, 1);
+		bconn_close(c, 1);
 	}
 }
 
-void stream_abort(struct client *cl, struct bconn *c)
-{
-	client_conn_close(cl, c, 0);
-}
+const struct bconn_ops stream_ops = {
+    .start = stream_start,
+    .stop = stream_stop,
+    .check = stream_check,
+};

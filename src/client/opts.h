@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* echod-bench's command line: the options as parsed and checked, before any
  * socket exists. */
-#ifndef ECHOD_BENCH_OPTS_H
-#define ECHOD_BENCH_OPTS_H
+#ifndef ECHOD_CLIENT_OPTS_H
+#define ECHOD_CLIENT_OPTS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * source addresses, the descriptor limit, and opening one non-blocking
  * connection.
  */
-#ifndef ECHOD_BENCH_NET_H
-#define ECHOD_BENCH_NET_H
+#ifndef ECHOD_CLIENT_NET_H
+#define ECHOD_CLIENT_NET_H
 
 #include <stddef.h>
 #include <sys/socket.h>

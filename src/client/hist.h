@@ -4,8 +4,8 @@
  * no allocation, O(1) recording, and every recorded value is known to within
  * a relative error of 2^-HIST_SUB_BITS, from one nanosecond to centuries.
  */
-#ifndef ECHOD_BENCH_HIST_H
-#define ECHOD_BENCH_HIST_H
+#ifndef ECHOD_CLIENT_HIST_H
+#define ECHOD_CLIENT_HIST_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,8 +4,8 @@
  * where they happened; printed as text, as one JSON object, or as the
  * once-a-second progress line.
  */
-#ifndef ECHOD_BENCH_REPORT_H
-#define ECHOD_BENCH_REPORT_H
+#ifndef ECHOD_CLIENT_REPORT_H
+#define ECHOD_CLIENT_REPORT_H
 
 #include <stdint.h>
 #include <stdio.h>

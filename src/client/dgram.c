@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "bconn.h"
+#include "clock.h"
+#include "dgram.h"
 #include "pattern.h"
 
 #define DGRAM_HDR   8
@@ -29,7 +31,7 @@ static uint8_t *dgram_bufs; /* DGRAM_BATCH receive buffers of dgram_bufsz */
 static size_t dgram_bufsz;
 
 static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg);
-static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t);
+static void dgram_on_timer(struct pace_timer *t);
 
 /* Where datagram `seq`'s payload starts in its flow's pattern. */
 static inline uint64_t dgram_off(uint64_t seq)
@@ -37,17 +39,18 @@ static inline uint64_t dgram_off(uint64_t seq)
 	return seq * 8191u;
 }
 
-int dgram_init(struct client *cl)
+static int dgram_init(struct bconn_run *run)
 {
 	/* One byte more than the largest datagram: a longer echo shows up as
 	 * a wrong length even where MSG_TRUNC is not reported. */
-	dgram_bufsz = cl->opts->size_max + 1;
+	dgram_bufsz = run->opts->size_max + 1;
 	dgram_bufs = malloc(dgram_bufsz * DGRAM_BATCH);
 	return dgram_bufs != NULL ? 0 : -1;
 }
 
-void dgram_fini(void)
+static void dgram_fini(struct bconn_run *run)
 {
+	(void)run;
 	free(dgram_bufs);
 	dgram_bufs = NULL;
 }
@@ -85,16 +88,16 @@ static int recvmmsg(int fd, struct mmsghdr *mm, unsigned n, int flags, struct ti
 }
 #endif
 
-static void dgram_interest(struct client *cl, struct bconn *c, int events)
+static void dgram_interest(struct bconn_run *run, struct bconn *c, int events)
 {
-	if (c->interest != events && ev_set(cl->loop, c->fd, events) == 0)
+	if (c->interest != events && ev_set(run->loop, c->fd, events) == 0)
 		c->interest = events;
 }
 
 /* Send what may go now.  Returns 0, or -1 if the flow was closed. */
-static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
+static int dgram_send(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
-	const struct bench_opts *o = cl->opts;
+	const struct bench_opts *o = run->opts;
 	struct mmsghdr mm[DGRAM_BATCH];
 	struct iovec iov[DGRAM_BATCH][2];
 	uint64_t hdr[DGRAM_BATCH];
@@ -108,11 +111,11 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 		     n++) {
 			uint64_t seq = c->queued;
 			struct inflight *e = &c->ring[seq & c->mask];
-			uint32_t size = client_msg_size(cl, c->id, seq);
+			uint32_t size = bconn_msg_size(run, c->id, seq);
 
 			if (paced && c->due_ns > now) {
-				if (!pace_active(cl, c))
-					pace_at(cl, c, c->due_ns);
+				if (!pace_active(&c->timer))
+					pace_at(&run->pace, &c->timer, c->due_ns);
 				break;
 			}
 			/* An older datagram still holds this slot: the window is
@@ -135,7 +138,7 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 			c->queued++;
 			c->msgs_queued++;
 			if (paced)
-				c->due_ns += cl->interval_ns;
+				c->due_ns += run->interval_ns;
 		}
 		if (n == 0)
 			break;
@@ -143,9 +146,9 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 		if (r == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
 			    errno != EINTR) {
-				report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO,
+				report_error(run->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO,
 				             c->id, 0, "send: %s", strerror(errno));
-				client_conn_close(cl, c, 1);
+				bconn_close(c, 1);
 				return -1;
 			}
 			r = 0;
@@ -154,23 +157,23 @@ static int dgram_send(struct client *cl, struct bconn *c, uint64_t now)
 		for (i = (unsigned)r; i < n; i++) {
 			c->ring[(c->queued - n + i) & c->mask].flags = 0;
 			if (paced)
-				c->due_ns -= cl->interval_ns;
+				c->due_ns -= run->interval_ns;
 		}
 		c->queued -= n - (unsigned)r;
 		c->msgs_queued -= n - (unsigned)r;
 		c->inflight += (uint32_t)r;
-		cl->rep->dgrams_sent += (uint64_t)r;
+		run->rep->dgrams_sent += (uint64_t)r;
 		blocked = (unsigned)r < n;
 	}
-	dgram_interest(cl, c, blocked ? EV_READ | EV_WRITE : EV_READ);
+	dgram_interest(run, c, blocked ? EV_READ | EV_WRITE : EV_READ);
 	return 0;
 }
 
 /* Verify one echoed datagram. */
-static void dgram_verify(struct client *cl, struct bconn *c, const uint8_t *buf, size_t len,
+static void dgram_verify(struct bconn_run *run, struct bconn *c, const uint8_t *buf, size_t len,
                          int trunc, uint64_t now)
 {
-	struct report *rep = cl->rep;
+	struct report *rep = run->rep;
 	struct inflight *e;
 	uint64_t seq, be;
 	size_t want, bad;
@@ -199,7 +202,7 @@ static void dgram_verify(struct client *cl, struct bconn *c, const uint8_t *buf,
 		/* Answered already, or counted lost: late or duplicated. */
 		rep->dgrams_late++;
 	}
-	want = client_msg_size(cl, c->id, seq);
+	want = bconn_msg_size(run, c->id, seq);
 	if (len != want) {
 		report_error(rep, ERR_SIZE, c->id, 0, "datagram %llu: %zu bytes, %zu sent",
 		             (unsigned long long)seq, len, want);
@@ -218,17 +221,17 @@ static void dgram_verify(struct client *cl, struct bconn *c, const uint8_t *buf,
 }
 
 /* Close the flow if it has nothing more to do.  Returns -1 if it did. */
-static int dgram_maybe_done(struct client *cl, struct bconn *c)
+static int dgram_maybe_done(struct bconn *c)
 {
 	if (c->inflight == 0 && (c->state == BCONN_DRAINING || c->msgs_done >= c->quota)) {
-		client_conn_close(cl, c, 0);
+		bconn_close(c, 0);
 		return -1;
 	}
 	return 0;
 }
 
 /* Returns 0, or -1 if the flow was closed. */
-static int dgram_read(struct client *cl, struct bconn *c, uint64_t now)
+static int dgram_read(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
 	struct mmsghdr mm[DGRAM_BATCH];
 	struct iovec iov[DGRAM_BATCH];
@@ -247,22 +250,23 @@ static int dgram_read(struct client *cl, struct bconn *c, uint64_t now)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
 			/* ICMP port unreachable comes back as ECONNREFUSED. */
-			report_error(cl->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO, c->id,
+			report_error(run->rep, errno == ECONNREFUSED ? ERR_CONNECT : ERR_IO, c->id,
 			             0, "receive: %s", strerror(errno));
-			client_conn_close(cl, c, 1);
+			bconn_close(c, 1);
 			return -1;
 		}
 		for (i = 0; i < n; i++)
-			dgram_verify(cl, c, iov[i].iov_base, mm[i].msg_len,
+			dgram_verify(run, c, iov[i].iov_base, mm[i].msg_len,
 			             (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, now);
 		if (n < DGRAM_BATCH)
 			break;
 	}
-	return dgram_maybe_done(cl, c);
+	return dgram_maybe_done(c);
 }
 
-int dgram_start(struct client *cl, struct bconn *c)
+static void dgram_start(struct bconn *c)
 {
+	struct bconn_run *run = c->run;
 	int in_progress;
 
 	c->state = BCONN_RUNNING;
@@ -270,59 +274,58 @@ int dgram_start(struct client *cl, struct bconn *c)
 	c->msgs_queued = c->msgs_done = 0;
 	c->inflight = 0;
 	memset(c->ring, 0, ((size_t)c->mask + 1) * sizeof(*c->ring));
-	ev_timer_init(&c->timer, dgram_on_timer);
-	c->fd = net_connect(&cl->target, client_next_source(cl), &in_progress);
+	pace_timer_init(&c->timer, dgram_on_timer);
+	c->fd = net_connect(&run->target, bconn_next_source(run), &in_progress);
 	if (c->fd == -1) {
-		report_error(cl->rep, ERR_CONNECT, c->id, 0, "socket: %s", strerror(errno));
+		report_error(run->rep, ERR_CONNECT, c->id, 0, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	if (ev_add(cl->loop, c->fd, EV_READ, dgram_on_event, c) == -1) {
+	if (ev_add(run->loop, c->fd, EV_READ, dgram_on_event, c) == -1) {
 		report_error(
-		    cl->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
+		    run->rep, ERR_CONNECT, c->id, 0, "cannot watch descriptor %d: %s", c->fd,
 		    errno == ERANGE ? "beyond what this backend can hold" : strerror(errno));
 		goto fail;
 	}
 	c->interest = EV_READ;
-	cl->rep->conns_opened++;
-	(void)dgram_send(cl, c, client_now());
-	return 0;
+	run->rep->conns_opened++;
+	(void)dgram_send(run, c, clock_mono_ns());
+	return;
 fail:
-	client_conn_close(cl, c, 1);
-	return -1;
+	bconn_close(c, 1);
 }
 
 static void dgram_on_event(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct bconn *c = arg;
-	uint64_t now = client_now();
+	uint64_t now = clock_mono_ns();
 
 	(void)loop;
 	(void)fd;
-	if ((events & EV_READ) && dgram_read(c->cl, c, now) == -1)
+	if ((events & EV_READ) && dgram_read(c->run, c, now) == -1)
 		return;
-	(void)dgram_send(c->cl, c, now);
+	(void)dgram_send(c->run, c, now);
 }
 
-static void dgram_on_timer(struct ev_loop *loop, struct ev_timer *t)
+static void dgram_on_timer(struct pace_timer *t)
 {
 	struct bconn *c = ev_container_of(t, struct bconn, timer);
 
-	(void)loop;
-	(void)dgram_send(c->cl, c, client_now());
+	(void)dgram_send(c->run, c, clock_mono_ns());
 }
 
-void dgram_stop(struct client *cl, struct bconn *c)
+static void dgram_stop(struct bconn *c)
 {
 	if (c->state != BCONN_RUNNING)
 		return;
 	c->state = BCONN_DRAINING;
-	pace_stop(cl, c);
-	(void)dgram_maybe_done(cl, c);
+	pace_stop(&c->run->pace, &c->timer);
+	(void)dgram_maybe_done(c);
 }
 
-void dgram_check(struct client *cl, struct bconn *c, uint64_t now)
+static void dgram_check(struct bconn *c, uint64_t now)
 {
-	uint64_t limit = (uint64_t)(cl->opts->timeout * 1e9);
+	struct bconn_run *run = c->run;
+	uint64_t limit = (uint64_t)(run->opts->timeout * 1e9);
 	uint32_t i, lost = 0;
 
 	if (c->inflight == 0)
@@ -335,18 +338,21 @@ void dgram_check(struct client *cl, struct bconn *c, uint64_t now)
 		e->flags = 0;
 		c->inflight--;
 		c->msgs_done++;
-		cl->rep->dgrams_lost++;
+		run->rep->dgrams_lost++;
 		lost++;
-		if (cl->opts->fail_on_loss)
-			report_error(cl->rep, ERR_LOST, c->id, 0,
+		if (run->opts->fail_on_loss)
+			report_error(run->rep, ERR_LOST, c->id, 0,
 			             "datagram %llu lost (no echo in %.3f s)",
-			             (unsigned long long)e->key, cl->opts->timeout);
+			             (unsigned long long)e->key, run->opts->timeout);
 	}
-	if (lost != 0 && dgram_maybe_done(cl, c) == 0)
-		(void)dgram_send(cl, c, now);
+	if (lost != 0 && dgram_maybe_done(c) == 0)
+		(void)dgram_send(run, c, now);
 }
 
-void dgram_abort(struct client *cl, struct bconn *c)
-{
-	client_conn_close(cl, c, 0);
-}
+const struct bconn_ops dgram_ops = {
+    .init = dgram_init,
+    .fini = dgram_fini,
+    .start = dgram_start,
+    .stop = dgram_stop,
+    .check = dgram_check,
+};

@@ -4,8 +4,8 @@
  * offset), so that the sender never copies and the verifier is one memcmp
  * against a slice of a static table.
  */
-#ifndef ECHOD_BENCH_PATTERN_H
-#define ECHOD_BENCH_PATTERN_H
+#ifndef ECHOD_CLIENT_PATTERN_H
+#define ECHOD_CLIENT_PATTERN_H
 
 #include <stddef.h>
 #include <stdint.h>
