@@ -4,16 +4,17 @@
 #   ./dev.sh run        install what is missing, build, run echod in the foreground
 #   ./dev.sh test       install what is missing, build with gcc, run the whole test suite
 #   ./dev.sh test-asan  the same built with clang, under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./dev.sh lint       clang-tidy and cppcheck over src/ (.clang-tidy, .ci/lint)
 # Every build is -Werror, so gcc (test) and clang (test-asan) both have to be
 # warning-free.
 set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-# Debian packages the builds and the tests need.  clang comes without its
-# sanitizer runtime (only recommended), hence libclang-rt-dev.
+# Debian packages the builds, the tests and the lint need.  clang comes
+# without its sanitizer runtime (only recommended), hence libclang-rt-dev.
 PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
-	clang libclang-rt-dev clang-format"
+	clang libclang-rt-dev clang-tidy clang-format cppcheck"
 
 install_deps() {
 	missing=""
@@ -70,8 +71,12 @@ test-asan)
 	build _build-asan CC=clang --enable-werror --enable-asan
 	make -C _build-asan -j2 check
 	;;
+lint)
+	install_deps
+	exec sh .ci/lint
+	;;
 *)
-	echo "usage: $0 run | test | test-asan" >&2
+	echo "usage: $0 run | test | test-asan | lint" >&2
 	exit 2
 	;;
 esac

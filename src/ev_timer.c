@@ -82,6 +82,8 @@ int ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t ms)
 			errno = ENOMEM;
 			return -1;
 		}
+		/* An array of pointers, which clang-tidy 14 mistakes for a sizeof(p)
+		 * meant as sizeof(*p): NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		if ((heap = realloc(loop->heap, cap * sizeof(*heap))) == NULL)
 			return -1;
 		loop->heap = heap;
