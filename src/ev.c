@@ -6,6 +6,8 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,9 @@
  * and to -V, so nothing else names a backend.
  */
 static const struct ev_backend *const ev_backends[] = {
+#ifdef EV_HAVE_IO_URING
+    &ev_backend_io_uring,
+#endif
 #ifdef EV_HAVE_EPOLL
     &ev_backend_epoll,
 #endif
@@ -33,15 +38,41 @@ static const struct ev_backend *const ev_backends[] = {
     NULL,
 };
 
+#define EV_NBACKENDS (sizeof(ev_backends) / sizeof(ev_backends[0]) - 1)
+
 const char *ev_backend_name(size_t i)
 {
-	return i < sizeof(ev_backends) / sizeof(ev_backends[0]) - 1 ? ev_backends[i]->name : NULL;
+	return i < EV_NBACKENDS ? ev_backends[i]->name : NULL;
+}
+
+int ev_backend_completions(size_t i)
+{
+	return i < EV_NBACKENDS && ev_backends[i]->completions;
+}
+
+/* The reason the last backend that could not start gave.  A process runs one
+ * loop at a time, so one buffer will do. */
+static char ev_error[160];
+
+void ev_backend_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(ev_error, sizeof(ev_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *ev_last_error(void)
+{
+	return ev_error;
 }
 
 static int ev_try_backend(struct ev_loop *loop, const struct ev_backend *be)
 {
 	loop->backend = be;
 	loop->bdata = NULL;
+	ev_error[0] = '\0';
 	if (be->init(loop) == -1) {
 		loop->backend = NULL;
 		return -1;
@@ -50,6 +81,11 @@ static int ev_try_backend(struct ev_loop *loop, const struct ev_backend *be)
 }
 
 struct ev_loop *ev_loop_new(const char *name)
+{
+	return ev_loop_new_flags(name, 0);
+}
+
+struct ev_loop *ev_loop_new_flags(const char *name, int flags)
 {
 	struct ev_loop *loop;
 	size_t i;
@@ -62,11 +98,19 @@ struct ev_loop *ev_loop_new(const char *name)
 
 	errno = ENOENT;
 	for (i = 0; ev_backends[i] != NULL; i++) {
-		if (!auto_pick && strcmp(name, ev_backends[i]->name) != 0)
+		const struct ev_backend *be = ev_backends[i];
+
+		if (!auto_pick && strcmp(name, be->name) != 0)
 			continue;
-		/* An explicit choice must start; "auto" moves on to the next. */
-		if (ev_try_backend(loop, ev_backends[i]) == 0 || !auto_pick)
+		if (auto_pick && be->completions && !(flags & EV_LOOP_COMPLETIONS))
+			continue;
+		/* An explicit choice must start; "auto" moves on to the next
+		 * and remembers why the first it passed over did not start. */
+		if (ev_try_backend(loop, be) == 0 || !auto_pick)
 			break;
+		if (loop->fallback[0] == '\0')
+			(void)snprintf(loop->fallback, sizeof(loop->fallback), "%s: %s", be->name,
+			               ev_error[0] != '\0' ? ev_error : strerror(errno));
 	}
 	if (loop->backend == NULL) {
 		int saved = errno;
@@ -92,6 +136,22 @@ void ev_loop_free(struct ev_loop *loop)
 const char *ev_loop_backend(const struct ev_loop *loop)
 {
 	return loop->backend->name;
+}
+
+const char *ev_loop_fallback(const struct ev_loop *loop)
+{
+	return loop->fallback[0] != '\0' ? loop->fallback : NULL;
+}
+
+int ev_loop_completions(const struct ev_loop *loop)
+{
+	return loop->backend->completions;
+}
+
+void ev_loop_prepare(struct ev_loop *loop, void (*fn)(struct ev_loop *, void *), void *arg)
+{
+	loop->prepare = fn;
+	loop->prepare_arg = arg;
 }
 
 void ev_loop_sigmask(struct ev_loop *loop, const sigset_t *wait_mask)
@@ -264,6 +324,8 @@ int ev_run_once(struct ev_loop *loop, int max_ms)
 {
 	int timeout, n, ran;
 
+	if (loop->prepare != NULL)
+		loop->prepare(loop, loop->prepare_arg);
 	ev_now_update(loop);
 	timeout = ev_timer_next_ms(loop);
 	if (max_ms >= 0 && (timeout < 0 || max_ms < timeout))
@@ -278,6 +340,8 @@ int ev_run_once(struct ev_loop *loop, int max_ms)
 		return 0;
 	}
 	ran = ev_dispatch(loop, n);
+	if (loop->backend->complete != NULL)
+		ran += loop->backend->complete(loop);
 	return ran + ev_timer_run_due(loop);
 }
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event loop: readiness of descriptors and one-shot timers, dispatched to
- * callbacks, over one of several backends (epoll, poll, select) chosen at run
- * time.  A loop belongs to one process: create it after fork().
+ * callbacks, over one of several backends (io_uring, epoll, poll, select)
+ * chosen at run time.  A backend that also takes completion operations
+ * (io_uring, see ev_uring.h) serves readiness too.  A loop belongs to one
+ * process: create it after fork().
  */
 #ifndef ECHOD_EV_H
 #define ECHOD_EV_H
@@ -37,21 +39,51 @@ struct ev_timer {
 };
 
 /*
- * The name of the i-th backend this build has ("epoll", "poll", "select"), in
- * order of preference, or NULL for i past the last.  "auto" picks the first
- * that starts.  Pure: the list is fixed when echod is built.
+ * The name of the i-th backend this build has ("io_uring", "epoll", "poll",
+ * "select"), in order of preference, or NULL for i past the last.  Pure: the
+ * list is fixed when echod is built.
  */
 const char *ev_backend_name(size_t i);
 
+/* Whether the i-th backend takes completion operations (ev_uring.h). */
+int ev_backend_completions(size_t i);
+
+/* For ev_loop_new_flags(): "auto" may pick a backend that takes completion
+ * operations.  Only for a caller that uses them: for readiness alone they
+ * cost more than they save. */
+#define EV_LOOP_COMPLETIONS 0x1
+
 /*
- * Create a loop on backend `name`: "auto" (or NULL), or one that
- * ev_backend_name() lists.
+ * Create a loop on backend `name`: "auto" (or NULL), which takes the first
+ * backend ev_backend_name() lists that starts (passing over those that take
+ * completions unless `flags` has EV_LOOP_COMPLETIONS), or one it lists.
  * Returns NULL with errno set: ENOENT for an unknown or unavailable name, or
- * the backend's own error.
+ * the backend's own error (ev_last_error() says more).
  */
+struct ev_loop *ev_loop_new_flags(const char *name, int flags);
+/* ev_loop_new_flags(name, 0). */
 struct ev_loop *ev_loop_new(const char *name);
 void ev_loop_free(struct ev_loop *loop);
 const char *ev_loop_backend(const struct ev_loop *loop);
+
+/* Why the last backend that failed to start in this process failed, in a few
+ * words ("io_uring_setup: Operation not permitted (...)"), or "" if errno
+ * says it all. */
+const char *ev_last_error(void);
+
+/* When "auto" passed over a backend it prefers to the one it started: which
+ * one and why ("io_uring: ..."); else NULL. */
+const char *ev_loop_fallback(const struct ev_loop *loop);
+
+/* Whether the loop's backend takes completion operations (ev_uring.h). */
+int ev_loop_completions(const struct ev_loop *loop);
+
+/*
+ * Call fn(loop, arg) at the start of every ev_run_once(), before the wait:
+ * the place to prepare operations that the turn's callbacks asked for, so
+ * that the wait submits them all at once (NULL removes it).  One per loop.
+ */
+void ev_loop_prepare(struct ev_loop *loop, void (*fn)(struct ev_loop *, void *), void *arg);
 
 /* Signals unblocked only while the loop waits (epoll_pwait/ppoll/pselect);
  * NULL waits with the caller's mask.  The set is copied. */
@@ -81,8 +113,9 @@ void ev_del(struct ev_loop *loop, int fd);
 void ev_del_closing(struct ev_loop *loop, int fd);
 
 /*
- * Wait for events or the earliest timer, but no longer than max_ms (-1: no
- * limit besides timers), then dispatch them and run the expired timers.
+ * Run the prepare hook, wait for events or the earliest timer, but no longer
+ * than max_ms (-1: no limit besides timers), then dispatch them (readiness
+ * first, then completions) and run the expired timers.
  * Returns the number of callbacks run, or -1 with errno for a backend failure.
  * A signal delivered during the wait returns 0 (EINTR is not an error).
  */

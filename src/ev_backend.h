@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Inside the event loop: the loop's state and the few operations a backend
- * (epoll, poll, select) provides to ev.c, plus the timer heap's entry points.
- * Not for use outside the ev module (tests excepted).
+ * (io_uring, epoll, poll, select) provides to ev.c, plus the timer heap's
+ * entry points.  Not for use outside the ev module (tests excepted).
  */
 #ifndef ECHOD_EV_BACKEND_H
 #define ECHOD_EV_BACKEND_H
@@ -14,6 +14,9 @@
 
 #include "ev.h"
 
+#if defined(HAVE_LIBURING)
+#define EV_HAVE_IO_URING 1
+#endif
 #if defined(HAVE_SYS_EPOLL_H) && defined(HAVE_EPOLL_PWAIT)
 #define EV_HAVE_EPOLL 1
 #endif
@@ -57,6 +60,11 @@ struct ev_backend {
 	/* Optional: forget fd (interest old_mask != 0) that is about to be
 	 * closed, without telling the kernel; NULL means update(.., 0). */
 	void (*forget)(struct ev_loop *loop, int fd, int old_mask);
+	/* Optional: run the completion callbacks that wait() collected;
+	 * returns how many ran. */
+	int (*complete)(struct ev_loop *loop);
+	/* Takes completion operations (ev_uring.h). */
+	int completions;
 };
 
 struct ev_loop {
@@ -74,8 +82,15 @@ struct ev_loop {
 	int has_wait_mask;
 
 	struct heap timers; /* armed ev_timers, keyed by when they are due */
+
+	void (*prepare)(struct ev_loop *loop, void *arg); /* ev_loop_prepare() */
+	void *prepare_arg;
+	char fallback[192]; /* ev_loop_fallback(), "" if none */
 };
 
+#ifdef EV_HAVE_IO_URING
+extern const struct ev_backend ev_backend_io_uring;
+#endif
 #ifdef EV_HAVE_EPOLL
 extern const struct ev_backend ev_backend_epoll;
 #endif
@@ -85,6 +100,9 @@ extern const struct ev_backend ev_backend_poll;
 #ifdef EV_HAVE_SELECT
 extern const struct ev_backend ev_backend_select;
 #endif
+
+/* A backend's init() says why it cannot start (for ev_last_error()). */
+void ev_backend_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A wait's timeout for ppoll/pselect: NULL (no limit) for a negative ms. */
 static inline const struct timespec *ev_timeout_ts(struct timespec *ts, int timeout_ms)

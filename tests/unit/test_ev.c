@@ -28,7 +28,8 @@
 
 struct fixture {
 	const char *backend;
-	struct ev_loop *loop;
+	struct ev_loop *loop; /* NULL: the backend cannot start here */
+	char why[160];
 };
 
 /* What an I/O callback saw. */
@@ -45,12 +46,16 @@ static int setup(void **state)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->backend = *state;
-	/* Every backend the build lists must start. */
+	/* Every backend the build lists must start, except io_uring where the
+	 * kernel or a seccomp filter denies it (fixture_loop() skips). */
 	f->loop = ev_loop_new(f->backend);
-	if (f->loop == NULL) {
+	if (f->loop == NULL && !(strcmp(f->backend, "io_uring") == 0 &&
+	                         (errno == EPERM || errno == ENOSYS || errno == ENOTSUP))) {
 		free(f);
 		return -1;
 	}
+	if (f->loop == NULL)
+		snprintf(f->why, sizeof(f->why), "%s", ev_last_error());
 	*state = f;
 	return 0;
 }
@@ -59,7 +64,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	ev_loop_free(f->loop);
+	if (f->loop != NULL)
+		ev_loop_free(f->loop);
 	free(f);
 	return 0;
 }
@@ -68,6 +74,10 @@ static struct ev_loop *fixture_loop(void **state)
 {
 	struct fixture *f = *state;
 
+	if (f->loop == NULL) {
+		print_message("# %s cannot start here (%s): skipped\n", f->backend, f->why);
+		skip();
+	}
 	assert_string_equal(ev_loop_backend(f->loop), f->backend);
 	return f->loop;
 }
@@ -956,9 +966,19 @@ static void test_backend_names(void **state)
 
 	(void)state;
 	assert_non_null(ev_backend_name(0));
+	/* The first readiness backend is what "auto" gives a caller that does
+	 * not use completions (the client, the master's poll aside). */
+	for (i = 0; ev_backend_completions(i); i++)
+		continue;
+	assert_non_null(ev_backend_name(i));
+#ifdef EV_HAVE_IO_URING
+	/* A worker's "auto" prefers io_uring where the kernel lets it. */
+	assert_string_equal(ev_backend_name(0), "io_uring");
+	assert_true(ev_backend_completions(0));
+#endif
 #ifdef EV_HAVE_EPOLL
-	/* SPEC: epoll on Linux unless asked otherwise. */
-	assert_string_equal(ev_backend_name(0), "epoll");
+	/* SPEC: epoll on Linux unless asked otherwise (or io_uring). */
+	assert_string_equal(ev_backend_name(i), "epoll");
 #endif
 	errno = 0;
 	assert_null(ev_loop_new("kqueue"));
@@ -968,7 +988,20 @@ static void test_backend_names(void **state)
 	assert_int_equal(errno, ENOENT);
 
 	assert_non_null(loop = ev_loop_new("auto"));
-	assert_string_equal(ev_loop_backend(loop), ev_backend_name(0));
+	assert_string_equal(ev_loop_backend(loop), ev_backend_name(i));
+	assert_false(ev_loop_completions(loop));
+	assert_null(ev_loop_fallback(loop));
+	ev_loop_free(loop);
+	/* Asked for completions, "auto" tries them first: it gets the first
+	 * backend or says why not. */
+	assert_non_null(loop = ev_loop_new_flags("auto", EV_LOOP_COMPLETIONS));
+	if (ev_loop_fallback(loop) == NULL) {
+		assert_string_equal(ev_loop_backend(loop), ev_backend_name(0));
+	} else {
+		print_message("# %s\n", ev_loop_fallback(loop));
+		assert_true(strncmp(ev_loop_fallback(loop), ev_backend_name(0),
+		                    strlen(ev_backend_name(0))) == 0);
+	}
 	ev_loop_free(loop);
 	for (i = 0; (name = ev_backend_name(i)) != NULL; i++) {
 		assert_string_not_equal(name, "auto");
@@ -1039,17 +1072,25 @@ int main(void)
 	names = calloc(nb * NPER + 1, sizeof(*names));
 	if (tests == NULL || names == NULL)
 		return 1;
-	for (b = 0; b < nb; b++) {
-		backend = ev_backend_name(b);
-		for (c = 0; c < NPER; c++, n++) {
-			snprintf(names[n].s, sizeof(names[n].s), "%s: %s", backend,
-			         per_backend[c].name);
-			tests[n].name = names[n].s;
-			tests[n].test_func = per_backend[c].fn;
-			tests[n].setup_func = setup;
-			tests[n].teardown_func = teardown;
-			/* setup() only reads it. */
-			tests[n].initial_state = (void *)(uintptr_t)backend;
+	/* Backends with completions (io_uring) last: the kernel tears a freed
+	 * ring down later and interrupts its creator's next wait once (EINTR,
+	 * which ev_run_once() reports as 0), and the timing cases of the other
+	 * backends would take that for a wait cut short. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (b = 0; b < nb; b++) {
+			if (ev_backend_completions(b) != pass)
+				continue;
+			backend = ev_backend_name(b);
+			for (c = 0; c < NPER; c++, n++) {
+				snprintf(names[n].s, sizeof(names[n].s), "%s: %s", backend,
+				         per_backend[c].name);
+				tests[n].name = names[n].s;
+				tests[n].test_func = per_backend[c].fn;
+				tests[n].setup_func = setup;
+				tests[n].teardown_func = teardown;
+				/* setup() only reads it. */
+				tests[n].initial_state = (void *)(uintptr_t)backend;
+			}
 		}
 	}
 	for (c = 0; c < NONCE; c++)

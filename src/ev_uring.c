@@ -1,0 +1,928 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The io_uring backend (liburing).  Readiness, for the few descriptors that
+ * still want it (the master channel, the tests), is a one-shot POLL_ADD armed
+ * again after each report, so it is level-triggered like epoll.  Beside it,
+ * the completion operations of ev_uring.h, with two pools of provided
+ * buffers.  One io_uring_enter per turn submits what the turn prepared and
+ * waits, with ev_run_once()'s timeout and signal mask.
+ */
+#include "acconfig.h"
+
+#include "ev_backend.h"
+#include "ev_uring.h"
+
+#include <errno.h>
+
+#ifdef EV_HAVE_IO_URING
+
+#include <liburing.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define EVU_SQ_ENTRIES 512
+#define EVU_CQ_ENTRIES 8192
+/* Completions run per turn at most; the rest wait in the ring. */
+#define EVU_DONE_MAX 4096
+/* user_data of the start-up probe's receive. */
+#define EVU_UD_PROBE 2
+
+/* Not in liburing 2.3's headers: incremental buffer consumption (6.12),
+ * set in io_uring_buf_reg's flags (pad in 2.3), and the flag of a completion
+ * after which the kernel goes on filling the same buffer. */
+#define EVU_PBUF_RING_INC 2
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+
+/* One pool of provided buffers: a ring the kernel takes from, the memory
+ * its buffers cut, and what of each is lent out. */
+struct evu_group {
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	char *base;
+	size_t size;      /* bytes per buffer */
+	unsigned entries; /* a power of two */
+	int inc;          /* consumed incrementally */
+	unsigned adds;    /* given back since the ring's tail last moved */
+	unsigned lent;    /* finished by the kernel, not given back yet */
+	uint32_t *off;    /* per buffer: how far the kernel has filled it */
+	uint32_t *refs;   /* per buffer: completions lending it, not given back */
+	uint8_t *done;    /* per buffer: the kernel has finished with it */
+	int ready;
+};
+
+/* A pool's geometry. */
+struct evu_geometry {
+	unsigned entries;
+	size_t size;
+	int inc;
+	int populate; /* fault it in at once: the worker's memory does not grow
+	               * later with the first megabytes of traffic */
+};
+
+/* Stream receives, incremental: a few large buffers that small messages
+ * share (a turn's receives on a thousand connections fit in one), 2 MiB. */
+static const struct evu_geometry evu_stream_inc = {32, 65536, 1, 1};
+/* Without it each receive takes a whole buffer: many smaller ones, 4 MiB,
+ * and a 64 KiB message in four. */
+static const struct evu_geometry evu_stream_plain = {256, 16384, 0, 1};
+/* The largest datagram and its sender's address (io_uring_recvmsg_out,
+ * sockaddr_storage) in each; pages touched only as far as datagrams reach. */
+static const struct evu_geometry evu_dgram = {EV_URING_DGRAM_BUFS, 65536 + 4096, 0, 0};
+
+/* A descriptor watched for readiness. */
+struct evu_fd {
+	uint32_t seq;   /* polls armed on this number so far: the last one's tag */
+	uint8_t armed;  /* a poll tagged seq is in the kernel */
+	uint8_t mask;   /* its interest, EV_READ | EV_WRITE */
+	uint8_t queued; /* in the list of polls to arm before the next wait */
+};
+
+/* A completion waiting for its callback. */
+struct evu_done {
+	struct ev_op *op;
+	char *data; /* of its buffer, if it has one */
+	int32_t res;
+	uint32_t flags;
+};
+
+struct evu {
+	struct io_uring ring;
+	int ring_ok;    /* ring set up: io_uring_queue_exit() it */
+	int skip_cqe;   /* IOSQE_CQE_SKIP_SUCCESS for cancels and removals */
+	int recv_limit; /* multishot receives take a byte limit */
+	struct evu_fd *fds;
+	size_t fds_cap;
+	int *arm; /* descriptors whose poll must be (re)armed */
+	size_t narm;
+	struct evu_done *done;
+	size_t ndone;
+	struct evu_group group[EV_BUF_GROUPS];
+};
+
+/* ---- set-up and the probe -------------------------------------------------- */
+
+/* Why io_uring_setup said no, as an operator can act on it. */
+static void evu_setup_error(int err)
+{
+	const char *hint = "";
+	char knob[8] = "";
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+
+	if (f != NULL) {
+		if (fgets(knob, sizeof(knob), f) == NULL)
+			knob[0] = '\0';
+		(void)fclose(f);
+	}
+	if (err == EPERM && knob[0] == '2')
+		hint = " (kernel.io_uring_disabled = 2)";
+	else if (err == EPERM && knob[0] == '1')
+		hint = " (kernel.io_uring_disabled = 1 and not in kernel.io_uring_group)";
+	else if (err == EPERM || err == EACCES)
+		hint = " (denied by a seccomp filter or a security module)";
+	else if (err == ENOSYS)
+		hint = " (not in this kernel, or hidden by a seccomp filter)";
+	ev_backend_error("io_uring_setup: %s%s", strerror(err), hint);
+}
+
+/* The ring, with the cheapest way of running completions the kernel has:
+ * deferred to our own wait (6.1), else cooperative (5.19), else plain. */
+static int evu_setup(struct evu *u)
+{
+	static const unsigned tries[] = {
+	    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    0,
+	};
+	int rc = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]) && rc == -EINVAL; i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = EVU_CQ_ENTRIES;
+		rc = io_uring_queue_init_params(EVU_SQ_ENTRIES, &u->ring, &p);
+	}
+	if (rc < 0) {
+		evu_setup_error(-rc);
+		errno = -rc;
+		return -1;
+	}
+	u->ring_ok = 1;
+	/* Timeout and signal mask in the same io_uring_enter (5.11); a full
+	 * completion queue never drops one (5.5). */
+	if (!(u->ring.features & IORING_FEAT_EXT_ARG) || !(u->ring.features & IORING_FEAT_NODROP)) {
+		ev_backend_error("io_uring: the kernel lacks IORING_FEAT_EXT_ARG or NODROP");
+		errno = ENOTSUP;
+		return -1;
+	}
+	u->skip_cqe = (u->ring.features & IORING_FEAT_CQE_SKIP) != 0;
+	/* Saves a descriptor lookup per io_uring_enter; optional. */
+	(void)io_uring_register_ring_fd(&u->ring);
+	return 0;
+}
+
+static int evu_probe_opcodes(struct evu *u)
+{
+	static const struct {
+		int op;
+		const char *name;
+	} need[] = {
+	    {IORING_OP_POLL_ADD, "POLL_ADD"},
+	    {IORING_OP_POLL_REMOVE, "POLL_REMOVE"},
+	    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+	    {IORING_OP_ACCEPT, "ACCEPT"},
+	    {IORING_OP_RECV, "RECV"},
+	    {IORING_OP_SEND, "SEND"},
+	    {IORING_OP_RECVMSG, "RECVMSG"},
+	    {IORING_OP_SENDMSG, "SENDMSG"},
+	};
+	struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
+
+	if (p == NULL) {
+		ev_backend_error("io_uring: cannot probe the supported operations");
+		errno = ENOTSUP;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!io_uring_opcode_supported(p, need[i].op)) {
+			ev_backend_error("io_uring: the kernel lacks IORING_OP_%s", need[i].name);
+			io_uring_free_probe(p);
+			errno = ENOTSUP;
+			return -1;
+		}
+	}
+	io_uring_free_probe(p);
+	return 0;
+}
+
+static void evu_group_add(struct evu_group *g, unsigned bid)
+{
+	io_uring_buf_ring_add(g->br, g->base + (size_t)bid * g->size, (unsigned)g->size,
+	                      (unsigned short)bid, io_uring_buf_ring_mask(g->entries),
+	                      (int)g->adds++);
+}
+
+static void evu_group_close(struct evu_group *g)
+{
+	if (g->br != NULL)
+		munmap(g->br, g->br_bytes);
+	if (g->base != NULL)
+		munmap(g->base, g->entries * g->size);
+	free(g->off);
+	free(g->refs);
+	free(g->done);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Map and register pool `which` with geometry geo (5.19; incremental 6.12).
+ * Returns 0, or -1 with errno (EINVAL: the kernel lacks the geometry). */
+static int evu_group_try(struct evu *u, enum ev_buf_group which, const struct evu_geometry *geo)
+{
+	struct evu_group *g = &u->group[which];
+	struct io_uring_buf_reg reg;
+	long page = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	g->entries = geo->entries;
+	g->size = geo->size;
+	g->inc = geo->inc;
+	g->br_bytes =
+	    (g->entries * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);
+	g->br = mmap(NULL, g->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g->br == MAP_FAILED) {
+		g->br = NULL;
+		goto fail;
+	}
+	g->base = mmap(NULL, g->entries * g->size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | (geo->populate ? MAP_POPULATE : 0), -1, 0);
+	if (g->base == MAP_FAILED) {
+		g->base = NULL;
+		goto fail;
+	}
+	g->off = calloc(g->entries, sizeof(*g->off));
+	g->refs = calloc(g->entries, sizeof(*g->refs));
+	g->done = calloc(g->entries, sizeof(*g->done));
+	if (g->off == NULL || g->refs == NULL || g->done == NULL)
+		goto fail;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
+	reg.ring_entries = g->entries;
+	reg.bgid = (uint16_t)which;
+	reg.pad = geo->inc ? EVU_PBUF_RING_INC : 0;
+	if ((rc = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) {
+		errno = -rc;
+		goto fail;
+	}
+	io_uring_buf_ring_init(g->br);
+	for (unsigned i = 0; i < g->entries; i++)
+		evu_group_add(g, i);
+	io_uring_buf_ring_advance(g->br, (int)g->adds);
+	g->adds = 0;
+	g->ready = 1;
+	return 0;
+
+fail:;
+	int saved = errno;
+	evu_group_close(g);
+	errno = saved;
+	return -1;
+}
+
+static int evu_group_open(struct evu *u, enum ev_buf_group which)
+{
+	int rc;
+
+	if (u->group[which].ready)
+		return 0;
+	if (which == EV_BUF_DGRAM)
+		rc = evu_group_try(u, which, &evu_dgram);
+	else if ((rc = evu_group_try(u, which, &evu_stream_inc)) == -1 && errno == EINVAL)
+		rc = evu_group_try(u, which, &evu_stream_plain);
+	if (rc == -1)
+		ev_backend_error("io_uring: cannot register a buffer ring: %s", strerror(errno));
+	return rc;
+}
+
+/* A completion lent `len` bytes of buffer bid: where they are.  The kernel
+ * has finished with the buffer unless it goes on filling it. */
+static char *evu_buf_lend(struct evu_group *g, unsigned bid, int len, unsigned flags)
+{
+	char *data = g->base + (size_t)bid * g->size + g->off[bid];
+
+	if (len > 0)
+		g->off[bid] += (uint32_t)len;
+	g->refs[bid]++;
+	if (!g->inc || !(flags & IORING_CQE_F_BUF_MORE)) {
+		g->done[bid] = 1;
+		g->lent++;
+	}
+	return data;
+}
+
+/* One lending of bid given back: the buffer returns to the ring when it
+ * was the last and the kernel is done with it. */
+static void evu_buf_return(struct evu_group *g, unsigned bid)
+{
+	if (--g->refs[bid] > 0 || !g->done[bid])
+		return;
+	g->off[bid] = 0;
+	g->done[bid] = 0;
+	g->lent--;
+	evu_group_add(g, bid);
+}
+
+/*
+ * Does a multishot receive into the stream pool work here (6.0), and does it
+ * keep a byte limit (a later kernel)?  Tried on a socket pair, the only sure
+ * way: the opcode probe cannot tell.  Returns 1 if it works, 0 if not, -1
+ * if the test itself failed.
+ */
+static int evu_try_recv(struct evu *u, int limit)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = {.tv_sec = 1};
+	struct evu_group *g = &u->group[EV_BUF_STREAM];
+	int sv[2], works = 0, ended = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if (write(sv[1], "probe", 5) != 5 || (sqe = io_uring_get_sqe(&u->ring)) == NULL)
+		goto out;
+	io_uring_prep_recv_multishot(sqe, sv[0], NULL, limit ? 64 : 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = EV_BUF_STREAM;
+	/* The byte limit is the SQE's optlen, file_index in liburing 2.3. */
+	sqe->file_index = limit ? 64 : 0;
+	io_uring_sqe_set_data64(sqe, EVU_UD_PROBE);
+	for (int step = 0; step < 2 && !ended; step++) {
+		unsigned head, seen = 0;
+
+		if (io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL) < 0)
+			break;
+		io_uring_for_each_cqe(&u->ring, head, cqe)
+		{
+			seen++;
+			if (cqe->user_data != EVU_UD_PROBE)
+				continue;
+			if (cqe->flags & IORING_CQE_F_BUFFER) {
+				unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+				(void)evu_buf_lend(g, bid, cqe->res, cqe->flags);
+				evu_buf_return(g, bid);
+				if (g->adds > 0)
+					io_uring_buf_ring_advance(g->br, (int)g->adds);
+				g->adds = 0;
+			}
+			if (step == 0 && cqe->res == 5 && (cqe->flags & IORING_CQE_F_MORE))
+				works = 1;
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				ended = 1;
+		}
+		io_uring_cq_advance(&u->ring, seen);
+		if (!ended && step == 0 && (sqe = io_uring_get_sqe(&u->ring)) != NULL) {
+			io_uring_prep_cancel64(sqe, EVU_UD_PROBE, 0);
+			io_uring_sqe_set_data64(sqe, 0);
+		}
+	}
+out:
+	close(sv[0]);
+	close(sv[1]);
+	return ended ? works : -1;
+}
+
+static int evu_probe_recv(struct evu *u)
+{
+	int rc = evu_try_recv(u, 1);
+
+	if (rc == 1) {
+		u->recv_limit = 1;
+		return 0;
+	}
+	if (rc == 0 && evu_try_recv(u, 0) == 1)
+		return 0;
+	ev_backend_error(
+	    "io_uring: no multishot receive with provided buffers (Linux 6.0 or later)");
+	errno = ENOTSUP;
+	return -1;
+}
+
+/* ---- the backend ------------------------------------------------------------ */
+
+static void evu_free(struct ev_loop *loop)
+{
+	struct evu *u = loop->bdata;
+
+	if (u == NULL)
+		return;
+	if (u->ring_ok)
+		io_uring_queue_exit(&u->ring);
+	for (int g = 0; g < EV_BUF_GROUPS; g++)
+		evu_group_close(&u->group[g]);
+	free(u->fds);
+	free(u->arm);
+	free(u->done);
+	free(u);
+	loop->bdata = NULL;
+}
+
+static int evu_init(struct ev_loop *loop)
+{
+	struct evu *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return -1;
+	loop->bdata = u;
+	if ((u->done = calloc(EVU_DONE_MAX, sizeof(*u->done))) == NULL)
+		goto fail;
+	if (evu_setup(u) == -1 || evu_probe_opcodes(u) == -1 ||
+	    evu_group_open(u, EV_BUF_STREAM) == -1 || evu_probe_recv(u) == -1)
+		goto fail;
+	return 0;
+
+fail:;
+	int saved = errno;
+	evu_free(loop);
+	errno = saved;
+	return -1;
+}
+
+/* A free submission entry; when the queue is full, what it holds goes to
+ * the kernel first. */
+static struct io_uring_sqe *evu_sqe(struct evu *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (sqe == NULL) {
+		int rc = io_uring_submit(&u->ring);
+		if (rc < 0) {
+			errno = -rc;
+			return NULL;
+		}
+		if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
+			errno = EBUSY;
+	}
+	return sqe;
+}
+
+/* The tag of fd's current poll: odd, so never an ev_op's address. */
+static uint64_t evu_tag(int fd, uint32_t seq)
+{
+	return ((uint64_t)seq << 32) | ((uint64_t)(uint32_t)fd << 1) | 1;
+}
+
+static int evu_fds_reserve(struct evu *u, int fd)
+{
+	size_t cap = u->fds_cap > 0 ? u->fds_cap : 64;
+	struct evu_fd *fds;
+	int *arm;
+
+	if ((size_t)fd < u->fds_cap)
+		return 0;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	if ((fds = realloc(u->fds, cap * sizeof(*fds))) == NULL)
+		return -1;
+	u->fds = fds;
+	memset(fds + u->fds_cap, 0, (cap - u->fds_cap) * sizeof(*fds));
+	if ((arm = realloc(u->arm, cap * sizeof(*arm))) == NULL)
+		return -1;
+	u->arm = arm;
+	u->fds_cap = cap;
+	return 0;
+}
+
+static void evu_queue(struct evu *u, int fd)
+{
+	if (!u->fds[fd].queued) {
+		u->fds[fd].queued = 1;
+		u->arm[u->narm++] = fd;
+	}
+}
+
+/* Take fd's poll out of the kernel now, so that the number is clean for a
+ * new owner: a poll holds its file open until it is removed. */
+static int evu_disarm(struct evu *u, int fd)
+{
+	struct io_uring_sqe *sqe = evu_sqe(u);
+
+	if (sqe == NULL)
+		return -1;
+	io_uring_prep_poll_remove(sqe, evu_tag(fd, u->fds[fd].seq));
+	io_uring_sqe_set_data64(sqe, 0);
+	if (u->skip_cqe)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	u->fds[fd].armed = 0;
+	return 0;
+}
+
+static int evu_update(struct ev_loop *loop, int fd, int old_mask, int new_mask)
+{
+	struct evu *u = loop->bdata;
+	(void)old_mask;
+
+	if (evu_fds_reserve(u, fd) == -1)
+		return -1;
+	if (u->fds[fd].armed && u->fds[fd].mask != new_mask && evu_disarm(u, fd) == -1)
+		return -1;
+	if (new_mask != 0 && !u->fds[fd].armed)
+		evu_queue(u, fd);
+	return 0;
+}
+
+static void evu_forget(struct ev_loop *loop, int fd, int old_mask)
+{
+	(void)evu_update(loop, fd, old_mask, 0);
+}
+
+/* Arm a poll for every queued descriptor that still wants one. */
+static void evu_arm_polls(struct ev_loop *loop, struct evu *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->narm; i++) {
+		int fd = u->arm[i];
+		struct evu_fd *f = &u->fds[fd];
+		int want = (size_t)fd < loop->fds_cap ? loop->fds[fd].mask : -1;
+		struct io_uring_sqe *sqe;
+
+		if (want <= 0 || f->armed) {
+			f->queued = 0;
+			continue;
+		}
+		if ((sqe = evu_sqe(u)) == NULL)
+			break; /* the rest stay queued for the next turn */
+		f->queued = 0;
+		f->seq++;
+		io_uring_prep_poll_add(sqe, fd,
+		                       (want & EV_READ ? POLLIN : 0) |
+		                           (want & EV_WRITE ? POLLOUT : 0) | POLLERR | POLLHUP);
+		io_uring_sqe_set_data64(sqe, evu_tag(fd, f->seq));
+		f->armed = 1;
+		f->mask = (uint8_t)want;
+	}
+	if (i < u->narm)
+		memmove(u->arm, u->arm + i, (u->narm - i) * sizeof(*u->arm));
+	u->narm -= i;
+}
+
+static void evu_give_back(struct evu *u)
+{
+	for (int i = 0; i < EV_BUF_GROUPS; i++) {
+		struct evu_group *g = &u->group[i];
+		if (g->adds > 0) {
+			io_uring_buf_ring_advance(g->br, (int)g->adds);
+			g->adds = 0;
+		}
+	}
+}
+
+static int evu_poll_events(int res)
+{
+	if (res < 0 || (res & (POLLERR | POLLHUP)))
+		return EV_READ | EV_WRITE;
+	return (res & POLLIN ? EV_READ : 0) | (res & POLLOUT ? EV_WRITE : 0);
+}
+
+/* Take the completions the kernel posted: polls into loop->fired (one per
+ * watched descriptor at most, which ev.c has room for), operations into
+ * u->done.  Returns how many polls fired. */
+static int evu_harvest(struct ev_loop *loop, struct evu *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	int nfired = 0;
+
+	io_uring_for_each_cqe(&u->ring, head, cqe)
+	{
+		uint64_t ud = cqe->user_data;
+
+		if (ud & 1) {
+			int fd = (int)((ud & 0xffffffffu) >> 1);
+			struct evu_fd *f = (size_t)fd < u->fds_cap ? &u->fds[fd] : NULL;
+
+			/* Anything but the current poll was removed meanwhile. */
+			if (f != NULL && f->armed && f->seq == (uint32_t)(ud >> 32)) {
+				f->armed = 0;
+				evu_queue(u, fd);
+				loop->fired[nfired].fd = fd;
+				loop->fired[nfired].events = evu_poll_events(cqe->res);
+				nfired++;
+			}
+		} else if (ud != 0 && ud != EVU_UD_PROBE) {
+			struct evu_done *d;
+			struct ev_op *op = io_uring_cqe_get_data(cqe);
+
+			if (u->ndone == EVU_DONE_MAX)
+				break;
+			d = &u->done[u->ndone++];
+			d->op = op;
+			d->res = cqe->res;
+			d->flags = cqe->flags;
+			d->data = NULL;
+			if ((cqe->flags & IORING_CQE_F_BUFFER) && op->group >= 0)
+				d->data = evu_buf_lend(&u->group[op->group],
+				                       cqe->flags >> IORING_CQE_BUFFER_SHIFT,
+				                       cqe->res, cqe->flags);
+		}
+		seen++;
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	return nfired;
+}
+
+static int evu_wait(struct ev_loop *loop, int timeout_ms, const sigset_t *mask)
+{
+	struct evu *u = loop->bdata;
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts, *tsp = NULL;
+	sigset_t set, *setp = NULL;
+	int rc, n;
+
+	evu_arm_polls(loop, u);
+	evu_give_back(u);
+	/* Completions left over from a full turn: do not sleep on them. */
+	if (u->ndone > 0)
+		timeout_ms = 0;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	if (mask != NULL) {
+		set = *mask;
+		setp = &set;
+	}
+	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, setp);
+	n = evu_harvest(loop, u);
+	if (n == 0 && u->ndone == 0 && rc < 0 && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) {
+		errno = -rc; /* EINTR included */
+		return -1;
+	}
+	return n;
+}
+
+static int evu_complete(struct ev_loop *loop)
+{
+	struct evu *u = loop->bdata;
+	size_t n = u->ndone;
+
+	/* Callbacks may prepare operations but not wait: u->done stays put. */
+	for (size_t i = 0; i < n; i++) {
+		const struct evu_done *d = &u->done[i];
+		struct ev_completion c = {
+		    .res = d->res,
+		    .more = (d->flags & IORING_CQE_F_MORE) != 0,
+		    .buf = d->data != NULL ? (int)(d->flags >> IORING_CQE_BUFFER_SHIFT) : -1,
+		    .data = d->data,
+		};
+		d->op->fn(loop, d->op, &c);
+	}
+	u->ndone = 0;
+	return (int)n;
+}
+
+const struct ev_backend ev_backend_io_uring = {
+    .name = "io_uring",
+    .init = evu_init,
+    .free = evu_free,
+    .update = evu_update,
+    .wait = evu_wait,
+    .forget = evu_forget,
+    .complete = evu_complete,
+    .completions = 1,
+};
+
+/* ---- completion operations ---------------------------------------------------- */
+
+static struct evu *evu_of(const struct ev_loop *loop)
+{
+	if (loop->backend != &ev_backend_io_uring) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	return loop->bdata;
+}
+
+static struct io_uring_sqe *evu_op_sqe(struct ev_loop *loop, struct ev_op *op)
+{
+	struct evu *u = evu_of(loop);
+	struct io_uring_sqe *sqe;
+
+	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
+		return NULL;
+	io_uring_sqe_set_data(sqe, op);
+	return sqe;
+}
+
+int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
+{
+	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
+
+	if (sqe == NULL)
+		return -1;
+	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	op->group = -1;
+	return 0;
+}
+
+int ev_uring_recv_limit(const struct ev_loop *loop)
+{
+	const struct evu *u = evu_of(loop);
+
+	return u != NULL && u->recv_limit;
+}
+
+int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
+{
+	struct evu *u = evu_of(loop);
+	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
+
+	if (sqe == NULL)
+		return -1;
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = EV_BUF_STREAM;
+	if (limit > 0 && u->recv_limit) {
+		/* Below one buffer, each read takes at most the limit too, so
+		 * that the total is kept exactly. */
+		if (limit < u->group[EV_BUF_STREAM].size)
+			sqe->len = (unsigned)limit;
+		sqe->file_index = limit > UINT_MAX ? UINT_MAX : (unsigned)limit;
+	}
+	op->group = EV_BUF_STREAM;
+	return 0;
+}
+
+int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg)
+{
+	struct evu *u = evu_of(loop);
+	struct io_uring_sqe *sqe;
+
+	if (u == NULL || evu_group_open(u, EV_BUF_DGRAM) == -1)
+		return -1;
+	if ((sqe = evu_op_sqe(loop, op)) == NULL)
+		return -1;
+	/* The kernel only reads the lengths of msg's name and control. */
+	io_uring_prep_recvmsg_multishot(sqe, fd, msg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = EV_BUF_DGRAM;
+	op->group = EV_BUF_DGRAM;
+	return 0;
+}
+
+long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
+                    void **payload, struct sockaddr **name, socklen_t *namelen)
+{
+	struct evu *u = evu_of(loop);
+	const struct io_uring_recvmsg_out *o;
+	size_t head = sizeof(*o) + msg->msg_namelen + msg->msg_controllen;
+	char *buf;
+
+	if (u == NULL || c->data == NULL || c->res < 0 || (size_t)c->res < head)
+		return -1;
+	buf = c->data;
+	o = (const struct io_uring_recvmsg_out *)(void *)buf;
+	if ((o->flags & MSG_TRUNC) || o->namelen > msg->msg_namelen)
+		return -1;
+	*name = (struct sockaddr *)(void *)(buf + sizeof(*o));
+	*namelen = o->namelen;
+	*payload = buf + head;
+	return (long)((size_t)c->res - head);
+}
+
+int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+               int flags)
+{
+	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
+
+	if (sqe == NULL)
+		return -1;
+	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+	op->group = -1;
+	return 0;
+}
+
+int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
+                  int flags)
+{
+	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
+
+	if (sqe == NULL)
+		return -1;
+	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
+	op->group = -1;
+	return 0;
+}
+
+int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
+{
+	struct evu *u = evu_of(loop);
+	struct io_uring_sqe *sqe;
+
+	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
+		return -1;
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, 0);
+	if (u->skip_cqe)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	return 0;
+}
+
+void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
+{
+	struct evu *u = loop->bdata;
+
+	evu_buf_return(&u->group[g], (unsigned)buf);
+}
+
+size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g)
+{
+	const struct evu *u = evu_of(loop);
+
+	return u != NULL && u->group[g].ready ? u->group[g].size : 0;
+}
+
+size_t ev_buf_free(const struct ev_loop *loop, enum ev_buf_group g)
+{
+	const struct evu *u = evu_of(loop);
+
+	if (u == NULL || !u->group[g].ready)
+		return 0;
+	/* Given back counts: the wait that follows passes it on first. */
+	return u->group[g].entries - u->group[g].lent;
+}
+
+#else /* !EV_HAVE_IO_URING: the operations exist, and say so */
+
+int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
+{
+	(void)loop;
+	(void)op;
+	(void)fd;
+	errno = ENOTSUP;
+	return -1;
+}
+
+int ev_uring_recv_limit(const struct ev_loop *loop)
+{
+	(void)loop;
+	return 0;
+}
+
+int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
+{
+	(void)limit;
+	return ev_op_accept(loop, op, fd);
+}
+
+int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg)
+{
+	(void)msg;
+	return ev_op_accept(loop, op, fd);
+}
+
+long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
+                    void **payload, struct sockaddr **name, socklen_t *namelen)
+{
+	(void)loop;
+	(void)c;
+	(void)msg;
+	(void)payload;
+	(void)name;
+	(void)namelen;
+	return -1;
+}
+
+int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+               int flags)
+{
+	(void)buf;
+	(void)len;
+	(void)flags;
+	return ev_op_accept(loop, op, fd);
+}
+
+int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
+                  int flags)
+{
+	(void)msg;
+	(void)flags;
+	return ev_op_accept(loop, op, fd);
+}
+
+int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
+{
+	return ev_op_accept(loop, op, -1);
+}
+
+size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g)
+{
+	(void)loop;
+	(void)g;
+	return 0;
+}
+
+void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
+{
+	(void)loop;
+	(void)g;
+	(void)buf;
+}
+
+size_t ev_buf_free(const struct ev_loop *loop, enum ev_buf_group g)
+{
+	(void)loop;
+	(void)g;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Completion operations: what a loop whose backend takes them (io_uring;
+ * ev_loop_completions()) offers beside readiness.  The kernel does the I/O
+ * and reports the result, so a connection costs no system call per message.
+ * An operation is a struct ev_op embedded in its owner; its callback gets
+ * every completion.  Preparing one makes no system call: the loop submits
+ * what a turn prepared in its next wait.  Received data lands in the loop's
+ * provided buffers, lent to the owner until it gives them back.
+ */
+#ifndef ECHOD_EV_URING_H
+#define ECHOD_EV_URING_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+
+/* One completion of an operation. */
+struct ev_completion {
+	int res;    /* the result (a descriptor, a byte count), or -errno */
+	int more;   /* a multishot operation stays armed: more completions follow */
+	int buf;    /* the provided buffer lent with the data, or -1 */
+	char *data; /* where in it the data starts */
+};
+
+struct ev_op;
+typedef void ev_op_fn(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c);
+
+/*
+ * Embedded in its owner, which finds itself with ev_container_of().  The op
+ * must stay valid from the moment it is prepared until its last completion
+ * (the one without `more`) has run; ev_op_cancel() hastens that one.
+ */
+struct ev_op {
+	ev_op_fn *fn;
+	int group; /* the loop's: whose buffers its receives lend */
+};
+
+static inline void ev_op_init(struct ev_op *op, ev_op_fn *fn)
+{
+	op->fn = fn;
+	op->group = -1;
+}
+
+/*
+ * The loop's pools of provided buffers.  Where the kernel can (6.12), a
+ * stream receive takes only what it needs of a buffer and the next one goes
+ * on in the same buffer, so many small messages share one; each completion
+ * lends its part, and the buffer goes back to the kernel once every part has
+ * been given back.
+ */
+enum ev_buf_group {
+	EV_BUF_STREAM, /* stream receives */
+	EV_BUF_DGRAM,  /* datagram receives: a whole datagram and its sender each */
+	EV_BUF_GROUPS,
+};
+
+/* Buffers in the datagram pool: ids run from 0 to EV_URING_DGRAM_BUFS - 1. */
+#define EV_URING_DGRAM_BUFS 64
+
+/*
+ * Each of the following prepares one operation on fd, reported to op.  They
+ * return 0, or -1 with errno: ENOTSUP if the loop takes no completions,
+ * ENOMEM, or the kernel's error in submitting what was queued before.
+ */
+
+/* Multishot accept: one completion per accepted connection (res: its
+ * descriptor, non-blocking and close-on-exec) while `more` is set. */
+int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd);
+
+/*
+ * Multishot receive into EV_BUF_STREAM buffers: one completion per read
+ * (res bytes in buffer `buf`), 0 at end of file, until `more` is clear
+ * (-ENOBUFS: the pool was empty).  With limit > 0 the operation ends after
+ * about `limit` bytes (at most one read more) where the kernel can count
+ * them (ev_uring_recv_limit()); 0: no limit.
+ */
+int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit);
+
+/* Whether ev_op_recv()'s limit is kept by this kernel. */
+int ev_uring_recv_limit(const struct ev_loop *loop);
+
+/*
+ * Multishot recvmsg into EV_BUF_DGRAM buffers: one completion per datagram,
+ * laid out as the kernel's struct io_uring_recvmsg_out, then the sender's
+ * address (msg->msg_namelen bytes), then the payload; see
+ * ev_uring_dgram().  msg (only its name and control lengths count) must stay
+ * valid while the operation runs.  -EINVAL: this kernel has no multishot
+ * recvmsg.
+ */
+int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg);
+
+/* Where the payload and the sender of datagram completion c are, given the
+ * msghdr the receive was prepared with.  Returns the payload's length, or
+ * -1 if the datagram was truncated or malformed. */
+long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
+                    void **payload, struct sockaddr **name, socklen_t *namelen);
+
+/* Send len bytes at buf (valid until the completion), with send(2)'s flags
+ * (MSG_NOSIGNAL is added).  res: the bytes sent, maybe fewer than len. */
+int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+               int flags);
+
+/* Send a message; msg, its iovecs, name and bytes stay valid until the
+ * completion. */
+int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
+                  int flags);
+
+/* Ask the kernel to end every operation reported to op; each still ends
+ * with a completion (-ECANCELED, or whatever it had come to). */
+int ev_op_cancel(struct ev_loop *loop, struct ev_op *op);
+
+/* Give back what completion c of group g lent, once the last send from it
+ * has completed.  Buffers go back to the kernel at the next wait. */
+void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf);
+
+/* Buffers of group g that the kernel can fill now. */
+size_t ev_buf_free(const struct ev_loop *loop, enum ev_buf_group g);
+
+/* The most one completion of group g lends (a buffer's size). */
+size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g);
+
+#endif
