@@ -163,6 +163,19 @@ void buffer_consume(struct buffer *b, size_t n)
 	}
 }
 
+void buffer_splice_front(struct buffer *b, struct buffer *front)
+{
+	if (front->head == NULL)
+		return;
+	front->tail->next = b->head;
+	if (b->tail == NULL)
+		b->tail = front->tail;
+	b->head = front->head;
+	b->len += front->len;
+	front->head = front->tail = NULL;
+	front->len = 0;
+}
+
 void buffer_clear(struct buffer *b)
 {
 	struct buffer_chunk *c = b->head;

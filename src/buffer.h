@@ -48,6 +48,10 @@ void buffer_consume(struct buffer *b, size_t n);
 /* Drop everything. */
 void buffer_clear(struct buffer *b);
 
+/* Put everything queued in `front` before what b holds, and leave front
+ * empty.  Moves chunks, copies nothing. */
+void buffer_splice_front(struct buffer *b, struct buffer *front);
+
 /* Release the chunks kept for reuse (at exit, for leak checkers). */
 void buffer_cache_flush(void);
 

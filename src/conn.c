@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Stream echo.  The common case costs one read and one send per message: the
- * bytes go from a buffer shared by the whole worker straight back to the
- * socket, and only what the socket does not take is copied into the
- * connection's queue.  While that queue is not empty, input is appended to
- * it and write interest is on; past max_pending, reading stops.
+ * Stream echo: a connection's state (queue, backpressure, half-close, idle,
+ * retiring) and its readiness driver.  By readiness the common case costs one
+ * read and one send per message: the bytes go from a buffer shared by the
+ * whole worker straight back to the socket, and only what the socket does
+ * not take is copied into the connection's queue.  While that queue is not
+ * empty, input is appended to it and write interest is on; past max_pending,
+ * reading stops.  conn_uring.c moves the bytes by completions instead, under
+ * the same state.
  */
 #include "acconfig.h"
 
@@ -23,11 +26,26 @@
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t);
 static int is_settled(struct conn *c);
-static void linger(struct conn *c);
+static int linger(struct conn *c);
 
 static size_t max_pending(const struct conn *c)
 {
 	return c->ctx->max_pending;
+}
+
+static const struct conn_io *conn_io(const struct conn_ctx *ctx)
+{
+	return ctx->io != NULL ? ctx->io : &conn_io_ready;
+}
+
+size_t conn_backlog(const struct conn *c)
+{
+	return c->out.len + conn_io(c->ctx)->held(c);
+}
+
+int conn_wants_read(const struct conn *c)
+{
+	return c->state == CONN_LINGER || (!c->peer_eof && !c->paused);
 }
 
 static void touch(struct conn *c)
@@ -67,7 +85,7 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = calloc(1, conn_io(ctx)->size);
 
 	if (c == NULL)
 		return NULL;
@@ -76,10 +94,10 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
 	touch(c);
-	if (ev_add(ctx->loop, fd, EV_READ, conn_on_io, c) == -1)
+	if (arm_idle(c) == -1)
 		goto fail;
-	if (arm_idle(c) == -1) {
-		ev_del(ctx->loop, fd);
+	if (conn_io(ctx)->start(c) == -1) {
+		ev_timer_stop(ctx->loop, &c->timer);
 		goto fail;
 	}
 	link_conn(ctx, c);
@@ -99,13 +117,60 @@ void conn_close(struct conn *c, const char *reason)
 	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
 	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	ev_timer_stop(ctx->loop, &c->timer);
-	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
-	close(c->fd);
-	buffer_clear(&c->out);
 	unlink_conn(ctx, c);
-	free(c);
+	if (conn_io(ctx)->release(c))
+		conn_free(c);
 	if (ctx->on_close != NULL)
 		ctx->on_close(ctx);
+}
+
+void conn_free(struct conn *c)
+{
+	close(c->fd);
+	buffer_clear(&c->out);
+	free(c);
+}
+
+void conn_received(struct conn *c, size_t n)
+{
+	c->bytes_in += (uint64_t)n;
+	touch(c);
+	if (conn_backlog(c) >= max_pending(c))
+		c->paused = 1;
+}
+
+void conn_sent(struct conn *c, size_t n)
+{
+	c->bytes_out += (uint64_t)n;
+	touch(c);
+	/* Resume reading once half the limit has drained: not at every byte,
+	 * so a slow reader is served in large reads, not many small ones. */
+	if (c->paused && conn_backlog(c) <= max_pending(c) / 2)
+		c->paused = 0;
+}
+
+int conn_settle(struct conn *c)
+{
+	if (c->peer_eof && conn_backlog(c) == 0) {
+		/* Everything is echoed and the client has finished: our close
+		 * sends FIN, and with nothing unread it cannot turn into RST. */
+		conn_close(c, "client closed");
+		return -1;
+	}
+	if (c->state == CONN_RETIRING && c->ctx->cut && is_settled(c))
+		return linger(c);
+	if (conn_io(c->ctx)->update(c) == -1) {
+		conn_close(c, "event loop error");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the readiness driver ---------------------------------------------------- */
+
+static int ready_start(struct conn *c)
+{
+	return ev_add(c->ctx->loop, c->fd, EV_READ, conn_on_io, c);
 }
 
 /* The interest a connection needs in its current state. */
@@ -113,14 +178,14 @@ static int wanted_events(const struct conn *c)
 {
 	int ev = 0;
 
-	if (!c->peer_eof && !c->paused)
+	if (conn_wants_read(c))
 		ev |= EV_READ;
 	if (!buffer_empty(&c->out))
 		ev |= EV_WRITE;
 	return ev;
 }
 
-static int update_interest(struct conn *c)
+static int ready_update(struct conn *c)
 {
 	int want = wanted_events(c);
 
@@ -128,6 +193,26 @@ static int update_interest(struct conn *c)
 		return 0;
 	return ev_set(c->ctx->loop, c->fd, want);
 }
+
+static size_t ready_held(const struct conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+static int ready_release(struct conn *c)
+{
+	ev_del_closing(c->ctx->loop, c->fd); /* accepted here, never shared */
+	return 1;
+}
+
+const struct conn_io conn_io_ready = {
+    .size = sizeof(struct conn),
+    .start = ready_start,
+    .update = ready_update,
+    .held = ready_held,
+    .release = ready_release,
+};
 
 static int would_block(int err)
 {
@@ -149,8 +234,7 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
-		c->bytes_out += (uint64_t)n;
-		touch(c);
+		conn_sent(c, (size_t)n);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
 		if ((size_t)n < want)
@@ -203,10 +287,7 @@ static int on_readable(struct conn *c)
 	ssize_t n = buffer_empty(&c->out) ? read_direct(c) : read_queued(c);
 
 	if (n > 0) {
-		c->bytes_in += (uint64_t)n;
-		touch(c);
-		if (c->out.len >= max_pending(c))
-			c->paused = 1;
+		conn_received(c, (size_t)n);
 		return 0;
 	}
 	if (n == 0) {
@@ -225,10 +306,6 @@ static int on_writable(struct conn *c)
 		conn_close(c, "write error");
 		return -1;
 	}
-	/* Resume reading once half the limit has drained: not at every byte,
-	 * so a slow reader is served in large reads, not many small ones. */
-	if (c->paused && c->out.len <= max_pending(c) / 2)
-		c->paused = 0;
 	return 0;
 }
 
@@ -256,21 +333,12 @@ static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 	if ((events & EV_WRITE) && on_writable(c) == -1)
 		return;
-	if ((events & EV_READ) && !c->peer_eof && !c->paused && on_readable(c) == -1)
+	if ((events & EV_READ) && conn_wants_read(c) && on_readable(c) == -1)
 		return;
-	if (c->peer_eof && buffer_empty(&c->out)) {
-		/* Everything is echoed and the client has finished: our close
-		 * sends FIN, and with nothing unread it cannot turn into RST. */
-		conn_close(c, "client closed");
-		return;
-	}
-	if (c->state == CONN_RETIRING && c->ctx->cut && is_settled(c)) {
-		linger(c);
-		return;
-	}
-	if (update_interest(c) == -1)
-		conn_close(c, "event loop error");
+	(void)conn_settle(c);
 }
+
+/* ---- retiring ------------------------------------------------------------------ */
 
 /* Everything received has been echoed, and nothing waits in the socket's
  * receive buffer either. */
@@ -278,7 +346,7 @@ static int is_settled(struct conn *c)
 {
 	int unread = 0;
 
-	if (!buffer_empty(&c->out) || c->peer_eof)
+	if (conn_backlog(c) > 0 || c->peer_eof)
 		return 0;
 	if (ioctl(c->fd, FIONREAD, &unread) == -1)
 		return 1;
@@ -287,17 +355,20 @@ static int is_settled(struct conn *c)
 
 /* Half-close, then discard input until the peer closes or the linger time
  * passes: closing with unread input would send RST, and a RST can destroy
- * echoed bytes still in flight to the client. */
-static void linger(struct conn *c)
+ * echoed bytes still in flight to the client.  Returns 0, or -1 if c was
+ * closed. */
+static int linger(struct conn *c)
 {
 	struct ev_loop *loop = c->ctx->loop;
 
-	if (shutdown(c->fd, SHUT_WR) == -1 || ev_set(loop, c->fd, EV_READ) == -1 ||
-	    ev_timer_start(loop, &c->timer, CONN_LINGER_MS) == -1) {
-		conn_close(c, "retired");
-		return;
-	}
 	c->state = CONN_LINGER;
+	if (shutdown(c->fd, SHUT_WR) == -1 ||
+	    ev_timer_start(loop, &c->timer, CONN_LINGER_MS) == -1 ||
+	    conn_io(c->ctx)->update(c) == -1) {
+		conn_close(c, "retired");
+		return -1;
+	}
+	return 0;
 }
 
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -317,7 +388,7 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 		break;
 	case CONN_RETIRING:
 		if (now - c->last_active >= CONN_QUIET_MS && is_settled(c)) {
-			linger(c);
+			(void)linger(c);
 			return;
 		}
 		next = CONN_QUIET_MS;
@@ -359,7 +430,7 @@ static void conn_cut(struct conn *c)
 		return;
 	c->state = CONN_RETIRING;
 	if (is_settled(c))
-		linger(c);
+		(void)linger(c);
 }
 
 void conn_cut_all(struct conn_ctx *ctx)

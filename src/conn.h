@@ -7,6 +7,7 @@
 #ifndef ECHOD_CONN_H
 #define ECHOD_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buffer.h"
@@ -14,15 +15,19 @@
 
 struct conn;
 
+struct conn_io;
+
 /*
- * What connections need from their owner, and nothing more: the loop, a
- * read buffer shared by all of them, the limits, the list of open
- * connections, and a callback when one closes.  A worker embeds one; a unit
- * test can make one without a process.
+ * What connections need from their owner, and nothing more: the loop, how
+ * their bytes move, a read buffer shared by all of them, the limits, the
+ * list of open connections, and a callback when one closes.  A worker embeds
+ * one; a unit test can make one without a process.
  */
 struct conn_ctx {
 	struct ev_loop *loop;
-	char *rbuf; /* shared read buffer */
+	const struct conn_io *io; /* NULL: by readiness (conn_io_ready) */
+	void *io_data;            /* the I/O driver's own state */
+	char *rbuf;               /* shared read buffer */
 	size_t rbuf_size;
 	size_t max_pending; /* bytes queued per connection before reading stops */
 	uint64_t idle_ms;   /* 0: never */
@@ -61,7 +66,8 @@ struct conn {
  */
 struct conn *conn_new(struct conn_ctx *ctx, int fd);
 
-/* Close now, for `reason` (logged at debug).  Unlinks and frees c, then
+/* Close now, for `reason` (logged at debug).  Unlinks c and frees it (or
+ * leaves that to the driver, whose operations on it must end first), then
  * calls ctx->on_close. */
 void conn_close(struct conn *c, const char *reason);
 
@@ -82,5 +88,49 @@ void conn_retire_all(struct conn_ctx *ctx);
  * one waits for the client's FIN. */
 #define CONN_QUIET_MS  250
 #define CONN_LINGER_MS 1000
+
+/* Bytes received and not yet echoed (queued, or held by the I/O driver). */
+size_t conn_backlog(const struct conn *c);
+
+/*
+ * ---- For the I/O drivers ----------------------------------------------------
+ * conn.c decides what a connection does: what it queues, when reading pauses
+ * and resumes, when it half-closes, closes or lingers.  A driver moves the
+ * bytes and tells it what happened.  conn.c's own driver (conn_io_ready)
+ * reads and sends when the loop says the socket is ready; conn_uring.c's lets
+ * io_uring do both.
+ */
+struct conn_io {
+	size_t size; /* bytes to allocate per connection, >= sizeof(struct conn) */
+	/* Begin: c is set up but not linked yet.  0, or -1 with errno. */
+	int (*start)(struct conn *c);
+	/* Read or not as conn_wants_read() says; send what is pending.  0, or
+	 * -1 with errno. */
+	int (*update)(struct conn *c);
+	/* Bytes received and not echoed that are not in c->out. */
+	size_t (*held)(const struct conn *c);
+	/* conn_close() stops c's I/O: 1 if c may be freed at once, 0 if the
+	 * driver calls conn_free() once its last operation on c has ended. */
+	int (*release)(struct conn *c);
+};
+
+extern const struct conn_io conn_io_ready;
+
+/* Whether c reads now: while lingering (to discard), else unless the client
+ * sent FIN or the queue is over max_pending. */
+int conn_wants_read(const struct conn *c);
+
+/* The driver took n bytes from c's socket (now in c->out or held), or sent n
+ * bytes of its backlog. */
+void conn_received(struct conn *c, size_t n);
+void conn_sent(struct conn *c, size_t n);
+
+/* After the driver handled an event of c: close c when the client has
+ * finished and everything is echoed, half-close it when cut, else let the
+ * driver update.  Returns 0, or -1 if c was closed. */
+int conn_settle(struct conn *c);
+
+/* Close c's descriptor and free it and its queue. */
+void conn_free(struct conn *c);
 
 #endif

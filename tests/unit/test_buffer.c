@@ -102,6 +102,48 @@ static void test_partial_consume_keeps_order(void **state)
 	buffer_cache_flush();
 }
 
+/* What the io_uring driver does when a send from held receive buffers is
+ * short: the rest goes in front of what is already queued, in order, and
+ * appending goes on at the end. */
+static void test_splice_front(void **state)
+{
+	(void)state;
+	struct buffer b = {0}, front = {0};
+	size_t n1 = BUFFER_CHUNK_SIZE + 100, n2 = 300, n3 = 50;
+	char *in = malloc(n1 + n2 + n3), *out = malloc(n1 + n2 + n3);
+
+	assert_non_null(in);
+	assert_non_null(out);
+	fill(in, n1 + n2 + n3, 5);
+	/* Nothing to move: b is left alone. */
+	buffer_splice_front(&b, &front);
+	assert_true(buffer_empty(&b));
+	assert_null(b.head);
+
+	assert_int_equal(buffer_append(&b, in + n1, n2), 0);
+	assert_int_equal(buffer_append(&front, in, n1), 0);
+	buffer_splice_front(&b, &front);
+	assert_true(buffer_empty(&front));
+	assert_null(front.head);
+	assert_int_equal(b.len, n1 + n2);
+	assert_int_equal(buffer_append(&b, in + n1 + n2, n3), 0);
+	assert_int_equal(drain_copy(&b, out), n1 + n2 + n3);
+	assert_memory_equal(in, out, n1 + n2 + n3);
+
+	/* Into an empty queue, which then appends after it. */
+	assert_int_equal(buffer_append(&front, in, n2), 0);
+	buffer_splice_front(&b, &front);
+	assert_int_equal(buffer_append(&b, in + n2, n3), 0);
+	assert_int_equal(b.len, n2 + n3);
+	assert_int_equal(drain_copy(&b, out), n2 + n3);
+	assert_memory_equal(in, out, n2 + n3);
+	assert_null(b.head);
+	assert_null(b.tail);
+	free(in);
+	free(out);
+	buffer_cache_flush();
+}
+
 static void test_reserve_commit(void **state)
 {
 	(void)state;
@@ -152,6 +194,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_owns_nothing),
 	    cmocka_unit_test(test_roundtrip_across_chunks),
 	    cmocka_unit_test(test_partial_consume_keeps_order),
+	    cmocka_unit_test(test_splice_front),
 	    cmocka_unit_test(test_reserve_commit),
 	    cmocka_unit_test(test_iov_limit),
 	};

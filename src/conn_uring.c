@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Stream echo by completions.  A multishot receive lends the connection
+ * buffers of the loop's pool; they are held, not copied, and sent back from
+ * where they are, with at most one send in flight per connection.  Such a
+ * send does not wait: what the socket does not take is copied into the
+ * connection's queue and the buffers go back to the pool at once, so a
+ * client that does not read never pins the pool.  Sends from the queue wait
+ * for room in the kernel, and a short one is continued.  Receiving stops (the
+ * receive is cancelled) where conn.c says, and when the pool runs dry
+ * (-ENOBUFS) the connection waits until buffers come back.  Sends and
+ * receives a turn asks for are prepared just before the loop waits, so a
+ * connection that received several times in one turn sends once.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn_uring.h"
+#include "ev_uring.h"
+
+/* Receive buffers a connection holds at most before it copies. */
+#define CONN_URING_HELD 8
+
+enum recv_state {
+	RECV_IDLE,       /* no receive in the kernel */
+	RECV_ARMED,      /* a multishot receive runs */
+	RECV_CANCELLING, /* asked to end; its last completion is to come */
+};
+
+/* Which of the driver's lists a connection is on. */
+enum cu_list {
+	CU_NONE,
+	CU_DIRTY,   /* to look at before the next wait */
+	CU_STARVED, /* waits for free receive buffers */
+	CU_ZOMBIE,  /* closed; waits for its last completion */
+};
+
+/* What a send needs while one is pending, lent from the driver's pool so
+ * that an idle connection does not carry it. */
+struct cu_slot {
+	struct cu_slot *next; /* the pool's free list */
+	struct msghdr msg;
+	struct iovec iov[CONN_URING_HELD]; /* held buffers, oldest first, or the queue's chunks */
+	uint16_t bid[CONN_URING_HELD];
+	uint8_t nheld; /* iov[0..nheld) are held receive buffers */
+	uint8_t nsend; /* of them, how many the send in flight covers */
+};
+
+struct conn_u {
+	struct conn c; /* first: conn.c allocates conn_io_uring.size */
+	struct ev_op recv_op;
+	struct ev_op send_op;
+	struct conn_u *next, *prev; /* on list `list` */
+	struct cu_slot *slot;       /* while something is held or being sent */
+	size_t held;                /* bytes in held buffers */
+	uint8_t list;               /* enum cu_list */
+	uint8_t recv;               /* enum recv_state */
+	uint8_t sending;            /* a send is in flight */
+	uint8_t queue_send;         /* ... and it is from c.out */
+	uint8_t starved;            /* the last receive ended with -ENOBUFS */
+	uint8_t closed;             /* conn_close() ran */
+};
+
+struct cu_driver {
+	struct conn_u *head[4]; /* by enum cu_list (CU_NONE unused) */
+	struct cu_slot *free_slots;
+};
+
+static const struct conn_io conn_io_uring;
+
+static struct conn_u *cu_of(struct conn *c)
+{
+	return ev_container_of(c, struct conn_u, c);
+}
+
+static struct cu_driver *driver(const struct conn_u *cu)
+{
+	return cu->c.ctx->io_data;
+}
+
+static struct ev_loop *loop_of(const struct conn_u *cu)
+{
+	return cu->c.ctx->loop;
+}
+
+/* ---- lists and slots -------------------------------------------------------- */
+
+static void cu_unlink(struct conn_u *cu)
+{
+	struct cu_driver *d = driver(cu);
+
+	if (cu->list == CU_NONE)
+		return;
+	if (cu->prev != NULL)
+		cu->prev->next = cu->next;
+	else
+		d->head[cu->list] = cu->next;
+	if (cu->next != NULL)
+		cu->next->prev = cu->prev;
+	cu->next = cu->prev = NULL;
+	cu->list = CU_NONE;
+}
+
+static void cu_link(struct conn_u *cu, enum cu_list list)
+{
+	struct cu_driver *d = driver(cu);
+
+	if (cu->list == list)
+		return;
+	cu_unlink(cu);
+	cu->prev = NULL;
+	cu->next = d->head[list];
+	if (cu->next != NULL)
+		cu->next->prev = cu;
+	d->head[list] = cu;
+	cu->list = (uint8_t)list;
+}
+
+static struct cu_slot *slot_get(struct conn_u *cu)
+{
+	struct cu_driver *d = driver(cu);
+	struct cu_slot *s = d->free_slots;
+
+	if (cu->slot != NULL)
+		return cu->slot;
+	if (s != NULL)
+		d->free_slots = s->next;
+	else if ((s = malloc(sizeof(*s))) == NULL)
+		return NULL;
+	s->nheld = 0;
+	s->nsend = 0;
+	cu->slot = s;
+	return s;
+}
+
+static void slot_put(struct conn_u *cu)
+{
+	struct cu_driver *d = driver(cu);
+	struct cu_slot *s = cu->slot;
+
+	if (s == NULL)
+		return;
+	s->next = d->free_slots;
+	d->free_slots = s;
+	cu->slot = NULL;
+}
+
+/* Give held buffers [from, nheld) back to the pool. */
+static void release_held(struct conn_u *cu, unsigned from)
+{
+	struct cu_slot *s = cu->slot;
+
+	if (s == NULL)
+		return;
+	for (unsigned i = from; i < s->nheld; i++) {
+		ev_buf_release(loop_of(cu), EV_BUF_STREAM, s->bid[i]);
+		cu->held -= s->iov[i].iov_len;
+	}
+	s->nheld = (uint8_t)from;
+}
+
+/* ---- receiving ----------------------------------------------------------------- */
+
+/* The n bytes at data, lent with buffer bid, are c's: held, or copied into
+ * the queue when it is not empty (they go after it) or the slot is full.
+ * Returns 0, or -1 (ENOMEM). */
+static int take(struct conn_u *cu, int bid, char *data, size_t n)
+{
+	struct ev_loop *loop = loop_of(cu);
+	struct cu_slot *s = cu->slot;
+	int rc;
+
+	if (buffer_empty(&cu->c.out) && (s == NULL || s->nheld < CONN_URING_HELD) &&
+	    (s = slot_get(cu)) != NULL) {
+		s->iov[s->nheld].iov_base = data;
+		s->iov[s->nheld].iov_len = n;
+		s->bid[s->nheld] = (uint16_t)bid;
+		s->nheld++;
+		cu->held += n;
+		return 0;
+	}
+	rc = buffer_append(&cu->c.out, data, n);
+	ev_buf_release(loop, EV_BUF_STREAM, bid);
+	return rc;
+}
+
+/* Free a closed connection once nothing of it is in the kernel. */
+static void reap(struct conn_u *cu)
+{
+	if (cu->recv != RECV_IDLE || cu->sending)
+		return;
+	release_held(cu, 0);
+	slot_put(cu);
+	cu_unlink(cu);
+	conn_free(&cu->c);
+}
+
+static void on_recv(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *cq)
+{
+	struct conn_u *cu = ev_container_of(op, struct conn_u, recv_op);
+	struct conn *c = &cu->c;
+
+	if (!cq->more)
+		cu->recv = RECV_IDLE;
+	if (cu->closed || (cq->res > 0 && c->state == CONN_LINGER)) {
+		/* Nobody wants these bytes any more. */
+		if (cq->buf >= 0)
+			ev_buf_release(loop, EV_BUF_STREAM, cq->buf);
+		if (cu->closed) {
+			reap(cu);
+			return;
+		}
+	} else if (cq->res > 0) {
+		if (take(cu, cq->buf, cq->data, (size_t)cq->res) == -1) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		conn_received(c, (size_t)cq->res);
+	} else if (cq->res == 0) {
+		if (c->state == CONN_LINGER) {
+			conn_close(c, "retired");
+			return;
+		}
+		c->peer_eof = 1;
+	} else if (cq->res == -ENOBUFS) {
+		/* Backpressure from the pool: the bytes wait in the socket. */
+		cu->starved = 1;
+	} else if (cq->res != -ECANCELED) {
+		conn_close(c, c->state == CONN_LINGER ? "retired" : "read error");
+		return;
+	}
+	(void)conn_settle(c);
+}
+
+static int arm_recv(struct conn_u *cu)
+{
+	const struct conn *c = &cu->c;
+	size_t limit = 0;
+
+	/* No more than max_pending in all, as by readiness; a lingering
+	 * connection discards, so it has no limit. */
+	if (c->state != CONN_LINGER) {
+		size_t backlog = conn_backlog(c), max = c->ctx->max_pending;
+		limit = backlog < max ? max - backlog : 1;
+	}
+	if (ev_op_recv(loop_of(cu), &cu->recv_op, c->fd, limit) == -1)
+		return -1;
+	cu->recv = RECV_ARMED;
+	cu->starved = 0;
+	return 0;
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static int send_iov(struct conn_u *cu, struct cu_slot *s, int n, int flags)
+{
+	struct ev_loop *loop = loop_of(cu);
+
+	if (n == 1)
+		return ev_op_send(loop, &cu->send_op, cu->c.fd, s->iov[0].iov_base,
+		                  s->iov[0].iov_len, flags);
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->msg.msg_iov = s->iov;
+	s->msg.msg_iovlen = (size_t)n;
+	return ev_op_sendmsg(loop, &cu->send_op, cu->c.fd, &s->msg, flags);
+}
+
+/* Start the next send if there is something to send: the held buffers
+ * without waiting, else the queue.  Returns 0, or -1 with errno. */
+static int send_next(struct conn_u *cu)
+{
+	struct conn *c = &cu->c;
+	struct cu_slot *s = cu->slot;
+
+	if (s != NULL && s->nheld > 0) {
+		if (send_iov(cu, s, s->nheld, MSG_DONTWAIT) == -1)
+			return -1;
+		s->nsend = s->nheld;
+		cu->queue_send = 0;
+	} else if (!buffer_empty(&c->out)) {
+		if ((s = slot_get(cu)) == NULL)
+			return -1;
+		if (send_iov(cu, s, buffer_iov(&c->out, s->iov, CONN_URING_HELD), 0) == -1)
+			return -1;
+		cu->queue_send = 1;
+	} else {
+		return 0;
+	}
+	cu->sending = 1;
+	return 0;
+}
+
+/* The held send took `sent` bytes: give back what went, and copy what did
+ * not into the front of the queue (the socket is full: it may stay so). */
+static int held_sent(struct conn_u *cu, size_t sent)
+{
+	struct cu_slot *s = cu->slot;
+	struct buffer rest = {0};
+	unsigned done = 0;
+
+	while (done < s->nsend && sent >= s->iov[done].iov_len) {
+		sent -= s->iov[done].iov_len;
+		cu->held -= s->iov[done].iov_len;
+		ev_buf_release(loop_of(cu), EV_BUF_STREAM, s->bid[done]);
+		done++;
+	}
+	memmove(s->iov, s->iov + done, (s->nheld - done) * sizeof(s->iov[0]));
+	memmove(s->bid, s->bid + done, (s->nheld - done) * sizeof(s->bid[0]));
+	s->nheld = (uint8_t)(s->nheld - done);
+	s->nsend = (uint8_t)(s->nsend - done);
+	if (s->nsend == 0)
+		return 0;
+	s->iov[0].iov_base = (char *)s->iov[0].iov_base + sent;
+	s->iov[0].iov_len -= sent;
+	cu->held -= sent;
+	for (unsigned i = 0; i < s->nheld; i++) {
+		if (buffer_append(&rest, s->iov[i].iov_base, s->iov[i].iov_len) == -1) {
+			buffer_clear(&rest);
+			return -1;
+		}
+	}
+	release_held(cu, 0);
+	s->nsend = 0;
+	buffer_splice_front(&cu->c.out, &rest);
+	return 0;
+}
+
+static void on_send(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *cq)
+{
+	struct conn_u *cu = ev_container_of(op, struct conn_u, send_op);
+	struct conn *c = &cu->c;
+	size_t sent = cq->res > 0 ? (size_t)cq->res : 0;
+	int rc = 0;
+	(void)loop;
+
+	cu->sending = 0;
+	if (cu->closed) {
+		cu->slot->nsend = 0;
+		reap(cu);
+		return;
+	}
+	if (cu->queue_send)
+		buffer_consume(&c->out, sent);
+	else
+		rc = held_sent(cu, sent);
+	if (sent > 0)
+		conn_sent(c, sent);
+	if (rc == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (cq->res < 0 && cq->res != -EAGAIN && cq->res != -EINTR) {
+		conn_close(c, "write error");
+		return;
+	}
+	if (cu->slot->nheld == 0)
+		slot_put(cu);
+	(void)conn_settle(c);
+}
+
+/* ---- the driver ------------------------------------------------------------- */
+
+/* Do what the turn asked of cu: receive or stop, send. */
+static void flush(struct conn_u *cu)
+{
+	struct conn *c = &cu->c;
+	struct ev_loop *loop = loop_of(cu);
+
+	if (!cu->sending && send_next(cu) == -1)
+		goto fail;
+	if (conn_wants_read(c)) {
+		if (cu->recv == RECV_IDLE) {
+			if (cu->starved && ev_buf_free(loop, EV_BUF_STREAM) == 0)
+				cu_link(cu, CU_STARVED);
+			else if (arm_recv(cu) == -1)
+				goto fail;
+		}
+	} else if (cu->recv == RECV_ARMED) {
+		if (ev_op_cancel(loop, &cu->recv_op) == -1)
+			goto fail;
+		cu->recv = RECV_CANCELLING;
+	}
+	return;
+
+fail:
+	conn_close(c, errno == ENOMEM ? "out of memory" : "event loop error");
+}
+
+/* Before the loop waits: what this turn's completions asked for, and the
+ * connections that waited for buffers, as many as there are free ones. */
+static void cu_prepare(struct ev_loop *loop, void *arg)
+{
+	struct cu_driver *d = arg;
+	size_t avail = ev_buf_free(loop, EV_BUF_STREAM);
+	struct conn_u *cu;
+
+	while (avail > 0 && (cu = d->head[CU_STARVED]) != NULL) {
+		cu_link(cu, CU_DIRTY);
+		avail--;
+	}
+	while ((cu = d->head[CU_DIRTY]) != NULL) {
+		cu_unlink(cu);
+		flush(cu);
+	}
+}
+
+static int cu_start(struct conn *c)
+{
+	struct conn_u *cu = cu_of(c);
+
+	ev_op_init(&cu->recv_op, on_recv);
+	ev_op_init(&cu->send_op, on_send);
+	cu_link(cu, CU_DIRTY);
+	return 0;
+}
+
+static int cu_update(struct conn *c)
+{
+	cu_link(cu_of(c), CU_DIRTY);
+	return 0;
+}
+
+static size_t cu_held(const struct conn *c)
+{
+	return ev_container_of(c, const struct conn_u, c)->held;
+}
+
+static int cu_release(struct conn *c)
+{
+	struct conn_u *cu = cu_of(c);
+	struct ev_loop *loop = loop_of(cu);
+
+	cu->closed = 1;
+	cu_unlink(cu);
+	if (cu->recv == RECV_ARMED) {
+		if (ev_op_cancel(loop, &cu->recv_op) == 0)
+			cu->recv = RECV_CANCELLING;
+		else
+			(void)shutdown(c->fd, SHUT_RDWR); /* ends the receive too */
+	}
+	/* A send from the queue may wait for room for ever; one from held
+	 * buffers does not wait. */
+	if (cu->sending && cu->queue_send && ev_op_cancel(loop, &cu->send_op) == -1)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	release_held(cu, cu->sending && !cu->queue_send ? cu->slot->nsend : 0);
+	if (cu->recv == RECV_IDLE && !cu->sending) {
+		slot_put(cu);
+		return 1;
+	}
+	/* Its descriptor stays open until then, so that the number cannot go
+	 * to a new connection while an operation still names it. */
+	cu_link(cu, CU_ZOMBIE);
+	return 0;
+}
+
+static const struct conn_io conn_io_uring = {
+    .size = sizeof(struct conn_u),
+    .start = cu_start,
+    .update = cu_update,
+    .held = cu_held,
+    .release = cu_release,
+};
+
+int conn_uring_attach(struct conn_ctx *ctx)
+{
+	struct cu_driver *d;
+
+	if (!ev_loop_completions(ctx->loop)) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -1;
+	ctx->io = &conn_io_uring;
+	ctx->io_data = d;
+	ev_loop_prepare(ctx->loop, cu_prepare, d);
+	return 0;
+}
+
+void conn_uring_detach(struct conn_ctx *ctx)
+{
+	struct cu_driver *d = ctx->io_data;
+	struct conn_u *cu;
+
+	if (d == NULL || ctx->io != &conn_io_uring)
+		return;
+	/* The loop is gone, and with it every operation: nothing is lent. */
+	while ((cu = d->head[CU_ZOMBIE]) != NULL) {
+		cu_unlink(cu);
+		free(cu->slot);
+		cu->slot = NULL;
+		conn_free(&cu->c);
+	}
+	while (d->free_slots != NULL) {
+		struct cu_slot *s = d->free_slots;
+		d->free_slots = s->next;
+		free(s);
+	}
+	free(d);
+	ctx->io_data = NULL;
+	ctx->io = NULL;
+}
