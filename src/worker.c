@@ -4,7 +4,10 @@
  * accepts on its share of the listeners and echoes, until the master tells it
  * over the channel to retire (stop accepting, let every connection finish at
  * its first quiet moment, cut what is left at shutdown_timeout) or to stop.
- * EOF on the channel means the master is gone: the worker retires.
+ * EOF on the channel means the master is gone: the worker retires.  On a loop
+ * that takes completions (io_uring) it accepts with a multishot accept per
+ * listener and lets conn_uring.c and udp_uring.c move the bytes; by readiness
+ * it accepts in batches and conn.c and udp.c do.
  */
 #include "acconfig.h"
 
@@ -21,13 +24,16 @@
 #include "channel.h"
 #include "config.h"
 #include "conn.h"
+#include "conn_uring.h"
 #include "ev.h"
+#include "ev_uring.h"
 #include "exitcode.h"
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
 #include "signals.h"
 #include "udp.h"
+#include "udp_uring.h"
 #include "worker.h"
 
 /* One read takes up to this much; also the largest direct echo. */
@@ -40,14 +46,30 @@
 /* At most one "out of descriptors" warning per this many ms. */
 #define FD_WARNING_MS 10000
 
+enum acceptor_state {
+	ACC_IDLE,       /* no accept in the kernel */
+	ACC_ARMED,      /* a multishot accept runs */
+	ACC_CANCELLING, /* asked to end; its last completion is to come */
+};
+
+/* A stream listener served by completions: its multishot accept. */
+struct acceptor {
+	struct ev_op op;
+	struct worker *w;
+	int fd;
+	int state; /* enum acceptor_state */
+};
+
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
 	const struct config *cfg;
 	size_t index;
-	int chan;             /* to the master; -1 once it is gone */
-	struct udp_echo *udp; /* shared UDP batch buffers, or NULL */
-	uint64_t deadline;    /* when retiring: cut what is left */
-	int *accept_fds;      /* stream listeners served */
+	int chan;                   /* to the master; -1 once it is gone */
+	struct udp_echo *udp;       /* shared UDP batch buffers, or NULL */
+	struct udp_uring *udpu;     /* UDP by completions, or NULL */
+	uint64_t deadline;          /* when retiring: cut what is left */
+	int *accept_fds;            /* stream listeners served */
+	struct acceptor *acceptors; /* one per accept_fds entry by completions, else NULL */
 	size_t naccept_fds;
 	struct ev_timer accept_timer;
 	uint64_t last_fd_warning;
@@ -62,11 +84,45 @@ uint64_t worker_retire_margin_ms(void)
 	return CONN_LINGER_MS;
 }
 
-static void accept_set(struct worker *w, int events)
+static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c);
+
+/* Start a's multishot accept (on) or ask it to end (off). */
+static void acceptor_set(struct acceptor *a, int on)
 {
-	for (size_t i = 0; i < w->naccept_fds; i++)
-		if (ev_set(w->conns.loop, w->accept_fds[i], events) == -1)
+	struct ev_loop *loop = a->w->conns.loop;
+
+	if (on && a->state == ACC_IDLE) {
+		if (ev_op_accept(loop, &a->op, a->fd) == -1)
+			log_warn("cannot accept on socket %d", a->fd);
+		else
+			a->state = ACC_ARMED;
+	} else if (!on && a->state == ACC_ARMED) {
+		if (ev_op_cancel(loop, &a->op) == -1)
+			log_warn("cannot stop accepting on socket %d", a->fd);
+		else
+			a->state = ACC_CANCELLING;
+	}
+}
+
+/* Accept on every listener (on), or stop (off). */
+static void accept_set(struct worker *w, int on)
+{
+	for (size_t i = 0; i < w->naccept_fds; i++) {
+		if (w->acceptors != NULL)
+			acceptor_set(&w->acceptors[i], on);
+		else if (ev_set(w->conns.loop, w->accept_fds[i], on ? EV_READ : 0) == -1)
 			log_warn("cannot change interest in a listening socket");
+	}
+}
+
+/* Whether an accept is still in the kernel: its connections are the
+ * worker's to serve, so it does not exit before they are reported. */
+static int accepts_pending(const struct worker *w)
+{
+	for (size_t i = 0; w->acceptors != NULL && i < w->naccept_fds; i++)
+		if (w->acceptors[i].state != ACC_IDLE)
+			return 1;
+	return 0;
 }
 
 static void accept_resume(struct worker *w)
@@ -74,7 +130,7 @@ static void accept_resume(struct worker *w)
 	w->accept_paused = 0;
 	ev_timer_stop(w->conns.loop, &w->accept_timer);
 	if (!w->retiring)
-		accept_set(w, EV_READ);
+		accept_set(w, 1);
 }
 
 static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -118,6 +174,15 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
+	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
+	socklen_t len = sizeof(peer);
+
+	/* A multishot accept does not say who connected. */
+	if (ss == NULL) {
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
+			peer.ss_family = AF_UNSPEC;
+		ss = &peer;
+	}
 
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
@@ -134,10 +199,77 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 	log_debug("connection %d accepted from %s port %d", fd, host, port);
 }
 
+/* An accept failed with err.  Returns 1 to go on accepting at once, 0 to
+ * stop for now (accepting may be paused). */
+static int accept_failed(struct worker *w, int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+		return 0;
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+		return 1;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		accept_pause(w, err);
+		return 0;
+	default:
+		errno = err;
+		log_warn("accept");
+		return 0;
+	}
+}
+
+/* A connection just accepted (from ss, or NULL if unknown): serve it, or
+ * close it past max_connections.  Returns 0, or -1 if accepting paused. */
+static int take_connection(struct worker *w, int fd, const struct sockaddr_storage *ss)
+{
+	int max = w->cfg->max_connections;
+	struct conn *c;
+
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_accepted(fd, ss);
+	w->accepted++;
+	if (w->conns.nconns >= (size_t)max) {
+		log_debug("connection %d closed: max_connections (%d) reached", fd, max);
+		/* Whatever the client already sent is read first: closing
+		 * with unread input would reset instead of EOF. */
+		ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
+		(void)r;
+		close(fd);
+		return 0;
+	}
+	if ((c = conn_new(&w->conns, fd)) == NULL) {
+		int err = errno; /* close() below may change errno */
+		if (err == ERANGE)
+			log_warnx("descriptor %d is beyond what the %s backend can watch; "
+			          "closing it",
+			          fd, ev_loop_backend(w->conns.loop));
+		else
+			log_warn("connection %d", fd);
+		close(fd);
+		if (err == ENOMEM) {
+			accept_pause(w, ENOMEM);
+			return -1;
+		}
+		return 0;
+	}
+	/* Accepted by the kernel just before the worker stopped accepting:
+	 * served, and retired like the others. */
+	if (w->retiring)
+		conn_retire(c);
+	return 0;
+}
+
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
 	struct worker *w = arg;
-	int max = w->cfg->max_connections;
 	(void)loop;
 	(void)events;
 
@@ -148,54 +280,31 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			switch (errno) {
-			case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-			case EWOULDBLOCK:
-#endif
-				return;
-			case EINTR:
-			case ECONNABORTED:
-			case EPROTO:
+			if (accept_failed(w, errno))
 				continue;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM:
-				accept_pause(w, errno);
-				return;
-			default:
-				log_warn("accept");
-				return;
-			}
+			return;
 		}
-		if (debug)
-			log_accepted(fd, &ss);
-		w->accepted++;
-		if (w->conns.nconns >= (size_t)max) {
-			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
-			/* Whatever the client already sent is read first: closing
-			 * with unread input would reset instead of EOF. */
-			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
-			(void)r;
-			close(fd);
-			continue;
-		}
-		if (conn_new(&w->conns, fd) == NULL) {
-			int err = errno; /* close() below may change errno */
-			if (err == ERANGE)
-				log_warnx("descriptor %d is beyond what the %s backend can watch; "
-				          "closing it",
-				          fd, ev_loop_backend(loop));
-			else
-				log_warn("connection %d", fd);
-			close(fd);
-			if (err == ENOMEM) {
-				accept_pause(w, ENOMEM);
-				return;
-			}
-		}
+		if (take_connection(w, fd, &ss) == -1)
+			return;
 	}
+}
+
+/* A completion of a multishot accept: a connection, or why it ended. */
+static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
+{
+	struct acceptor *a = ev_container_of(op, struct acceptor, op);
+	struct worker *w = a->w;
+	(void)loop;
+
+	if (!c->more)
+		a->state = ACC_IDLE;
+	if (c->res >= 0)
+		(void)take_connection(w, c->res, NULL);
+	else if (c->res != -ECANCELED && !accept_failed(w, -c->res) && !w->accept_paused)
+		/* An error it would only repeat: wait a moment, as for EMFILE. */
+		accept_pause(w, -c->res);
+	if (a->state == ACC_IDLE && !w->retiring && !w->accept_paused)
+		acceptor_set(a, 1);
 }
 
 static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size_t index,
@@ -204,21 +313,43 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	struct ev_loop *loop = w->conns.loop;
 	size_t total = 0;
 
+	int completions = ev_loop_completions(loop);
+
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
 	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
 		return -1;
+	if (completions &&
+	    (w->acceptors = calloc(total ? total : 1, sizeof(*w->acceptors))) == NULL)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
-		if (l->proto == LISTEN_UDP && w->udp == NULL && (w->udp = udp_echo_new()) == NULL)
+		if (l->proto == LISTEN_UDP && !completions && w->udp == NULL &&
+		    (w->udp = udp_echo_new()) == NULL)
+			return -1;
+		if (l->proto == LISTEN_UDP && completions && w->udpu == NULL &&
+		    (w->udpu = udp_uring_new(loop)) == NULL)
 			return -1;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
-			int rc = l->proto == LISTEN_UDP
-			             ? ev_add(loop, fd, EV_READ, udp_on_readable, w->udp)
-			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
+			int rc = 0;
+			if (l->proto == LISTEN_UDP && completions) {
+				rc = udp_uring_watch(w->udpu, fd);
+			} else if (l->proto == LISTEN_UDP) {
+				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
+			} else if (completions) {
+				struct acceptor *a = &w->acceptors[w->naccept_fds];
+				ev_op_init(&a->op, on_accepted);
+				a->w = w;
+				a->fd = fd;
+				a->state = ACC_IDLE;
+				acceptor_set(a, 1);
+				rc = a->state == ACC_ARMED ? 0 : -1;
+			} else {
+				rc = ev_add(loop, fd, EV_READ, on_acceptable, w);
+			}
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
@@ -241,9 +372,13 @@ static void worker_retire(struct worker *w)
 		return;
 	w->retiring = 1;
 	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
-	for (size_t i = 0; i < w->naccept_fds; i++)
-		ev_del(loop, w->accept_fds[i]);
-	w->naccept_fds = 0;
+	if (w->acceptors != NULL) {
+		accept_set(w, 0); /* what they accept meanwhile is still served */
+	} else {
+		for (size_t i = 0; i < w->naccept_fds; i++)
+			ev_del(loop, w->accept_fds[i]);
+		w->naccept_fds = 0;
+	}
 	ev_timer_stop(loop, &w->accept_timer);
 	conn_retire_all(&w->conns);
 	log_info("worker retiring: %zu connections open (worker %zu)", w->conns.nconns, w->index);
@@ -317,7 +452,12 @@ static void worker_free(struct worker *w)
 		conn_close(w->conns.conns, "shutdown");
 	if (loop != NULL)
 		ev_loop_free(loop);
+	/* With the loop gone, no completion can come: what the drivers still
+	 * hold can go. */
+	conn_uring_detach(&w->conns);
+	udp_uring_free(w->udpu);
 	udp_echo_free(w->udp);
+	free(w->acceptors);
 	free(w->accept_fds);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
@@ -330,11 +470,24 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 	const struct config *cfg = a->cfg;
 	struct ev_loop *loop;
 
-	if ((loop = ev_loop_new(cfg->backend)) == NULL) {
-		log_warn("cannot start the %s event backend", cfg->backend);
+	/* "auto" takes io_uring where the kernel lets this process use it:
+	 * the worker, unlike the master, has completions to give it. */
+	if ((loop = ev_loop_new_flags(cfg->backend, EV_LOOP_COMPLETIONS)) == NULL) {
+		if (ev_last_error()[0] != '\0')
+			log_warnx("cannot start the %s event backend: %s", cfg->backend,
+			          ev_last_error());
+		else
+			log_warn("cannot start the %s event backend", cfg->backend);
 		return -1;
 	}
 	w->conns.loop = loop;
+	if (ev_loop_fallback(loop) != NULL)
+		log_notice("worker %zu: %s; using %s", a->index, ev_loop_fallback(loop),
+		           ev_loop_backend(loop));
+	if (ev_loop_completions(loop) && conn_uring_attach(&w->conns) == -1) {
+		log_warn("worker %zu", a->index);
+		return -1;
+	}
 	ev_loop_sigmask(loop, wait_mask);
 	if ((w->conns.rbuf = malloc(w->conns.rbuf_size)) == NULL) {
 		log_warn("worker");
@@ -357,7 +510,7 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			worker_retire(w);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
-		if (w->retiring && w->conns.nconns == 0)
+		if (w->retiring && w->conns.nconns == 0 && !accepts_pending(w))
 			break;
 		if (w->retiring && ev_now(loop) >= w->deadline) {
 			if (w->conns.cut)

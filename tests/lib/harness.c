@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -212,6 +215,47 @@ static int preload_fail_epoll(void)
 	return setenv("ASAN_OPTIONS", opts, 1);
 }
 
+/* The seccomp filter of h_opts.deny_io_uring: io_uring_setup fails with
+ * EPERM, everything else is allowed.  The architecture is checked first, so
+ * that a system call number means what it says. */
+#if defined(__x86_64__)
+#define H_AUDIT_ARCH 0xc000003eu /* AUDIT_ARCH_X86_64 */
+#elif defined(__aarch64__)
+#define H_AUDIT_ARCH 0xc00000b7u /* AUDIT_ARCH_AARCH64 */
+#endif
+
+int h_can_deny_io_uring(void)
+{
+#if defined(H_AUDIT_ARCH) && defined(__NR_io_uring_setup)
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+static int deny_io_uring(void)
+{
+#if defined(H_AUDIT_ARCH) && defined(__NR_io_uring_setup)
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, H_AUDIT_ARCH, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 void h_echod_launch(struct echod *e, const struct h_opts *opts)
 {
 	struct h_opts none = {0};
@@ -244,6 +288,8 @@ void h_echod_launch(struct echod *e, const struct h_opts *opts)
 			putenv((char *)opts->env);
 		if (opts->fail_epoll && preload_fail_epoll() == -1)
 			_exit(124);
+		if (opts->deny_io_uring && deny_io_uring() == -1)
+			_exit(123);
 		/* The test process may have blocked signals; echod starts clean. */
 		sigset_t none_set;
 		sigemptyset(&none_set);

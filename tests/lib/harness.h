@@ -27,14 +27,21 @@ struct echod {
 
 /* Options for h_echod_start. */
 struct h_opts {
-	long nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
-	const char *env; /* one "NAME=value" added to echod's environment, or NULL */
-	int no_wait;     /* do not wait for "workers serve" */
-	int cpus;        /* run echod on only the first `cpus` CPUs of our
-	                  * affinity mask, 0: inherit */
-	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
-	                  * backend is "epoll" dies at start */
+	long nofile;       /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
+	const char *env;   /* one "NAME=value" added to echod's environment, or NULL */
+	int no_wait;       /* do not wait for "workers serve" */
+	int cpus;          /* run echod on only the first `cpus` CPUs of our
+	                    * affinity mask, 0: inherit */
+	int fail_epoll;    /* preload tests/lib/fail_epoll.so: a worker whose
+	                    * backend is "epoll" dies at start */
+	int deny_io_uring; /* run echod under a seccomp filter that makes
+	                    * io_uring_setup fail with EPERM, as a container's
+	                    * profile does (see h_can_deny_io_uring) */
 };
+
+/* Whether this system call filter can be installed here (a kernel with
+ * seccomp, a known architecture); if not, a test skips. */
+int h_can_deny_io_uring(void);
 
 /* Monotonic milliseconds. */
 uint64_t h_now_ms(void);

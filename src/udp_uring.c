@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * UDP echo by completions.  A multishot recvmsg per socket lends datagram
+ * buffers of the loop's pool; each datagram is sent back from where it is,
+ * to the address the kernel wrote beside it, and the buffer goes back to the
+ * pool when that send completes.  The send does not wait: a datagram the
+ * socket cannot take at once is dropped, as UDP allows and as udp.c does.
+ * A kernel without multishot recvmsg (before 6.0) gets the socket served by
+ * readiness, through udp.c.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ev_uring.h"
+#include "log.h"
+#include "udp.h"
+#include "udp_uring.h"
+
+struct udp_uring;
+
+/* One UDP socket and its receive. */
+struct uu_sock {
+	struct ev_op op;
+	struct udp_uring *u;
+	struct uu_sock *next;
+	int fd;
+	int armed;
+};
+
+/* The send of the datagram in buffer `bid` (one per buffer of the pool). */
+struct uu_send {
+	struct ev_op op;
+	struct udp_uring *u;
+	struct msghdr msg;
+	struct iovec iov;
+	int bid;
+};
+
+struct udp_uring {
+	struct ev_loop *loop;
+	struct msghdr rmsg; /* what each receive asks for: the sender, no control */
+	struct uu_sock *socks;
+	struct uu_send send[EV_URING_DGRAM_BUFS];
+	struct udp_echo *ready; /* for readiness, where multishot recvmsg is missing */
+};
+
+static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
+{
+	struct uu_send *s = ev_container_of(op, struct uu_send, op);
+
+	if (c->res < 0 && c->res != -ECANCELED)
+		log_debug("udp: datagram dropped: %s", strerror(-c->res));
+	ev_buf_release(loop, EV_BUF_DGRAM, s->bid);
+}
+
+/* Send the datagram of completion c back to its sender. */
+static void echo(struct uu_sock *k, const struct ev_completion *c)
+{
+	struct udp_uring *u = k->u;
+	struct uu_send *s = &u->send[c->buf];
+	struct sockaddr *name;
+	socklen_t namelen;
+	void *payload;
+	long len = ev_uring_dgram(u->loop, c, &u->rmsg, &payload, &name, &namelen);
+
+	if (len < 0) {
+		log_debug("udp: truncated datagram dropped");
+		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
+		return;
+	}
+	s->iov.iov_base = payload;
+	s->iov.iov_len = (size_t)len;
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->msg.msg_name = name;
+	s->msg.msg_namelen = namelen;
+	s->msg.msg_iov = &s->iov;
+	s->msg.msg_iovlen = 1;
+	s->bid = c->buf;
+	if (ev_op_sendmsg(u->loop, &s->op, k->fd, &s->msg, MSG_DONTWAIT) == -1) {
+		log_debug("udp: datagram dropped: %s", strerror(errno));
+		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
+	}
+}
+
+static int arm(struct uu_sock *k)
+{
+	if (ev_op_recvmsg(k->u->loop, &k->op, k->fd, &k->u->rmsg) == -1)
+		return -1;
+	k->armed = 1;
+	return 0;
+}
+
+/* Multishot recvmsg is missing: serve fd by readiness from now on. */
+static void to_readiness(struct uu_sock *k)
+{
+	struct udp_uring *u = k->u;
+
+	if (u->ready == NULL && (u->ready = udp_echo_new()) == NULL) {
+		log_warn("udp: socket %d", k->fd);
+		return;
+	}
+	if (ev_add(u->loop, k->fd, EV_READ, udp_on_readable, u->ready) == -1)
+		log_warn("udp: cannot watch socket %d", k->fd);
+}
+
+static void on_received(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
+{
+	struct uu_sock *k = ev_container_of(op, struct uu_sock, op);
+	(void)loop;
+
+	if (!c->more)
+		k->armed = 0;
+	if (c->buf >= 0) {
+		echo(k, c);
+	} else if (c->res == -EINVAL && !c->more) {
+		log_info("udp: no multishot recvmsg in this kernel; socket %d served by readiness",
+		         k->fd);
+		to_readiness(k);
+		return;
+	} else if (c->res < 0 && c->res != -ENOBUFS && c->res != -ECANCELED) {
+		log_debug("udp: receive: %s", strerror(-c->res));
+	}
+	/* Also after -ENOBUFS: the buffers of the sends that completed in
+	 * this turn are back by the time this receive starts. */
+	if (!k->armed && c->res != -ECANCELED && arm(k) == -1)
+		log_warn("udp: socket %d", k->fd);
+}
+
+struct udp_uring *udp_uring_new(struct ev_loop *loop)
+{
+	struct udp_uring *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->loop = loop;
+	u->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
+	for (int i = 0; i < EV_URING_DGRAM_BUFS; i++) {
+		ev_op_init(&u->send[i].op, on_sent);
+		u->send[i].u = u;
+	}
+	return u;
+}
+
+int udp_uring_watch(struct udp_uring *u, int fd)
+{
+	struct uu_sock *k = calloc(1, sizeof(*k));
+
+	if (k == NULL)
+		return -1;
+	ev_op_init(&k->op, on_received);
+	k->u = u;
+	k->fd = fd;
+	if (arm(k) == -1) {
+		int saved = errno;
+		free(k);
+		errno = saved;
+		return -1;
+	}
+	k->next = u->socks;
+	u->socks = k;
+	return 0;
+}
+
+void udp_uring_free(struct udp_uring *u)
+{
+	if (u == NULL)
+		return;
+	while (u->socks != NULL) {
+		struct uu_sock *k = u->socks;
+		u->socks = k->next;
+		free(k);
+	}
+	udp_echo_free(u->ready);
+	free(u);
+}
