@@ -24,6 +24,7 @@
 #include "channel.h"
 #include "clock.h"
 #include "config.h"
+#include "config_child.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -55,9 +56,9 @@ struct child {
 	unsigned gen;
 	size_t index;
 	uint64_t started;
-	int chan;         /* the master's end of its channel; -1 once closed */
-	int ready;        /* it said it serves */
-	uint64_t nconns;  /* open connections, as of its last CHAN_STATS */
+	int chan;        /* the master's end of its channel; -1 once closed */
+	int ready;       /* it said it serves */
+	uint64_t nconns; /* open connections, as of its last CHAN_STATS */
 };
 
 struct master {
@@ -176,7 +177,8 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
-			log_warnx("worker %zu (pid %ld): malformed message", k->index, (long)k->pid);
+			log_warnx("worker %zu (pid %ld): malformed message", k->index,
+			          (long)k->pid);
 			continue;
 		}
 		if (rc <= 0) {
@@ -412,10 +414,9 @@ static void stop(struct master *m, int immediate)
 	m->stopping = immediate ? 2 : 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
-	uint64_t wait_ms =
-	    immediate ? QUIT_WAIT_MS
-	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
-	                    STOP_SLACK_MS;
+	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
+	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
+	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
@@ -425,7 +426,7 @@ struct config *master_load_config(const char *path, struct config_errors *errs)
 {
 	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
 
-	return config_load_file(path, &env, errs);
+	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
 }
 
 /* Workers that dropped root must still be able to reopen the log file the
@@ -468,8 +469,10 @@ static void reload(struct master *m)
 		log_errorx("%s", err);
 	}
 	if (cfg == NULL) {
-		log_errorx("reload rejected (%zu errors); still running the previous configuration",
-		           errs.n);
+		if (errs.n > 0)
+			config_error_format(&errs.v[0], err, sizeof(err));
+		log_errorx("reload rejected: %s%s; still running the previous configuration",
+		           errs.n > 0 ? err : "no configuration", errs.n > 1 ? " (and more)" : "");
 		config_errors_free(&errs);
 		goto keep;
 	}
