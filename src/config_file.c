@@ -19,7 +19,7 @@
 
 /* A config file is a few kilobytes; refuse to slurp something absurd
  * (the file and everything it includes, together). */
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX ((size_t)1024 * 1024)
 
 static void value_free(struct config_value *v)
 {
@@ -170,7 +170,7 @@ static char *read_file(struct reader *r, const char *path, const char *file, int
 		len += (size_t)n;
 	}
 	if (len > room) {
-		config_errors_add(errs, file, line, "%slarger than %d bytes, includes counted",
+		config_errors_add(errs, file, line, "%slarger than %zu bytes, includes counted",
 		                  what, CONFIG_FILE_MAX);
 		goto fail;
 	}
