@@ -72,7 +72,7 @@ reader_main(const struct config_reader *reader, const char *path, const struct c
  */
 static char *read_answer(int fd, uint64_t deadline, size_t *lenp, const char **why)
 {
-	size_t len = 0, cap = 64 * 1024;
+	size_t len = 0, cap = (size_t)64 * 1024;
 	char *buf = malloc(cap);
 
 	if (buf == NULL) {

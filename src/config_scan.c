@@ -240,6 +240,23 @@ static int hexval(char c)
 	return -1;
 }
 
+/* The character a backslash and `e` stand for in a string. */
+static char unescape(char e)
+{
+	switch (e) {
+	case 'n':
+		return '\n';
+	case 't':
+		return '\t';
+	case 'r':
+		return '\r';
+	case 'f':
+		return '\f';
+	default:
+		return e;
+	}
+}
+
 /*
  * A string literal from its opening quote; returns the end (past the closing
  * quote).  If out is not NULL, the decoded bytes go there (at most cap - 1,
@@ -256,13 +273,9 @@ static const char *scan_string(struct scan *s, const char *p, const char *file, 
 			++*line;
 		if (*p == '\\' && p[1] != '\0') {
 			p++;
-			c = *p == 'n'   ? '\n'
-			    : *p == 't' ? '\t'
-			    : *p == 'r' ? '\r'
-			    : *p == 'f' ? '\f'
-			                : *p;
+			c = unescape(*p);
 			if (*p == 'x' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+				c = (char)(unsigned char)(hexval(p[1]) * 16 + hexval(p[2]));
 				p += 2;
 				if (c == '\0')
 					config_errors_add(s->errs, file, *line,

@@ -30,7 +30,7 @@ struct wbuf {
 
 static void put(struct wbuf *w, const void *data, size_t n)
 {
-	if (w->err != 0)
+	if (w->err != 0 || n == 0)
 		return;
 	if (n > CONFIG_WIRE_MAX - w->len) {
 		w->err = EMSGSIZE;

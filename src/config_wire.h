@@ -15,7 +15,7 @@
 #include "config.h"
 
 /* Largest encoding accepted: far beyond any 1 MiB config file's. */
-#define CONFIG_WIRE_MAX (8 * 1024 * 1024)
+#define CONFIG_WIRE_MAX ((size_t)8 * 1024 * 1024)
 /* Errors carried at most; the rest are counted in one last error. */
 #define CONFIG_WIRE_ERRORS_MAX 1000
 

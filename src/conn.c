@@ -27,7 +27,7 @@
  * (and so everyone's echo) wait for 32 MB of copying.  A few bulk
  * connections still read the full shared buffer at once.
  */
-#define CONN_TURN_BUDGET (1024 * 1024)
+#define CONN_TURN_BUDGET ((size_t)1024 * 1024)
 #define CONN_READ_MIN    4096
 
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
