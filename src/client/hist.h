@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Each power of two is split into 2^HIST_SUB_BITS equal buckets: 7 bits keep
  * a bucket's width below 1/128 (0.8 %) of its values. */
@@ -56,5 +57,23 @@ uint64_t hist_percentile(const struct hist *h, double pct);
 
 /* The mean, or 0 when empty. */
 double hist_mean(const struct hist *h);
+
+/*
+ * HdrHistogram's percentile reporting levels: from 0 %, the distance left to
+ * 100 % is halved again and again, and each half is reported in
+ * `ticks_per_half` equal steps (5: 0, 10, ..., 50, 55, ..., 75, 77.5, ...).
+ * Returns the level that follows pct (0 <= pct < 100).  Pure.
+ */
+double hist_next_level(double pct, int ticks_per_half);
+
+/*
+ * Write h in HdrHistogram's percentile distribution text format (what its
+ * outputPercentileDistribution() prints and its plotters read): a header,
+ * one row per level of hist_next_level(.., 5) with the value at it, the
+ * level as a fraction, the count up to it and 1/(1-level), a last row at
+ * 1.0, then #[Mean ...] lines.  Values are divided by `unit` (1000: the
+ * nanoseconds recorded are written as microseconds), with 3 decimals.
+ */
+void hist_write_percentiles(const struct hist *h, FILE *out, double unit);
 
 #endif

@@ -5,8 +5,10 @@
  */
 #include "acconfig.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "client.h"
 #include "opts.h"
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
 	else
 		report_print_text(rep, stdout);
 	status = report_failed(rep) ? BENCH_EXIT_FAIL : BENCH_EXIT_OK;
+	if (opts.hdr_out != NULL && report_write_hdr(rep, opts.hdr_out) == -1) {
+		fprintf(stderr, "echod-bench: %s: %s\n", opts.hdr_out, strerror(errno));
+		status = BENCH_EXIT_FAIL;
+	}
 	free(rep);
 	if (fflush(stdout) == EOF) {
 		perror("echod-bench: stdout");

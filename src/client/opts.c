@@ -30,6 +30,7 @@ enum {
 	OPT_FAIL_ON_LOSS,
 	OPT_BACKEND,
 	OPT_NO_PROGRESS,
+	OPT_HDR_OUT,
 };
 
 static const struct option opts_long[] = {
@@ -51,6 +52,7 @@ static const struct option opts_long[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"hdr-out", required_argument, NULL, OPT_HDR_OUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -61,7 +63,8 @@ static void opts_usage(FILE *out)
 	fputs("usage: echod-bench [-u] [-H HOST] [-p PORT] [-U PATH] [-c CONNS] [-s SIZE|MIN-MAX]\n"
 	      "                   [-q DEPTH] [-d SECONDS] [-n COUNT] [-r RATE] [-S ADDRS]\n"
 	      "                   [-t SECONDS] [--connect-rate] [--slow MS] [--fail-on-loss]\n"
-	      "                   [--json] [--backend NAME] [--no-progress] [-h] [-V]\n"
+	      "                   [--json] [--hdr-out FILE] [--backend NAME] [--no-progress]\n"
+	      "                   [-h] [-V]\n"
 	      "  -H, --host HOST        server name or address (127.0.0.1)\n"
 	      "  -p, --port PORT        server port (7)\n"
 	      "  -U, --unix PATH        Unix stream socket instead of TCP\n"
@@ -78,7 +81,8 @@ static void opts_usage(FILE *out)
 	      "      --slow MS          send each message in parts, MS ms apart\n"
 	      "      --fail-on-loss     a lost datagram is an error\n"
 	      "      --json             one JSON object on stdout\n"
-	      "      --backend NAME     event loop: auto, epoll, poll, select\n"
+	      "      --hdr-out FILE     latency percentiles (us) in HdrHistogram's text format\n"
+	      "      --backend NAME     event loop: auto, epoll, poll, select, io_uring\n"
 	      "      --no-progress      no progress line on a terminal\n"
 	      "  -h, --help             this text\n"
 	      "  -V, --version          print the version\n",
@@ -310,6 +314,11 @@ enum opts_result opts_parse(struct bench_opts *o, int argc, char **argv)
 			break;
 		case OPT_NO_PROGRESS:
 			o->progress = 0;
+			break;
+		case OPT_HDR_OUT:
+			if (*optarg == '\0')
+				return opts_bad("--hdr-out needs a file name");
+			o->hdr_out = optarg;
 			break;
 		case 'h':
 			opts_usage(stdout);

@@ -33,7 +33,8 @@ struct bench_opts {
 	int connect_rate;
 	int fail_on_loss;
 	int json;
-	int progress; /* 1 unless --no-progress */
+	int progress;        /* 1 unless --no-progress */
+	const char *hdr_out; /* --hdr-out: latency percentiles to this file, or NULL */
 };
 
 enum opts_result {

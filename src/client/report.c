@@ -6,6 +6,7 @@
  */
 #include "acconfig.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,6 +253,23 @@ void report_print_json(const struct report *r, FILE *out)
 	}
 	fprintf(out, "%s],\n  \"ok\": %s\n}\n", r->nsample ? "\n  " : "",
 	        report_failed(r) ? "false" : "true");
+}
+
+int report_write_hdr(const struct report *r, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int saved;
+
+	if (f == NULL)
+		return -1;
+	hist_write_percentiles(&r->lat, f, 1e3);
+	if (ferror(f)) {
+		saved = errno;
+		(void)fclose(f);
+		errno = saved != 0 ? saved : EIO;
+		return -1;
+	}
+	return fclose(f) == EOF ? -1 : 0;
 }
 
 int report_failed(const struct report *r)

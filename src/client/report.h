@@ -111,6 +111,11 @@ void report_progress_clear(struct report *r);
 void report_print_text(const struct report *r, FILE *out);
 void report_print_json(const struct report *r, FILE *out);
 
+/* Write the run's latency histogram to `path` in HdrHistogram's
+ * percentile text format, values in microseconds (hist_write_percentiles).
+ * Returns 0, or -1 with errno (the file could not be written). */
+int report_write_hdr(const struct report *r, const char *path);
+
 /* True if the run must end with a non-zero status. */
 int report_failed(const struct report *r);
 

@@ -664,6 +664,38 @@ static void test_echod_rate(void **state)
 	assert_clean(&r, 0);
 }
 
+/* --hdr-out writes the run's latencies in HdrHistogram's percentile text,
+ * whose last row counts every message; an unwritable file fails the run. */
+static void test_echod_hdr_out(void **state)
+{
+	char port[16], path[] = "/tmp/echod-bench-hdr.XXXXXX";
+	struct run r;
+	int fd = mkstemp(path);
+	char *text, *last;
+	double messages;
+	unsigned long long count = 0;
+
+	assert_true(fd != -1);
+	echod_of(state, port, sizeof(port), PORT_TCP);
+	r = run_bench("-p", port, "-n", "2000", "-c", "4", "--json", "--hdr-out", path, NULL);
+	messages = json_num(&r, NULL, "messages");
+	text = slurp(fd);
+	close(fd);
+	unlink(path);
+	assert_non_null(strstr(text, "Value     Percentile TotalCount 1/(1-Percentile)"));
+	assert_non_null(last = strstr(text, " 1.000000000000 "));
+	assert_int_equal(sscanf(last, " 1.000000000000 %llu", &count), 1);
+	assert_true((double)count == messages);
+	assert_non_null(strstr(text, "#[Mean    = "));
+	free(text);
+	assert_clean(&r, 2000);
+
+	r = run_bench("-p", port, "-n", "10", "--hdr-out", "/nonexistent/dir/hdr", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/nonexistent/dir/hdr"));
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +718,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_echod_connect_rate, echod_setup, echod_teardown),
 	    cmocka_unit_test_setup_teardown(test_echod_slow_client, echod_setup, echod_teardown),
 	    cmocka_unit_test_setup_teardown(test_echod_rate, echod_setup, echod_teardown),
+	    cmocka_unit_test_setup_teardown(test_echod_hdr_out, echod_setup, echod_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of echod-bench's latency histogram: bucket arithmetic, the
- * relative-error bound, percentiles and merging. */
+ * relative-error bound, percentiles, merging, and the HdrHistogram text
+ * that --hdr-out writes. */
 #include "acconfig.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -187,6 +190,114 @@ static void test_merge(void **state)
 	free(b);
 }
 
+/* HdrHistogram's levels: 10 % steps to 50 %, then each halving of what is
+ * left in five steps. */
+static void test_levels(void **state)
+{
+	static const double want[] = {10, 20, 30,   40, 50,   55, 60,   65,
+	                              70, 75, 77.5, 80, 82.5, 85, 87.5, 88.75};
+	double level = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		level = hist_next_level(level, 5);
+		assert_true(level > want[i] - 1e-9 && level < want[i] + 1e-9);
+	}
+	/* It comes closer to 100 % for ever without reaching it. */
+	for (int i = 0; i < 200; i++) {
+		double next = hist_next_level(level, 5);
+		assert_true(next > level);
+		level = next;
+	}
+	assert_true(level < 100.0);
+}
+
+/* HdrHistogram's header: "%12s %14s %10s %14s", then a blank line. */
+#define HEADER "       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
+
+/* Write h with hist_write_percentiles into a string (free it). */
+static char *percentiles(const struct hist *h)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	hist_write_percentiles(h, f, 1000.0);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/*
+ * The layout the plotters parse: the header line and a blank line, rows of
+ * value, percentile, total count and 1/(1-percentile) with values rising,
+ * the last row at percentile 1 with every count, then the #[ lines.
+ */
+static void test_hdr_text(void **state)
+{
+	struct hist *h = *state;
+	char *text, *line, *save = NULL;
+	double last_value = 0, last_pct = -1;
+	int rows = 0, footer = 0, done = 0;
+
+	for (uint64_t v = 1; v <= 10000; v++)
+		hist_record(h, v * 1000); /* 1 us to 10 ms */
+	text = percentiles(h);
+	assert_true(strncmp(text, HEADER, strlen(HEADER)) == 0);
+	/* Before strtok_r cuts it up. */
+	assert_non_null(strstr(text, "#[Mean    =     5000.500, StdDeviation   = "));
+	assert_non_null(strstr(text, "#[Max     =    10000.000, Total count    =        10000]"));
+	for (line = strtok_r(text + strlen(HEADER), "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		double value, pct, inv;
+		unsigned long long count;
+		int n = sscanf(line, "%lf %lf %llu %lf", &value, &pct, &count, &inv);
+
+		if (line[0] == '#') {
+			footer++;
+			continue;
+		}
+		assert_false(done);
+		assert_int_equal(footer, 0);
+		assert_true(n == 4 || n == 3);
+		assert_true(value >= last_value);
+		assert_true(pct > last_pct);
+		if (rows == 0) {
+			assert_true(pct == 0.0);
+			assert_true(value >= 1.0 && value < 1.1);
+		}
+		if (n == 4) {
+			/* The count up to the value covers the level. */
+			assert_true((double)count >= pct * 10000.0 - 1e-6);
+			assert_true(inv > 1.0 / (1.0 - pct) - 0.01 &&
+			            inv < 1.0 / (1.0 - pct) + 0.01);
+		} else {
+			assert_true(pct == 1.0);
+			assert_int_equal(count, 10000);
+			assert_true(value == 10000.0);
+			done = 1;
+		}
+		last_value = value;
+		last_pct = pct;
+		rows++;
+	}
+	assert_true(done);
+	assert_true(rows > 30);
+	assert_int_equal(footer, 3);
+	free(text);
+}
+
+/* An empty run still gives a file a plotter reads: header and footer. */
+static void test_hdr_text_empty(void **state)
+{
+	char *text = percentiles(*state);
+
+	assert_non_null(strstr(text, "Value     Percentile TotalCount 1/(1-Percentile)"));
+	assert_non_null(strstr(text, "Total count    =            0]"));
+	assert_null(strstr(text, " 1.000000000000 "));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +309,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_percentiles_uniform, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_percentiles_outlier, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test_setup_teardown(test_hdr_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hdr_text_empty, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
