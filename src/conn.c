@@ -147,7 +147,8 @@ void conn_close(struct conn *c, const char *reason)
 
 void conn_free(struct conn *c)
 {
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	buffer_clear(&c->out);
 	free(c);
 }

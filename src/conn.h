@@ -130,7 +130,8 @@ void conn_sent(struct conn *c, size_t n);
  * driver update.  Returns 0, or -1 if c was closed. */
 int conn_settle(struct conn *c);
 
-/* Close c's descriptor and free it and its queue. */
+/* Close c's descriptor (unless the driver has, and set it to -1) and free
+ * it and its queue. */
 void conn_free(struct conn *c);
 
 #endif

@@ -184,6 +184,7 @@ static int evu_probe_opcodes(struct evu *u)
 	    {IORING_OP_SEND, "SEND"},
 	    {IORING_OP_RECVMSG, "RECVMSG"},
 	    {IORING_OP_SENDMSG, "SENDMSG"},
+	    {IORING_OP_CLOSE, "CLOSE"},
 	};
 	struct io_uring_probe *p = io_uring_get_probe_ring(&u->ring);
 
@@ -403,6 +404,9 @@ static void evu_free(struct ev_loop *loop)
 
 	if (u == NULL)
 		return;
+	/* What is still queued goes first: a close must not be lost. */
+	if (u->ring_ok && io_uring_sq_ready(&u->ring) > 0)
+		(void)io_uring_submit(&u->ring);
 	if (u->ring_ok)
 		io_uring_queue_exit(&u->ring);
 	for (int g = 0; g < EV_BUF_GROUPS; g++)
@@ -817,6 +821,20 @@ int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
 	return 0;
 }
 
+int ev_uring_close(struct ev_loop *loop, int fd)
+{
+	struct evu *u = evu_of(loop);
+	struct io_uring_sqe *sqe;
+
+	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
+		return -1;
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, 0);
+	if (u->skip_cqe)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	return 0;
+}
+
 void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
 {
 	struct evu *u = loop->bdata;
@@ -902,6 +920,14 @@ int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct m
 int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
 {
 	return ev_op_accept(loop, op, -1);
+}
+
+int ev_uring_close(struct ev_loop *loop, int fd)
+{
+	(void)loop;
+	(void)fd;
+	errno = ENOTSUP;
+	return -1;
 }
 
 size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g)

@@ -111,6 +111,11 @@ int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct m
  * with a completion (-ECANCELED, or whatever it had come to). */
 int ev_op_cancel(struct ev_loop *loop, struct ev_op *op);
 
+/* Close fd in the next submission instead of by a system call now (no
+ * operation may still name it).  Its number stays taken until then.
+ * Returns 0, or -1 with errno: then fd is still the caller's to close. */
+int ev_uring_close(struct ev_loop *loop, int fd);
+
 /* Give back what completion c of group g lent, once the last send from it
  * has completed.  Buffers go back to the kernel at the next wait. */
 void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf);
