@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 
 # Debian packages this script needs; the missing ones are installed.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev liburing-dev
 	mandoc groff-base man-db debhelper lintian blhc rpm rpmlint systemd
 	logrotate python3 procps iproute2 util-linux binutils strace
 	debootstrap systemd-container"
@@ -508,7 +508,10 @@ check purge-files bash -c '! ls -d /etc/echod.conf /usr/sbin/echod '"$unit"' 2>/
 # installed in it, and the copy booted with systemd-nspawn, sharing the
 # host's network; packaging/ci-nspawn-test.sh checks the service from inside
 # and powers it off.
-base=/var/cache/echod-ci/bookworm-root
+# The root is named after what it includes, so that a package added here (the
+# .deb's runtime dependencies: libconfig9, liburing2) makes a new one.
+base_pkgs=systemd,systemd-sysv,dbus,libconfig9,liburing2,procps
+base=/var/cache/echod-ci/bookworm-root-$(printf '%s' "$base_pkgs" | cksum | cut -d' ' -f1)
 make_base() {
 	[ -f "$base/.complete" ] && return 0
 	local mirror
@@ -519,7 +522,7 @@ make_base() {
 	[ -n "$mirror" ] || { echo "no bookworm mirror in apt's sources"; return 1; }
 	rm -rf "$base" && mkdir -p "$(dirname "$base")" &&
 		timeout 600 debootstrap --variant=minbase \
-			--include=systemd,systemd-sysv,dbus,libconfig9,procps \
+			--include="$base_pkgs" \
 			bookworm "$base" "$mirror" &&
 		touch "$base/.complete"
 }
