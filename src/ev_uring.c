@@ -1,29 +1,26 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The io_uring backend (liburing).  Readiness, for the few descriptors that
- * still want it (the master channel, the tests), is a one-shot POLL_ADD armed
- * again after each report, so it is level-triggered like epoll.  Beside it,
- * the completion operations of ev_uring.h, with two pools of provided
- * buffers.  One io_uring_enter per turn submits what the turn prepared and
- * waits, with ev_run_once()'s timeout and signal mask.
+ * The io_uring backend (liburing): the ring, the probe that decides whether
+ * a worker may use it, readiness for the few descriptors that still want it
+ * (the master channel, the tests) as one-shot POLL_ADDs armed again after
+ * each report, so level-triggered like epoll, and one io_uring_enter per turn
+ * that submits what the turn prepared and waits, with ev_run_once()'s
+ * timeout and signal mask.  The completion operations of ev_uring.h are in
+ * ev_uring_ops.c, their buffers in ev_uring_buf.c.
  */
 #include "acconfig.h"
 
-#include "ev_backend.h"
-#include "ev_uring.h"
-
-#include <errno.h>
+#include "ev_uring_int.h"
 
 #ifdef EV_HAVE_IO_URING
 
-#include <liburing.h>
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define EVU_SQ_ENTRIES 512
@@ -32,80 +29,6 @@
 #define EVU_DONE_MAX 4096
 /* user_data of the start-up probe's receive. */
 #define EVU_UD_PROBE 2
-
-/* Not in liburing 2.3's headers: incremental buffer consumption (6.12),
- * set in io_uring_buf_reg's flags (pad in 2.3), and the flag of a completion
- * after which the kernel goes on filling the same buffer. */
-#define EVU_PBUF_RING_INC 2
-#ifndef IORING_CQE_F_BUF_MORE
-#define IORING_CQE_F_BUF_MORE (1U << 4)
-#endif
-
-/* One pool of provided buffers: a ring the kernel takes from, the memory
- * its buffers cut, and what of each is lent out. */
-struct evu_group {
-	struct io_uring_buf_ring *br;
-	size_t br_bytes;
-	char *base;
-	size_t size;      /* bytes per buffer */
-	unsigned entries; /* a power of two */
-	int inc;          /* consumed incrementally */
-	unsigned adds;    /* given back since the ring's tail last moved */
-	unsigned lent;    /* finished by the kernel, not given back yet */
-	uint32_t *off;    /* per buffer: how far the kernel has filled it */
-	uint32_t *refs;   /* per buffer: completions lending it, not given back */
-	uint8_t *done;    /* per buffer: the kernel has finished with it */
-	int ready;
-};
-
-/* A pool's geometry. */
-struct evu_geometry {
-	unsigned entries;
-	size_t size;
-	int inc;
-	int populate; /* fault it in at once: the worker's memory does not grow
-	               * later with the first megabytes of traffic */
-};
-
-/* Stream receives, incremental: a few large buffers that small messages
- * share (a turn's receives on a thousand connections fit in one), 2 MiB. */
-static const struct evu_geometry evu_stream_inc = {32, 65536, 1, 1};
-/* Without it each receive takes a whole buffer: many smaller ones, 4 MiB,
- * and a 64 KiB message in four. */
-static const struct evu_geometry evu_stream_plain = {256, 16384, 0, 1};
-/* The largest datagram and its sender's address (io_uring_recvmsg_out,
- * sockaddr_storage) in each; pages touched only as far as datagrams reach. */
-static const struct evu_geometry evu_dgram = {EV_URING_DGRAM_BUFS, 65536 + 4096, 0, 0};
-
-/* A descriptor watched for readiness. */
-struct evu_fd {
-	uint32_t seq;   /* polls armed on this number so far: the last one's tag */
-	uint8_t armed;  /* a poll tagged seq is in the kernel */
-	uint8_t mask;   /* its interest, EV_READ | EV_WRITE */
-	uint8_t queued; /* in the list of polls to arm before the next wait */
-};
-
-/* A completion waiting for its callback. */
-struct evu_done {
-	struct ev_op *op;
-	char *data; /* of its buffer, if it has one */
-	int32_t res;
-	uint32_t flags;
-};
-
-struct evu {
-	struct io_uring ring;
-	int ring_ok;    /* ring set up: io_uring_queue_exit() it */
-	int skip_cqe;   /* IOSQE_CQE_SKIP_SUCCESS for cancels and removals */
-	int recv_limit; /* multishot receives take a byte limit */
-	struct evu_fd *fds;
-	size_t fds_cap;
-	int *arm; /* descriptors whose poll must be (re)armed */
-	size_t narm;
-	struct evu_done *done;
-	size_t ndone;
-	struct evu_group group[EV_BUF_GROUPS];
-};
 
 /* ---- set-up and the probe -------------------------------------------------- */
 
@@ -203,122 +126,6 @@ static int evu_probe_opcodes(struct evu *u)
 	}
 	io_uring_free_probe(p);
 	return 0;
-}
-
-static void evu_group_add(struct evu_group *g, unsigned bid)
-{
-	io_uring_buf_ring_add(g->br, g->base + (size_t)bid * g->size, (unsigned)g->size,
-	                      (unsigned short)bid, io_uring_buf_ring_mask(g->entries),
-	                      (int)g->adds++);
-}
-
-static void evu_group_close(struct evu_group *g)
-{
-	if (g->br != NULL)
-		munmap(g->br, g->br_bytes);
-	if (g->base != NULL)
-		munmap(g->base, g->entries * g->size);
-	free(g->off);
-	free(g->refs);
-	free(g->done);
-	memset(g, 0, sizeof(*g));
-}
-
-/* Map and register pool `which` with geometry geo (5.19; incremental 6.12).
- * Returns 0, or -1 with errno (EINVAL: the kernel lacks the geometry). */
-static int evu_group_try(struct evu *u, enum ev_buf_group which, const struct evu_geometry *geo)
-{
-	struct evu_group *g = &u->group[which];
-	struct io_uring_buf_reg reg;
-	long page = sysconf(_SC_PAGESIZE);
-	int rc;
-
-	g->entries = geo->entries;
-	g->size = geo->size;
-	g->inc = geo->inc;
-	g->br_bytes =
-	    (g->entries * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);
-	g->br = mmap(NULL, g->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g->br == MAP_FAILED) {
-		g->br = NULL;
-		goto fail;
-	}
-	g->base = mmap(NULL, g->entries * g->size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | (geo->populate ? MAP_POPULATE : 0), -1, 0);
-	if (g->base == MAP_FAILED) {
-		g->base = NULL;
-		goto fail;
-	}
-	g->off = calloc(g->entries, sizeof(*g->off));
-	g->refs = calloc(g->entries, sizeof(*g->refs));
-	g->done = calloc(g->entries, sizeof(*g->done));
-	if (g->off == NULL || g->refs == NULL || g->done == NULL)
-		goto fail;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)g->br;
-	reg.ring_entries = g->entries;
-	reg.bgid = (uint16_t)which;
-	reg.pad = geo->inc ? EVU_PBUF_RING_INC : 0;
-	if ((rc = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) {
-		errno = -rc;
-		goto fail;
-	}
-	io_uring_buf_ring_init(g->br);
-	for (unsigned i = 0; i < g->entries; i++)
-		evu_group_add(g, i);
-	io_uring_buf_ring_advance(g->br, (int)g->adds);
-	g->adds = 0;
-	g->ready = 1;
-	return 0;
-
-fail:;
-	int saved = errno;
-	evu_group_close(g);
-	errno = saved;
-	return -1;
-}
-
-static int evu_group_open(struct evu *u, enum ev_buf_group which)
-{
-	int rc;
-
-	if (u->group[which].ready)
-		return 0;
-	if (which == EV_BUF_DGRAM)
-		rc = evu_group_try(u, which, &evu_dgram);
-	else if ((rc = evu_group_try(u, which, &evu_stream_inc)) == -1 && errno == EINVAL)
-		rc = evu_group_try(u, which, &evu_stream_plain);
-	if (rc == -1)
-		ev_backend_error("io_uring: cannot register a buffer ring: %s", strerror(errno));
-	return rc;
-}
-
-/* A completion lent `len` bytes of buffer bid: where they are.  The kernel
- * has finished with the buffer unless it goes on filling it. */
-static char *evu_buf_lend(struct evu_group *g, unsigned bid, int len, unsigned flags)
-{
-	char *data = g->base + (size_t)bid * g->size + g->off[bid];
-
-	if (len > 0)
-		g->off[bid] += (uint32_t)len;
-	g->refs[bid]++;
-	if (!g->inc || !(flags & IORING_CQE_F_BUF_MORE)) {
-		g->done[bid] = 1;
-		g->lent++;
-	}
-	return data;
-}
-
-/* One lending of bid given back: the buffer returns to the ring when it
- * was the last and the kernel is done with it. */
-static void evu_buf_return(struct evu_group *g, unsigned bid)
-{
-	if (--g->refs[bid] > 0 || !g->done[bid])
-		return;
-	g->off[bid] = 0;
-	g->done[bid] = 0;
-	g->lent--;
-	evu_group_add(g, bid);
 }
 
 /*
@@ -439,9 +246,7 @@ fail:;
 	return -1;
 }
 
-/* A free submission entry; when the queue is full, what it holds goes to
- * the kernel first. */
-static struct io_uring_sqe *evu_sqe(struct evu *u)
+struct io_uring_sqe *evu_sqe(struct evu *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
@@ -558,17 +363,6 @@ static void evu_arm_polls(struct ev_loop *loop, struct evu *u)
 	u->narm -= i;
 }
 
-static void evu_give_back(struct evu *u)
-{
-	for (int i = 0; i < EV_BUF_GROUPS; i++) {
-		struct evu_group *g = &u->group[i];
-		if (g->adds > 0) {
-			io_uring_buf_ring_advance(g->br, (int)g->adds);
-			g->adds = 0;
-		}
-	}
-}
-
 static int evu_poll_events(int res)
 {
 	if (res < 0 || (res & (POLLERR | POLLHUP)))
@@ -633,8 +427,8 @@ static int evu_wait(struct ev_loop *loop, int timeout_ms, const sigset_t *mask)
 
 	evu_arm_polls(loop, u);
 	evu_give_back(u);
-	/* Completions left over from a full turn: do not sleep on them. */
-	if (u->ndone > 0)
+	/* Completions left in the ring by a full turn: do not sleep on them. */
+	if (io_uring_cq_ready(&u->ring) > 0)
 		timeout_ms = 0;
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
@@ -685,270 +479,13 @@ const struct ev_backend ev_backend_io_uring = {
     .completions = 1,
 };
 
-/* ---- completion operations ---------------------------------------------------- */
-
-static struct evu *evu_of(const struct ev_loop *loop)
+struct evu *evu_of(const struct ev_loop *loop)
 {
 	if (loop->backend != &ev_backend_io_uring) {
 		errno = ENOTSUP;
 		return NULL;
 	}
 	return loop->bdata;
-}
-
-static struct io_uring_sqe *evu_op_sqe(struct ev_loop *loop, struct ev_op *op)
-{
-	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe;
-
-	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
-		return NULL;
-	io_uring_sqe_set_data(sqe, op);
-	return sqe;
-}
-
-int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
-{
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
-
-	if (sqe == NULL)
-		return -1;
-	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	op->group = -1;
-	return 0;
-}
-
-int ev_uring_recv_limit(const struct ev_loop *loop)
-{
-	const struct evu *u = evu_of(loop);
-
-	return u != NULL && u->recv_limit;
-}
-
-int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
-{
-	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
-
-	if (sqe == NULL)
-		return -1;
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = EV_BUF_STREAM;
-	if (limit > 0 && u->recv_limit) {
-		/* Below one buffer, each read takes at most the limit too, so
-		 * that the total is kept exactly. */
-		if (limit < u->group[EV_BUF_STREAM].size)
-			sqe->len = (unsigned)limit;
-		sqe->file_index = limit > UINT_MAX ? UINT_MAX : (unsigned)limit;
-	}
-	op->group = EV_BUF_STREAM;
-	return 0;
-}
-
-int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg)
-{
-	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe;
-
-	if (u == NULL || evu_group_open(u, EV_BUF_DGRAM) == -1)
-		return -1;
-	if ((sqe = evu_op_sqe(loop, op)) == NULL)
-		return -1;
-	/* The kernel only reads the lengths of msg's name and control. */
-	io_uring_prep_recvmsg_multishot(sqe, fd, msg, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = EV_BUF_DGRAM;
-	op->group = EV_BUF_DGRAM;
-	return 0;
-}
-
-long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
-                    void **payload, struct sockaddr **name, socklen_t *namelen)
-{
-	struct evu *u = evu_of(loop);
-	const struct io_uring_recvmsg_out *o;
-	size_t head = sizeof(*o) + msg->msg_namelen + msg->msg_controllen;
-	char *buf;
-
-	if (u == NULL || c->data == NULL || c->res < 0 || (size_t)c->res < head)
-		return -1;
-	buf = c->data;
-	o = (const struct io_uring_recvmsg_out *)(void *)buf;
-	if ((o->flags & MSG_TRUNC) || o->namelen > msg->msg_namelen)
-		return -1;
-	*name = (struct sockaddr *)(void *)(buf + sizeof(*o));
-	*namelen = o->namelen;
-	*payload = buf + head;
-	return (long)((size_t)c->res - head);
-}
-
-int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
-               int flags)
-{
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
-
-	if (sqe == NULL)
-		return -1;
-	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
-	op->group = -1;
-	return 0;
-}
-
-int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
-                  int flags)
-{
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
-
-	if (sqe == NULL)
-		return -1;
-	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
-	op->group = -1;
-	return 0;
-}
-
-int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
-{
-	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe;
-
-	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
-		return -1;
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, 0);
-	if (u->skip_cqe)
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	return 0;
-}
-
-int ev_uring_close(struct ev_loop *loop, int fd)
-{
-	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe;
-
-	if (u == NULL || (sqe = evu_sqe(u)) == NULL)
-		return -1;
-	io_uring_prep_close(sqe, fd);
-	io_uring_sqe_set_data64(sqe, 0);
-	if (u->skip_cqe)
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	return 0;
-}
-
-void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
-{
-	struct evu *u = loop->bdata;
-
-	evu_buf_return(&u->group[g], (unsigned)buf);
-}
-
-size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g)
-{
-	const struct evu *u = evu_of(loop);
-
-	return u != NULL && u->group[g].ready ? u->group[g].size : 0;
-}
-
-size_t ev_buf_free(const struct ev_loop *loop, enum ev_buf_group g)
-{
-	const struct evu *u = evu_of(loop);
-
-	if (u == NULL || !u->group[g].ready)
-		return 0;
-	/* Given back counts: the wait that follows passes it on first. */
-	return u->group[g].entries - u->group[g].lent;
-}
-
-#else /* !EV_HAVE_IO_URING: the operations exist, and say so */
-
-int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
-{
-	(void)loop;
-	(void)op;
-	(void)fd;
-	errno = ENOTSUP;
-	return -1;
-}
-
-int ev_uring_recv_limit(const struct ev_loop *loop)
-{
-	(void)loop;
-	return 0;
-}
-
-int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
-{
-	(void)limit;
-	return ev_op_accept(loop, op, fd);
-}
-
-int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg)
-{
-	(void)msg;
-	return ev_op_accept(loop, op, fd);
-}
-
-long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
-                    void **payload, struct sockaddr **name, socklen_t *namelen)
-{
-	(void)loop;
-	(void)c;
-	(void)msg;
-	(void)payload;
-	(void)name;
-	(void)namelen;
-	return -1;
-}
-
-int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
-               int flags)
-{
-	(void)buf;
-	(void)len;
-	(void)flags;
-	return ev_op_accept(loop, op, fd);
-}
-
-int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
-                  int flags)
-{
-	(void)msg;
-	(void)flags;
-	return ev_op_accept(loop, op, fd);
-}
-
-int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
-{
-	return ev_op_accept(loop, op, -1);
-}
-
-int ev_uring_close(struct ev_loop *loop, int fd)
-{
-	(void)loop;
-	(void)fd;
-	errno = ENOTSUP;
-	return -1;
-}
-
-size_t ev_buf_size(const struct ev_loop *loop, enum ev_buf_group g)
-{
-	(void)loop;
-	(void)g;
-	return 0;
-}
-
-void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
-{
-	(void)loop;
-	(void)g;
-	(void)buf;
-}
-
-size_t ev_buf_free(const struct ev_loop *loop, enum ev_buf_group g)
-{
-	(void)loop;
-	(void)g;
-	return 0;
 }
 
 #endif
