@@ -73,12 +73,14 @@ struct master {
 	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
 	int failures;  /* consecutive quick deaths */
 	int stopping;  /* 0, 1: graceful, 2: immediate */
+	int draining;  /* a graceful stop waits drain_delay, serving meanwhile */
 	int announced; /* READY=1 sent for gen */
 	pid_t pid;
 	sigset_t wait_mask;
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
+	struct ev_timer drain_timer;
 };
 
 static void spawn_missing(struct master *m);
@@ -408,6 +410,8 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 
 static void stop(struct master *m, int immediate)
 {
+	m->draining = 0;
+	ev_timer_stop(m->loop, &m->drain_timer);
 	if (m->stopping == 2 || (m->stopping == 1 && !immediate))
 		immediate = 1;
 	m->stopping = immediate ? 2 : 1;
@@ -419,6 +423,42 @@ static void stop(struct master *m, int immediate)
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
+}
+
+static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct master *m = ev_container_of(t, struct master, drain_timer);
+	(void)loop;
+
+	log_notice("drain_delay over");
+	stop(m, 0);
+}
+
+/*
+ * TERM or INT.  With drain_delay, the first one only starts draining: a
+ * load balancer's health check must see the instance go (the metrics'
+ * /healthz answers 503 while m->draining) before its listeners close, so
+ * everything keeps being accepted and echoed meanwhile.  One during the
+ * delay ends it and stops gracefully; two at once stop at once, as
+ * without a delay.
+ */
+static void stop_requested(struct master *m, int stops)
+{
+	if (m->draining) {
+		log_notice("stop requested while draining: stopping now");
+		stop(m, stops > 1);
+		return;
+	}
+	if (m->stopping || stops > 1 || m->cfg->drain_delay == 0) {
+		stop(m, stops > 1);
+		return;
+	}
+	m->draining = 1;
+	log_notice("draining for %d s before a graceful stop (drain_delay); still serving",
+	           m->cfg->drain_delay);
+	notify_send("STATUS=draining for %d s, then stopping", m->cfg->drain_delay);
+	if (ev_timer_start(m->loop, &m->drain_timer, (uint64_t)m->cfg->drain_delay * 1000) == -1)
+		stop(m, 0);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
@@ -515,6 +555,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	ev_timer_init(&m.drain_timer, on_drain_timer);
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
@@ -559,11 +600,15 @@ int master_run(struct config *cfg, const char *path, int detach)
 			reap(&m);
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
-			stop(&m, stops > 1);
+			stop_requested(&m, stops);
 		if (signals_take(SIG_FLAG_QUIT))
 			stop(&m, 1);
-		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping)
-			reload(&m);
+		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping) {
+			if (m.draining)
+				log_notice("reload ignored: draining before a stop");
+			else
+				reload(&m);
+		}
 		if (signals_take(SIG_FLAG_REOPEN)) {
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");

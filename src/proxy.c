@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -326,6 +327,26 @@ static long parse_v2(const unsigned char *p, size_t len, enum proxy_mode mode,
 	else
 		v2_unix(p + PROXY_V2_FIXED, out);
 	return (long)total;
+}
+
+char *proxy_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix %.100s", ((const struct sockaddr_un *)ss)->sun_path);
+	} else {
+		snprintf(buf, len, "?");
+	}
+	return buf;
 }
 
 long proxy_parse(const void *buf, size_t len, enum proxy_mode mode, struct proxy_hdr *out,

@@ -49,6 +49,13 @@ struct proxy_hdr {
 long proxy_parse(const void *buf, size_t len, enum proxy_mode mode, struct proxy_hdr *out,
                  size_t *need);
 
+/* Room for "[ADDR]:PORT", "unix PATH" or "?", NUL included. */
+#define PROXY_ADDR_STRLEN 128
+
+/* ss as the logs write a client: "10.1.2.3:4567", "[2001:db8::1]:4567",
+ * "unix /path"; cut to len bytes.  Returns buf. */
+char *proxy_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+
 /* CRC32C (Castagnoli) of buf, as the v2 PP2_TYPE_CRC32C TLV carries it. */
 unsigned long proxy_crc32c(const void *buf, size_t len);
 

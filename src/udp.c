@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
@@ -23,8 +24,14 @@ struct udp_echo {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
-	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	char *data;       /* UDP_BATCH slots of UDP_SLOT bytes */
+	uint64_t dropped; /* proxy_protocol: datagrams refused */
 };
+
+uint64_t udp_echo_dropped(const struct udp_echo *u)
+{
+	return u->dropped;
+}
 
 struct udp_echo *udp_echo_new(void)
 {
@@ -62,22 +69,24 @@ static void prepare(struct udp_echo *u)
 	}
 }
 
-void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+/* Receive a batch; returns how many datagrams, 0 if none. */
+static int receive(struct udp_echo *u, int fd)
 {
-	struct udp_echo *u = arg;
-	(void)loop;
-	(void)events;
-
 	prepare(u);
 	int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp recvmmsg: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++)
 		u->iov[i].iov_len = u->msgs[i].msg_len;
+	return n;
+}
 
+/* Send the first n prepared datagrams back. */
+static void send_back(struct udp_echo *u, int fd, int n)
+{
 	int done = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
@@ -96,4 +105,52 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 	if (done < n)
 		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
+}
+
+void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_echo *u = arg;
+	(void)loop;
+	(void)events;
+
+	int n = receive(u, fd);
+	if (n > 0)
+		send_back(u, fd, n);
+}
+
+/*
+ * Strip each datagram's header in place (the iovec starts past it) and pack
+ * the ones to answer at the front of the batch; each message keeps its own
+ * iovec and peer, so moving the headers moves nothing else.
+ */
+void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_proxy *up = arg;
+	struct udp_echo *u = up->u;
+	struct proxy_hdr h;
+	int kept = 0;
+	(void)loop;
+	(void)events;
+
+	int n = receive(u, fd);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &u->msgs[i].msg_hdr;
+		struct iovec *iov = m->msg_iov;
+		long rc = -1;
+		if (cidr_list_match(up->from, (const struct sockaddr *)m->msg_name))
+			rc = proxy_parse(iov->iov_base, iov->iov_len, PROXY_DGRAM, &h, NULL);
+		if (rc < 0) {
+			u->dropped++;
+			continue;
+		}
+		iov->iov_base = (char *)iov->iov_base + rc;
+		iov->iov_len -= (size_t)rc;
+		u->msgs[kept++] = u->msgs[i];
+	}
+	if (kept < n)
+		log_debug("udp: %d datagrams dropped: no valid PROXY header or source not in "
+		          "proxy_protocol.from (%llu in all)",
+		          n - kept, (unsigned long long)u->dropped);
+	if (kept > 0)
+		send_back(u, fd, kept);
 }
