@@ -337,6 +337,10 @@ static int on_header_readable(struct conn *c)
 	}
 	p->len += (uint32_t)n;
 	long rc = proxy_parse(p->hdr, p->len, PROXY_STREAM, &h, &need);
+	if (rc > 0 && h.local && c->ctx->draining) {
+		why = "draining: health check refused";
+		goto close;
+	}
 	if (rc > 0) {
 		if (header_done(c, &h, (size_t)rc) == 0)
 			return 0;

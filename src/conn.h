@@ -28,6 +28,9 @@ struct conn_ctx {
 	size_t max_pending; /* bytes queued per connection before reading stops */
 	uint64_t idle_ms;   /* 0: never */
 	int cut;            /* shutdown_timeout passed: retire without a quiet period */
+	/* drain_delay runs: a PROXY LOCAL header (a balancer's health check)
+	 * is refused, so the balancer takes this instance out of its pool. */
+	int draining;
 	struct conn *conns; /* every open connection */
 	size_t nconns;
 	/* Called after a connection closed (it is already unlinked and freed),

@@ -112,11 +112,16 @@ static void close_chan(struct master *m, struct child *k)
  */
 static void tell(struct master *m, struct child *k, enum chan_type type)
 {
-	int signo = type == CHAN_RETIRE ? SIGTERM : type == CHAN_QUIT ? SIGQUIT : SIGUSR1;
+	int signo = type == CHAN_RETIRE   ? SIGTERM
+	            : type == CHAN_QUIT   ? SIGQUIT
+	            : type == CHAN_REOPEN ? SIGUSR1
+	                                  : 0;
 	(void)m;
 
 	if (k->chan != -1 && chan_send(k->chan, type, 0, NULL, 0, -1) == 0)
 		return;
+	if (signo == 0)
+		return; /* no signal means the same: the worker misses it */
 	log_info("worker %zu (pid %ld): channel unusable, sending signal %d instead", k->index,
 	         (long)k->pid, signo);
 	kill(k->pid, signo);
@@ -306,6 +311,8 @@ static int spawn(struct master *m, size_t index)
 		m->kids[m->nkids - 1].ready = 1;
 	}
 	log_info("worker %zu started (pid %ld, generation %u)", index, (long)pid, m->gen);
+	if (m->draining)
+		tell(m, &m->kids[m->nkids - 1], CHAN_DRAIN);
 	return 0;
 }
 
@@ -454,6 +461,7 @@ static void stop_requested(struct master *m, int stops)
 		return;
 	}
 	m->draining = 1;
+	tell_all(m, CHAN_DRAIN);
 	log_notice("draining for %d s before a graceful stop (drain_delay); still serving",
 	           m->cfg->drain_delay);
 	notify_send("STATUS=draining for %d s, then stopping", m->cfg->drain_delay);

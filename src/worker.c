@@ -349,6 +349,10 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_STATS_REQ:
 			send_stats(w, msg.hdr.id);
 			break;
+		case CHAN_DRAIN:
+			w->conns.draining = 1;
+			log_info("worker %zu draining: failing balancers' health checks", w->index);
+			break;
 		default:
 			log_warnx("worker %zu: unexpected %s message from the master", w->index,
 			          chan_type_name(msg.hdr.type));

@@ -75,29 +75,62 @@ static void test_proxy_clients(void **state)
 	h_echod_free(e);
 }
 
+/* A v2 LOCAL header, what HAProxy's health checks send, then a line. */
+static const char local_check[] = "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00"
+                                  "check\n";
+#define LOCAL_CHECK_LEN (sizeof(local_check) - 1)
+#define LOCAL_HDR_LEN   16
+
+/* What a check gets back: 1 if its line was echoed, 0 if it was closed
+ * with nothing echoed. */
+static int health_check(struct echod *e)
+{
+	char buf[16];
+	int fd = h_connect("127.0.0.1", e->ports[0]);
+
+	assert_true(fd >= 0);
+	h_send_all(fd, local_check, LOCAL_CHECK_LEN);
+	size_t n = h_recv_exact(fd, buf, LOCAL_CHECK_LEN - LOCAL_HDR_LEN, 2000);
+	int echoed = n == LOCAL_CHECK_LEN - LOCAL_HDR_LEN &&
+	             memcmp(buf, local_check + LOCAL_HDR_LEN, n) == 0;
+	if (!echoed)
+		assert_int_equal(n, 0);
+	close(fd);
+	return echoed;
+}
+
 /*
- * drain_delay: after TERM echod says it drains, and for the delay a new
- * connection is still accepted and echoed; then it stops as usual.
+ * drain_delay: after TERM echod says it drains; for the delay a client
+ * connection is still accepted and echoed, while a balancer's health check
+ * (a LOCAL header) is refused so that the balancer takes the instance out;
+ * then it stops as usual.
  */
 static void test_drain_delay(void **state)
 {
+	static const char client[] = "PROXY TCP4 10.9.8.7 127.0.0.1 1234 7\r\nhello\n";
 	char buf[6];
 	(void)state;
 
-	struct echod *e = h_echod_start("workers = 1;\n"
-	                                "drain_delay = 2;\n"
-	                                "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
-	                                NULL);
+	struct echod *e =
+	    h_echod_start("workers = 2;\n"
+	                  "drain_delay = 2;\n"
+	                  "listen = ( { address = \"127.0.0.1\"; port = 0;\n"
+	                  "             proxy_protocol = { from = [ \"127.0.0.1\" ]; }; } );\n",
+	                  NULL);
+	assert_true(health_check(e));
 	uint64_t t0 = h_now_ms();
 	assert_int_equal(kill(e->pid, SIGTERM), 0);
 	assert_true(h_log_wait(e, "draining for 2 s", 1, 5000));
+	/* Both workers heard it before the checks below. */
+	assert_true(h_log_wait(e, "draining: failing balancers' health checks", 2, 2000));
 	int fd = h_connect("127.0.0.1", e->ports[0]);
 	assert_true(fd >= 0);
-	h_send_all(fd, "hello\n", 6);
+	h_send_all(fd, client, sizeof(client) - 1);
 	assert_int_equal(h_recv_exact(fd, buf, 6, 2000), 6);
 	assert_memory_equal(buf, "hello\n", 6);
 	close(fd);
-	/* Still serving later in the delay, before the stop begins. */
+	assert_false(health_check(e));
+	/* Still draining, not stopping, after all that. */
 	assert_int_equal(h_log_count(e, "graceful stop:"), 0);
 	int status = h_echod_signal_wait(e, 0, 8000);
 	uint64_t took = h_now_ms() - t0;
