@@ -288,8 +288,11 @@ const struct sockaddr *conn_source(const struct conn *c)
 	return (const struct sockaddr *)&c->proxy->client;
 }
 
+static int retire(struct conn *c);
+
 /* The header is complete (hlen bytes of p->hdr): keep the client it names,
- * echo what came after it, and start echoing. */
+ * echo what came after it, and start echoing.  Returns 0, or -1 when it
+ * closed c. */
 static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
 {
 	struct conn_proxy *p = c->proxy;
@@ -306,18 +309,21 @@ static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
 	touch(c);
 	ev_timer_stop(c->ctx->loop, &c->timer);
 	if (arm_idle(c) == -1)
-		return -1;
+		goto fail;
 	if (rest > 0) {
 		c->bytes_in += rest;
 		if (echo_now(c, p->hdr + hlen, rest) == -1)
-			return -1;
+			goto fail;
 	}
 	free(p->hdr);
 	p->hdr = NULL;
 	p->len = p->cap = 0;
 	if (p->retire)
-		conn_retire(c);
+		return retire(c);
 	return 0;
+fail:
+	conn_close(c, errno == ENOMEM ? "out of memory" : "write error");
+	return -1;
 }
 
 /* Read more of the header.  Returns 0, or -1 when it closed c. */
@@ -341,12 +347,8 @@ static int on_header_readable(struct conn *c)
 		why = "draining: health check refused";
 		goto close;
 	}
-	if (rc > 0) {
-		if (header_done(c, &h, (size_t)rc) == 0)
-			return 0;
-		why = "out of memory";
-		goto close;
-	}
+	if (rc > 0)
+		return header_done(c, &h, (size_t)rc);
 	if (rc < 0) {
 		why = "invalid PROXY header";
 		goto close;
@@ -473,14 +475,22 @@ void conn_retire(struct conn *c)
 		c->proxy->retire = 1;
 		return;
 	}
-	if (c->state != CONN_OPEN)
-		return;
+	if (c->state == CONN_OPEN)
+		(void)retire(c);
+}
+
+/* conn_retire() of an open connection.  Returns 0, or -1 when it closed c. */
+static int retire(struct conn *c)
+{
 	c->state = CONN_RETIRING;
 	/* A connection that never sent anything gets the same grace from now. */
 	if (c->bytes_in == 0)
 		touch(c);
-	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1)
+	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1) {
 		conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 void conn_retire_all(struct conn_ctx *ctx)

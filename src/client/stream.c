@@ -215,6 +215,8 @@ static size_t proxy_header(int fd, int version, unsigned char *buf, size_t len)
 	socklen_t sl = sizeof(src), dl = sizeof(dst);
 	char sh[INET6_ADDRSTRLEN], dh[INET6_ADDRSTRLEN];
 
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
 	if (getsockname(fd, (struct sockaddr *)&src, &sl) == -1 ||
 	    getpeername(fd, (struct sockaddr *)&dst, &dl) == -1 || src.ss_family != dst.ss_family)
 		return 0;
