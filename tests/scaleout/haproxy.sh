@@ -12,6 +12,9 @@
 #
 #   tests/scaleout/haproxy.sh BUILD_DIR
 #
+# SCALEOUT_BENCH=1 measures throughput through HAProxy and to one instance
+# alone instead (bench/README.md); SCALEOUT_KEEP=1 keeps the work directory.
+#
 # Prints "ok scaleout-haproxy" or "not ok scaleout-haproxy # why" (.ci/run
 # counts it); exits 1 on failure.  Needs root (namespaces); without it, or
 # without haproxy, prints "ok ... # SKIP why".  Uses only 10.213.0.0/16
@@ -137,8 +140,15 @@ for n in 1 2 3; do
 	link "$ns_lb" "10.213.$n.1" "echod-sc$id-e$n" "10.213.$n.2" "lb$n" "e$n"
 done
 ip -n "$ns_cl" route add 10.213.0.0/16 via 10.213.0.1
+# lb also routes, so that the client can reach an instance directly (the
+# throughput comparison, SCALEOUT_BENCH=1).
+ip netns exec "$ns_lb" sysctl -q -w net.ipv4.ip_forward=1 \
+	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1
+for n in 1 2 3; do
+	ip -n "echod-sc$id-e$n" route add 10.213.0.0/16 via "10.213.$n.1"
+done
 # Thousands of short connections from one client address: widen the range.
-ip netns exec "$ns_cl" sysctl -q -w net.ipv4.ip_local_port_range="10000 65000"
+ip netns exec "$ns_cl" sysctl -q -w net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1
 
 # ---- echod instances, from deploy/haproxy/echod.conf -----------------------
 # The deployed file, with only what a test needs changed: two workers, a
@@ -190,6 +200,29 @@ all_up() {
 	done
 }
 wait_for 10 all_up || fail "the health checks do not pass"
+
+# ---- SCALEOUT_BENCH=1: throughput through HAProxy against echod alone -----
+# (bench/README.md): S1 (50 connections, 64 B request/response) and S5
+# (connect, 64 B, close; 50 at a time), SCALEOUT_BENCH_SECONDS each; echod
+# alone is instance 1 reached directly, with the header HAProxy would send.
+if [ "${SCALEOUT_BENCH:-0}" = 1 ]; then
+	bs=${SCALEOUT_BENCH_SECONDS:-5}
+	figure() { # figure NAME JQ-FIELD ARGS...
+		local label=$1 field=$2 out
+		shift 2
+		out=$(ip netns exec "$ns_cl" "$BENCH" --json --no-progress -d "$bs" "$@" 2>&1)
+		echo "$label: $(echo "$out" | sed -n "s/.*\"$field\": \([0-9.]*\).*/\1/p" | head -n 1)/s," \
+			"errors $(echo "$out" | sed -n 's/.*"errors": {"total": \([0-9]*\).*/\1/p')"
+	}
+	for r in 1 2 3; do
+		figure "run $r S1 echod alone" messages_per_s -H 10.213.1.2 -p 7 --proxy 2 -c 50 -s 64
+		figure "run $r S1 via HAProxy" messages_per_s -H 10.213.0.1 -p 7 -c 50 -s 64
+		figure "run $r S5 echod alone" connects_per_s -H 10.213.1.2 -p 7 --proxy 2 \
+			--connect-rate -c 50 -s 64
+		figure "run $r S5 via HAProxy" connects_per_s -H 10.213.0.1 -p 7 --connect-rate -c 50 -s 64
+	done
+	exit 0
+fi
 
 # ---- the load, and what happens under it -----------------------------------
 t0=$SECONDS
