@@ -31,7 +31,8 @@ static size_t v2(unsigned char *buf, unsigned ver_cmd, unsigned fam, const void 
 	buf[13] = (unsigned char)fam;
 	buf[14] = (unsigned char)(blen >> 8);
 	buf[15] = (unsigned char)blen;
-	memcpy(buf + 16, body, blen);
+	if (blen > 0) /* memcpy from NULL is undefined, even of 0 bytes */
+		memcpy(buf + 16, body, blen);
 	return 16 + blen;
 }
 
