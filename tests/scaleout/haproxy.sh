@@ -250,10 +250,18 @@ wait_for 10 back || fail "HAProxy did not take echod 2 back"
 echo "scaleout: echod 2 back at $((SECONDS - t0)) s" >&2
 
 # 3: binary upgrade, if this echod has it (the handover issue adds it).
+# The new master is the old one's child, ours only by descent: its pid
+# comes from the pid file, and it is stopped by that pid at the end.
 if "$ECHOD" -h 2>&1 | grep -q upgrade; then
+	old=${epid[3]}
 	"$ECHOD" -c "$W/echod3.conf" -s upgrade >>"$W/echod3.stderr" 2>&1 ||
 		fail "echod -s upgrade failed"
-	echo "scaleout: echod 3 upgraded at $((SECONDS - t0)) s" >&2
+	upgraded() { log_has "$W/echod3.log" "upgraded to pid"; }
+	wait_for 40 upgraded || fail "echod 3 did not upgrade"
+	epid[3]=$(cat "$W/echod3.pid")
+	pids+=("${epid[3]}")
+	wait_exit 20 "$old" || fail "the old echod 3 did not exit after the upgrade"
+	echo "scaleout: echod 3 upgraded to pid ${epid[3]} at $((SECONDS - t0)) s" >&2
 	upgrade_note=", 3 upgraded"
 else
 	upgrade_note=", 3 not upgraded (no -s upgrade in this echod)"
