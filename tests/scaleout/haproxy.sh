@@ -66,8 +66,13 @@ W=$(mktemp -d /tmp/echod-scaleout.XXXXXX) || exit 1
 pids=()
 made_ns=()
 
+declare -A epid # echod instance -> its master's pid
 cleanup() {
 	local p n
+	# echod: QUIT, an immediate stop (TERM would drain first).
+	for p in "${epid[@]}"; do
+		kill -QUIT "$p" 2>/dev/null
+	done
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -160,7 +165,6 @@ conf() { # conf N WORKERS
 		"$top/deploy/haproxy/echod.conf" >"$W/echod$1.conf"
 	echo "pid_file = \"$W/echod$1.pid\";" >>"$W/echod$1.conf"
 }
-declare -A epid
 serving() { # serving N BEFORE: more "workers serve" lines than BEFORE
 	local c
 	c=$(grep -c "workers serve" "$W/echod$1.log" 2>/dev/null)
