@@ -423,7 +423,11 @@ static void stop(struct master *m, int immediate)
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
-	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
+	struct config_env env = {
+	    .cpus = cpus_available(),
+	    .is_root = geteuid() == 0,
+	    .if_exists = listener_if_exists,
+	};
 
 	return config_load_file(path, &env, errs);
 }
