@@ -83,6 +83,11 @@ struct master {
 
 static void spawn_missing(struct master *m);
 
+/* "1 worker", "2 workers"; "1 worker serves", "2 workers serve" (the line
+ * the tests and bench/run wait for ends in "serve" or "serves"). */
+#define WORKERS(n)       log_plural((unsigned long long)(n), "worker", "workers")
+#define WORKERS_SERVE(n) log_plural((unsigned long long)(n), "worker serves", "workers serve")
+
 /* Workers of the current generation that said they serve. */
 static size_t count_ready(const struct master *m)
 {
@@ -126,11 +131,6 @@ static void tell_all(struct master *m, enum chan_type type)
 		tell(m, &m->kids[i], type);
 }
 
-static const char *plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
@@ -140,18 +140,18 @@ static void check_ready(struct master *m)
 		return;
 	m->announced = 1;
 	if (m->gen > 1) {
-		log_notice("reload: %d workers of generation %u serve; retiring older generations",
-		           m->cfg->workers, m->gen);
+		log_notice("reload: generation %u serves with %d %s; retiring older generations",
+		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting. */
 		for (size_t i = 0; i < m->nkids; i++)
 			if (m->kids[i].gen != m->gen)
 				tell(m, &m->kids[i], CHAN_RETIRE);
 	} else {
-		log_notice("%d workers serve", m->cfg->workers);
+		log_notice("%d %s", m->cfg->workers, WORKERS_SERVE(m->cfg->workers));
 	}
-	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
-	            (long)m->pid);
+	notify_send("READY=1\nSTATUS=%d %s serving\nMAINPID=%ld", m->cfg->workers,
+	            WORKERS(m->cfg->workers), (long)m->pid);
 }
 
 static struct child *find_chan(struct master *m, int fd)
@@ -255,8 +255,9 @@ static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
-		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
-		            count_connections(m));
+		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
+		            WORKERS(m->cfg->workers), count_connections(m),
+		            log_plural(count_connections(m), "connection", "connections"));
 	tell_all(m, CHAN_STATS_REQ);
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
@@ -400,7 +401,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_warnx("%zu %s still running past the deadline; killing them", m->nkids,
-	          plural(m->nkids, "worker", "workers"));
+	          log_plural(m->nkids, "worker", "workers"));
 	for (size_t i = 0; i < m->nkids; i++)
 		kill(m->kids[i].pid, SIGKILL);
 }
@@ -416,7 +417,8 @@ static void stop(struct master *m, int immediate)
 	    immediate ? QUIT_WAIT_MS
 	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
 	                    STOP_SLACK_MS;
-	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
+	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
+	           WORKERS(m->nkids));
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
@@ -472,8 +474,8 @@ static void reload(struct master *m)
 		log_errorx("%s", err);
 	}
 	if (cfg == NULL) {
-		log_errorx("reload rejected (%zu errors); still running the previous configuration",
-		           errs.n);
+		log_errorx("reload rejected (%zu %s); still running the previous configuration",
+		           errs.n, log_plural(errs.n, "error", "errors"));
 		config_errors_free(&errs);
 		goto keep;
 	}
@@ -503,11 +505,13 @@ static void reload(struct master *m)
 	m->announced = 0;
 	m->failures = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
-	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
+	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
+	           WORKERS(cfg->workers));
 	spawn_missing(m);
 	return;
 keep:
-	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
+	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
+	            WORKERS(m->cfg->workers));
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
@@ -554,8 +558,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 	process_raise_nofile(m.cfg->max_connections);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
-	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
-	           m.cfg->workers);
+	log_notice("echod %s started (pid %ld), %d %s", PACKAGE_VERSION, (long)m.pid,
+	           m.cfg->workers, WORKERS(m.cfg->workers));
 	spawn_missing(&m);
 
 	for (;;) {
