@@ -9,6 +9,7 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -65,6 +66,24 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 	ctx->nconns--;
 }
 
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement)
+{
+	if (replacement == 0)
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zu", gen, worker);
+	else
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zur%u", gen, worker,
+		         replacement);
+}
+
+char *conn_id(const struct conn *c, char *buf, size_t len)
+{
+	const char *prefix = c->ctx->id_prefix;
+
+	snprintf(buf, len, "%s%s%llu", prefix, *prefix != '\0' ? "." : "",
+	         (unsigned long long)c->id);
+	return buf;
+}
+
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -72,6 +91,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->id = ctx->last_id + 1;
 	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
@@ -83,6 +103,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 		goto fail;
 	}
 	link_conn(ctx, c);
+	ctx->last_id = c->id;
 	return c;
 
 fail:;
@@ -96,8 +117,12 @@ void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
 
-	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
-	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char id[CONN_ID_MAX];
+		log_debug("connection %s closed (%s): %llu bytes in, %llu out",
+		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          (unsigned long long)c->bytes_out);
+	}
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
