@@ -70,7 +70,9 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
+	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
+	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
+	unsigned spawned;       /* workers started in generation gen */
 	int failures;  /* consecutive quick deaths */
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */
@@ -216,9 +218,11 @@ static void forget_master(struct master *m)
 	m->nkids = 0;
 	ev_loop_free(m->loop);
 	m->loop = NULL;
+	pidfile_forget(&m->pidfile);
 }
 
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int chan)
+static void __attribute__((noreturn))
+child_main(struct master *m, size_t index, unsigned replacement, int chan)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -227,6 +231,8 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	    .nlisteners = m->nls,
 	    .index = index,
 	    .count = (size_t)m->cfg->workers,
+	    .gen = m->gen,
+	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
 	};
@@ -276,6 +282,12 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (chan_pair(ch) == -1)
 		return -1;
+	/* The first `workers` of a generation are its own; any later one
+	 * replaces a worker that died, and is numbered so that the connection
+	 * ids of the two never meet. */
+	unsigned serial = m->spawned++;
+	unsigned replacement =
+	    serial < (unsigned)m->cfg->workers ? 0 : serial - (unsigned)m->cfg->workers + 1;
 	pid_t pid = fork();
 	if (pid == -1) {
 		int saved = errno;
@@ -286,7 +298,7 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, ch[1]);
+		child_main(m, index, replacement, ch[1]);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -444,12 +456,47 @@ static void give_log(const struct master *m)
 		log_warn("cannot hand %s to the workers' user", path);
 }
 
-/* user and group apply only when started as root. */
+/*
+ * user and group apply only when started as root.  Returns 0, or -1 with
+ * "FILE:LINE: unknown user 'x'" (the line of the key at fault) in err.
+ */
 static int lookup_privs(const struct config *cfg, struct privs *p, char *err, size_t len)
 {
+	char why[256];
+	int line;
+
 	if (geteuid() != 0)
-		return privs_lookup(NULL, NULL, p, err, len);
-	return privs_lookup(cfg->user, cfg->group, p, err, len);
+		return privs_lookup(NULL, NULL, p, why, sizeof(why));
+	/* The user alone first, to know which of the two keys is wrong. */
+	if (privs_lookup(cfg->user, NULL, p, why, sizeof(why)) == -1)
+		line = cfg->user_line;
+	else if (privs_lookup(cfg->user, cfg->group, p, why, sizeof(why)) == -1)
+		line = cfg->group_line;
+	else
+		return 0;
+	snprintf(err, len, "%s:%d: %s", cfg->file, line, why);
+	return -1;
+}
+
+/*
+ * Lock cfg's pid file into *pf.  Returns 0, or -1 with the reason in err:
+ * another master holds it, or it cannot be created.
+ */
+static int lock_pidfile(struct pidfile *pf, const struct config *cfg, char *err, size_t len)
+{
+	pid_t holder;
+
+	if (pidfile_lock(pf, cfg->pid_file, &holder) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		snprintf(err, len, "%s:%d: cannot lock pid file %s: %s", cfg->file,
+		         cfg->pid_file_line, cfg->pid_file, strerror(errno));
+	else if (holder > 0)
+		snprintf(err, len, "already running as pid %ld (pid file %s)", (long)holder,
+		         cfg->pid_file);
+	else
+		snprintf(err, len, "already running (pid file %s is locked)", cfg->pid_file);
+	return -1;
 }
 
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
@@ -481,12 +528,23 @@ static void reload(struct master *m)
 	}
 	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s; reload rejected", cfg->file, err);
+		log_errorx("%s; reload rejected", err);
+		config_free(cfg);
+		goto keep;
+	}
+	/* A pid file that is not the one locked (another path, or the file
+	 * was removed): locked before anything changes, so that one held by
+	 * another master rejects the reload. */
+	struct pidfile pf = PIDFILE_NONE;
+	int new_pidfile = cfg->pid_file != NULL && !pidfile_same(&m->pidfile, cfg->pid_file);
+	if (new_pidfile && lock_pidfile(&pf, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s; reload rejected", err);
 		config_free(cfg);
 		goto keep;
 	}
 	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
+		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
@@ -494,14 +552,16 @@ static void reload(struct master *m)
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
 	give_log(m);
-	if (m->cfg->pid_file != NULL &&
-	    (cfg->pid_file == NULL || strcmp(cfg->pid_file, m->cfg->pid_file) != 0))
-		pidfile_remove(m->cfg->pid_file);
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1)
-		log_warn("cannot write pid file %s", cfg->pid_file);
+	if (cfg->pid_file == NULL || new_pidfile) {
+		pidfile_release(&m->pidfile);
+		m->pidfile = pf;
+		if (new_pidfile && pidfile_write(&m->pidfile) == -1)
+			log_warn("cannot write pid file %s", cfg->pid_file);
+	}
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->gen++;
+	m->spawned = 0;
 	m->announced = 0;
 	m->failures = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
@@ -516,20 +576,27 @@ keep:
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1};
-	char err[256];
+	struct master m = {.cfg = cfg, .path = path, .gen = 1, .pidfile = PIDFILE_NONE};
+	char err[1024];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	/* First of all, and said on standard error whatever the log target:
+	 * a second instance must not open a socket, nor write into the log of
+	 * the one that runs. */
+	if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		goto out;
+	}
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
 		goto out;
 	}
 	if (lookup_privs(cfg, &m.privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s", cfg->file, err);
+		log_errorx("%s", err);
 		goto out;
 	}
 	give_log(&m);
@@ -540,7 +607,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	m.pid = getpid();
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1) {
+	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
 	}
@@ -591,8 +658,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 	log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
-	if (m.cfg->pid_file != NULL && m.pid != 0)
-		pidfile_remove(m.cfg->pid_file);
+	pidfile_release(&m.pidfile);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);
