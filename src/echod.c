@@ -178,7 +178,9 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "c:tds:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			/* optarg is never NULL for an option that requires an
+			 * argument; the analyzer cannot know it. */
+			path = optarg != NULL ? optarg : path;
 			path_given = 1;
 			break;
 		case 't':

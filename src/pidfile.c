@@ -221,6 +221,7 @@ static int holds_open(pid_t pid, int fd)
 			return 0;
 		return -1;
 	}
+	/* cppcheck-suppress readdirCalled ; readdir_r is deprecated, and -s has no threads */
 	while (!found && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -90,6 +90,25 @@ static void test_parse(void **state)
 	assert_int_equal(pidfile_parse("123456", 3), 123);
 }
 
+/* pidfile_read: ENOENT without a file, EINVAL without a pid in it. */
+static void test_read(void **state)
+{
+	struct dir *d = *state;
+
+	errno = 0;
+	assert_int_equal(pidfile_read(d->pidfile), -1);
+	assert_int_equal(errno, ENOENT);
+	write_text(d->pidfile, "12x\n");
+	errno = 0;
+	assert_int_equal(pidfile_read(d->pidfile), -1);
+	assert_int_equal(errno, EINVAL);
+	write_text(d->pidfile, "");
+	assert_int_equal(pidfile_read(d->pidfile), -1);
+	assert_int_equal(errno, EINVAL);
+	write_text(d->pidfile, "42");
+	assert_int_equal(pidfile_read(d->pidfile), 42);
+}
+
 /* Locked, written, read back, checked as running, removed at release. */
 static void test_lock_write_release(void **state)
 {
@@ -335,6 +354,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TEST(test_parse),
+	    TEST(test_read),
 	    TEST(test_lock_write_release),
 	    TEST(test_second_lock_refused),
 	    TEST(test_stale),
