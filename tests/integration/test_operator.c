@@ -97,6 +97,16 @@ static int echoes(int port)
 	return ok;
 }
 
+/* The pid a pid file names, or -1. */
+static pid_t pidfile_pid(const char *path)
+{
+	char *text = h_file_read(path);
+	long pid = text[0] != '\0' ? atol(text) : -1;
+
+	free(text);
+	return (pid_t)pid;
+}
+
 static void stop_ok(struct echod *e)
 {
 	assert_int_equal(h_echod_signal_wait(e, SIGTERM, 10000), 0);
@@ -230,6 +240,48 @@ static void test_signal_says_what_it_did(void **state)
 	h_run_free(&r);
 	assert_int_equal(h_echod_signal_wait(e, 0, 10000), 0);
 	h_echod_free(e);
+}
+
+/* A reload moves the pid file (the old one goes), recreates one removed by
+ * hand, and is rejected if the new one is another master's. */
+static void test_reload_pid_file(void **state)
+{
+	struct echod *e = h_echod_start("workers = 1;\n" PID_FILE LISTEN_TCP, NULL);
+	struct echod *other =
+	    h_echod_start("workers = 1;\npid_file = \"@DIR@/other.pid\";\n" LISTEN_TCP, NULL);
+	char old[320], moved[320], config[800], want[800];
+	(void)state;
+
+	snprintf(old, sizeof(old), "%s/echod.pid", e->dir);
+	snprintf(moved, sizeof(moved), "%s/moved.pid", e->dir);
+	h_echod_rewrite(e, "workers = 1;\npid_file = \"@DIR@/moved.pid\";\n" LISTEN_TCP);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "reload accepted", 1, 5000));
+	assert_int_equal(access(old, F_OK), -1);
+	assert_int_equal(pidfile_pid(moved), e->pid);
+
+	/* Removed by hand: the next reload writes it again. */
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "reload accepted", 2, 5000));
+	assert_int_equal(pidfile_pid(moved), e->pid);
+
+	/* Another master's: rejected, and nothing changes. */
+	snprintf(config, sizeof(config), "workers = 1;\npid_file = \"%s/other.pid\";\n" LISTEN_TCP,
+	         other->dir);
+	h_echod_rewrite(e, config);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "reload rejected", 1, 5000));
+	snprintf(want, sizeof(want),
+	         "already running as pid %ld (pid file %s/other.pid); reload rejected",
+	         (long)other->pid, other->dir);
+	assert_int_equal(h_log_count(e, want), 1);
+	assert_int_equal(pidfile_pid(moved), e->pid);
+	assert_true(echoes(e->ports[0]));
+	assert_true(echoes(other->ports[0]));
+	stop_ok(other);
+	stop_ok(e);
+	assert_int_equal(access(moved, F_OK), -1);
 }
 
 /* ---- -d with a relative -c ----------------------------------------------- */
@@ -483,8 +535,10 @@ static int leave_netns(void **state)
 	return teardown(state);
 }
 
-/* In our private network namespace: lo up, with fe80::1/64 on it (loopback
- * does no duplicate address detection, so it is usable at once). */
+/* In our private network namespace: lo up, with fe80::1/64 on it, usable:
+ * loopback skips duplicate address detection, but the kernel still clears
+ * the address's "tentative" flag from a work queue a moment later, so wait
+ * (a bounded poll) until a socket can bind it. */
 static void netns_link_local(void)
 {
 	struct ifreq ifr;
@@ -505,6 +559,16 @@ static void netns_link_local(void)
 	} req = {.prefixlen = 64, .ifindex = (int)if_nametoindex("lo")};
 	assert_int_equal(inet_pton(AF_INET6, "fe80::1", &req.addr), 1);
 	assert_int_equal(ioctl(s6, SIOCSIFADDR, &req), 0);
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+	                            .sin6_scope_id = (uint32_t)req.ifindex};
+	sin6.sin6_addr = req.addr;
+	int usable = 0;
+	for (uint64_t end = h_now_ms() + 3000; !usable && h_now_ms() < end;) {
+		usable = bind(s6, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+		if (!usable)
+			poll(NULL, 0, 5);
+	}
+	assert_true(usable);
 	close(s4);
 	close(s6);
 }
@@ -728,6 +792,7 @@ int main(void)
 	    TEST(test_signal_stale_pid_file),
 	    TEST(test_signal_foreign_pid),
 	    TEST(test_signal_says_what_it_did),
+	    TEST(test_reload_pid_file),
 	    TEST(test_daemon_relative_config_reloads),
 	    TEST(test_unix_mode_owner_group),
 	    TEST(test_unix_path_taken),
