@@ -121,7 +121,7 @@ void conn_close(struct conn *c, const char *reason)
 		char id[CONN_ID_MAX];
 		log_debug("connection %s closed (%s): %llu bytes in, %llu out",
 		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
-		          (unsigned long long)c->bytes_out);
+		          (unsigned long long)conn_bytes_out(c));
 	}
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
@@ -174,7 +174,6 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
-		c->bytes_out += (uint64_t)n;
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -216,7 +215,6 @@ static ssize_t read_direct(struct conn *c)
 			return -1;
 		sent = 0;
 	}
-	c->bytes_out += (uint64_t)sent;
 	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
 		return -1;
 	return n;
