@@ -119,8 +119,9 @@ void conn_close(struct conn *c, const char *reason)
 
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		char id[CONN_ID_MAX];
-		log_debug("connection %s closed (%s): %llu bytes in, %llu out",
+		log_debug("connection %s closed (%s): %llu %s in, %llu out",
 		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          log_plural(c->bytes_in, "byte", "bytes"),
 		          (unsigned long long)conn_bytes_out(c));
 	}
 	ev_timer_stop(ctx->loop, &c->timer);
