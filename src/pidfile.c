@@ -74,7 +74,8 @@ pid_t pidfile_parse(const char *buf, size_t len)
 
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
-	if (len == 0)
+	/* As a master writes it: digits, no sign, no leading zero. */
+	if (len == 0 || buf[0] == '0')
 		return -1;
 	for (i = 0; i < len; i++) {
 		if (buf[i] < '0' || buf[i] > '9')

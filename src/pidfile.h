@@ -42,8 +42,9 @@ void pidfile_release(struct pidfile *pf);
  * after fork(), so that the lock lives exactly as long as the master. */
 void pidfile_forget(struct pidfile *pf);
 
-/* The pid in the `len` bytes of text at buf: decimal digits and an optional
- * newline, from 1 to INT_MAX.  Returns it, or -1.  Pure. */
+/* The pid in the `len` bytes of text at buf, as a master writes it: decimal
+ * digits without a leading zero and an optional newline, from 1 to INT_MAX.
+ * Returns it, or -1.  Pure (tests/fuzz/fuzz_pidfile.c). */
 pid_t pidfile_parse(const char *buf, size_t len);
 
 /* The pid in the file at path, or -1 with errno (ENOENT: no file; EINVAL: no

@@ -76,7 +76,7 @@ static void test_parse(void **state)
 	static const char *const bad[] = {
 	    "",      "\n",    "abc\n", "12x\n", "-5\n",         "+5\n",
 	    " 5\n",  "5 \n",  "0\n",   "00\n",  "2147483648\n", "99999999999999999999\n",
-	    "5\n\n", "5\r\n",
+	    "5\n\n", "5\r\n", "007\n", /* a master never writes a leading zero */
 	};
 	(void)state;
 
