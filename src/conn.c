@@ -9,6 +9,7 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -90,6 +91,24 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 	ctx->nconns--;
 }
 
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement)
+{
+	if (replacement == 0)
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zu", gen, worker);
+	else
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zur%u", gen, worker,
+		         replacement);
+}
+
+char *conn_id(const struct conn *c, char *buf, size_t len)
+{
+	const char *prefix = c->ctx->id_prefix;
+
+	snprintf(buf, len, "%s%s%llu", prefix, *prefix != '\0' ? "." : "",
+	         (unsigned long long)c->id);
+	return buf;
+}
+
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -97,6 +116,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->id = ctx->last_id + 1;
 	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
@@ -108,6 +128,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 		goto fail;
 	}
 	link_conn(ctx, c);
+	ctx->last_id = c->id;
 	return c;
 
 fail:;
@@ -121,8 +142,13 @@ void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
 
-	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
-	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char id[CONN_ID_MAX];
+		log_debug("connection %s closed (%s): %llu %s in, %llu out",
+		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          log_plural(c->bytes_in, "byte", "bytes"),
+		          (unsigned long long)conn_bytes_out(c));
+	}
 	if (c->proxy != NULL) {
 		free(c->proxy->hdr);
 		free(c->proxy);
@@ -178,7 +204,6 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
-		c->bytes_out += (uint64_t)n;
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -220,7 +245,6 @@ static int echo_now(struct conn *c, const char *p, size_t n)
 			return -1;
 		sent = 0;
 	}
-	c->bytes_out += (uint64_t)sent;
 	if ((size_t)sent < n && buffer_append(&c->out, p + sent, n - (size_t)sent) == -1)
 		return -1;
 	return 0;
@@ -323,12 +347,13 @@ static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
 {
 	struct conn_proxy *p = c->proxy;
 	size_t rest = p->len - hlen;
-	char client[PROXY_ADDR_STRLEN];
+	char client[PROXY_ADDR_STRLEN], id[CONN_ID_MAX];
 
 	if (!h->local)
 		p->client = h->src;
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("connection %d: PROXY v%d header, client %s", c->fd, h->version,
+		log_debug("connection %s: PROXY v%d header, client %s", conn_id(c, id, sizeof(id)),
+		          h->version,
 		          h->local ? "(local: the peer itself)"
 		                   : proxy_addr_format(&h->src, client, sizeof(client)));
 	c->state = CONN_OPEN;
