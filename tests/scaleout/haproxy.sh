@@ -239,7 +239,7 @@ sleep 3 # let the load settle on all three before disturbing it
 # 1: reload with another worker count.
 conf 1 3
 kill -HUP "${epid[1]}"
-reloaded() { log_has "$W/echod1.log" "reload: 3 workers of generation 2 serve"; }
+reloaded() { log_has "$W/echod1.log" "generation 2 serves with 3 workers"; }
 wait_for 10 reloaded || fail "echod 1 did not reload"
 echo "scaleout: echod 1 reloaded to 3 workers at $((SECONDS - t0)) s" >&2
 
