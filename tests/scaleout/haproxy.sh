@@ -145,8 +145,11 @@ for n in 1 2 3; do
 	link "$ns_lb" "10.213.$n.1" "echod-sc$id-e$n" "10.213.$n.2" "lb$n" "e$n"
 done
 ip -n "$ns_cl" route add 10.213.0.0/16 via 10.213.0.1
-# lb also routes, so that the client can reach an instance directly (the
-# throughput comparison, SCALEOUT_BENCH=1).
+# A second client address for the direct checks, so that 10.213.0.2 in an
+# instance's log can only have come through HAProxy.
+ip -n "$ns_cl" addr add 10.213.0.3/24 dev cl0
+# lb also routes, so that the client can reach an instance directly (its
+# readiness check, and the throughput comparison of SCALEOUT_BENCH=1).
 ip netns exec "$ns_lb" sysctl -q -w net.ipv4.ip_forward=1 \
 	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1
 for n in 1 2 3; do
@@ -165,18 +168,22 @@ conf() { # conf N WORKERS
 		"$top/deploy/haproxy/echod.conf" >"$W/echod$1.conf"
 	echo "pid_file = \"$W/echod$1.pid\";" >>"$W/echod$1.conf"
 }
-serving() { # serving N BEFORE: more "workers serve" lines than BEFORE
-	local c
-	c=$(grep -c "workers serve" "$W/echod$1.log" 2>/dev/null)
-	[ "${c:-0}" -gt "$2" ]
+# Serving: an echo comes back from the instance itself, reached directly
+# (lb routes) with the PROXY header HAProxy would send.  Judged by the
+# echo, not by a log line, so that rewording a log does not break it.
+serving() { # serving N
+	ip netns exec "$ns_cl" "$BENCH" -H "10.213.$1.2" -p 7 -S 10.213.0.3 --proxy 2 -n 1 \
+		--connect-rate -t 1 --json 2>/dev/null | grep -q '"ok": true'
 }
 start_echod() { # start_echod N
-	local before
-	before=$(grep -c "workers serve" "$W/echod$1.log" 2>/dev/null)
 	ip netns exec "echod-sc$id-e$1" "$ECHOD" -c "$W/echod$1.conf" 2>>"$W/echod$1.stderr" &
 	epid[$1]=$!
 	pids+=("$!")
-	wait_for 10 serving "$1" "${before:-0}" || fail "echod $1 did not start"
+	wait_for 10 serving "$1" || fail "echod $1 did not start"
+}
+# The master's children: its workers.
+workers_are() { # workers_are N COUNT
+	[ "$(pgrep -c -P "${epid[$1]}")" -eq "$2" ]
 }
 for n in 1 2 3; do
 	conf "$n" 2
@@ -219,10 +226,11 @@ if [ "${SCALEOUT_BENCH:-0}" = 1 ]; then
 			"errors $(echo "$out" | sed -n 's/.*"errors": {"total": \([0-9]*\).*/\1/p')"
 	}
 	for r in 1 2 3; do
-		figure "run $r S1 echod alone" messages_per_s -H 10.213.1.2 -p 7 --proxy 2 -c 50 -s 64
+		figure "run $r S1 echod alone" messages_per_s -H 10.213.1.2 -p 7 -S 10.213.0.3 \
+			--proxy 2 -c 50 -s 64
 		figure "run $r S1 via HAProxy" messages_per_s -H 10.213.0.1 -p 7 -c 50 -s 64
-		figure "run $r S5 echod alone" connects_per_s -H 10.213.1.2 -p 7 --proxy 2 \
-			--connect-rate -c 50 -s 64
+		figure "run $r S5 echod alone" connects_per_s -H 10.213.1.2 -p 7 -S 10.213.0.3 \
+			--proxy 2 --connect-rate -c 50 -s 64
 		figure "run $r S5 via HAProxy" connects_per_s -H 10.213.0.1 -p 7 --connect-rate -c 50 -s 64
 	done
 	exit 0
@@ -239,8 +247,8 @@ sleep 3 # let the load settle on all three before disturbing it
 # 1: reload with another worker count.
 conf 1 3
 kill -HUP "${epid[1]}"
-reloaded() { log_has "$W/echod1.log" "generation 2 serves with 3 workers"; }
-wait_for 10 reloaded || fail "echod 1 did not reload"
+# Reloaded: three workers of the new generation, the old two gone.
+wait_for 15 workers_are 1 3 || fail "echod 1 did not reload to 3 workers"
 echo "scaleout: echod 1 reloaded to 3 workers at $((SECONDS - t0)) s" >&2
 
 # 2: graceful stop with drain_delay, then start again.
