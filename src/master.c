@@ -495,11 +495,12 @@ static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
 
 /*
  * TERM or INT.  With drain_delay, the first one only starts draining: a
- * load balancer's health check must see the instance go (the metrics'
- * /healthz answers 503 while m->draining) before its listeners close, so
- * everything keeps being accepted and echoed meanwhile.  One during the
- * delay ends it and stops gracefully; two at once stop at once, as
- * without a delay.
+ * load balancer's health check must see the instance go before its
+ * listeners close, so everything keeps being accepted and echoed while the
+ * workers (CHAN_DRAIN) refuse the checks, which come with a PROXY LOCAL
+ * header.  (The metrics issue's /healthz is to answer 503 while
+ * m->draining.)  One during the delay ends it and stops gracefully; two at
+ * once stop at once, as without a delay.
  */
 static void stop_requested(struct master *m, int stops)
 {
