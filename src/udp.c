@@ -150,7 +150,7 @@ void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	struct udp_proxy *up = arg;
 	struct udp_echo *u = up->u;
 	struct proxy_hdr h;
-	int kept = 0;
+	int kept = 0, debug = log_enabled(LOG_LEVEL_DEBUG);
 	(void)events;
 
 	int n = receive(u, fd);
@@ -163,6 +163,12 @@ void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc < 0) {
 			u->dropped++;
 			continue;
+		}
+		if (debug && !h.local) {
+			char client[PROXY_ADDR_STRLEN];
+			log_debug("udp: datagram of %zu bytes, PROXY v2 header, client %s",
+			          iov->iov_len - (size_t)rc,
+			          proxy_addr_format(&h.src, client, sizeof(client)));
 		}
 		iov->iov_base = (char *)iov->iov_base + rc;
 		iov->iov_len -= (size_t)rc;
