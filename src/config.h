@@ -9,8 +9,11 @@
 #define ECHOD_CONFIG_H
 
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/un.h>
+
+#include "cidr.h"
 
 enum listen_proto {
 	LISTEN_TCP,
@@ -20,10 +23,19 @@ enum listen_proto {
 
 struct listen_conf {
 	enum listen_proto proto;
-	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address */
+	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address; a link-local
+	                * IPv6 one with its scope, "fe80::1%eth0" */
 	int port;      /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
 	char *path;    /* UNIX: absolute socket path */
+	char *mode;    /* UNIX: permissions of the socket file, octal ("0660") */
+	char *owner;   /* UNIX: user (name or number) owning the file; NULL: the master's */
+	char *group;   /* UNIX: its group (name or number); NULL: the master's */
 	int line;      /* where it was configured, for messages */
+	/* proxy_protocol: sources in proxy_from must start with a PROXY
+	 * header, within proxy_timeout seconds; others are refused. */
+	int proxy;                   /* 1 if the entry has proxy_protocol */
+	struct cidr_list proxy_from; /* non-empty when proxy is set */
+	int proxy_timeout;
 };
 
 struct config {
@@ -38,10 +50,16 @@ struct config {
 	int idle_timeout;     /* seconds, 0 = never */
 	int shutdown_timeout; /* seconds */
 	size_t max_pending;   /* bytes per connection */
+	int drain_delay;      /* seconds a graceful stop keeps serving, "draining" */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
 	struct listen_conf *listen;
 	size_t nlisten; /* >= 1 */
+	/* Lines of the keys whose values are checked only at run time, for
+	 * FILE:LINE messages then (0: not in the file). */
+	int user_line;
+	int group_line;
+	int pid_file_line;
 };
 
 /* Room for any name listen_conf_name() writes: "unix " and the longest
@@ -59,7 +77,18 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len);
 struct config_env {
 	int cpus;    /* CPUs this process may use, for workers = "auto" */
 	int is_root; /* euid == 0 */
+	/* Whether the network interface a link-local address names exists
+	 * (its name, or its index in decimal); NULL: do not check. */
+	int (*if_exists)(const char *scope);
 };
+
+/*
+ * Split a listen address "HOST" or "HOST%SCOPE" (RFC 4007: a link-local IPv6
+ * address and its interface) into host, a NUL-terminated copy, and *scope
+ * (NULL if none).  Returns 0, or -1 if the
+ * host part is too long to be an address.  Pure.
+ */
+int listen_address_split(const char *address, char host[INET6_ADDRSTRLEN], const char **scope);
 
 struct config_error {
 	char *file;
@@ -131,6 +160,7 @@ enum config_key_type {
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
 	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
 	CONFIG_KEY_LIST,     /* a list of such groups */
+	CONFIG_KEY_CIDRS,    /* a non-empty array of prefixes (cidr_parse) */
 };
 
 /* Where the value goes, at offset in struct config or struct listen_conf. */
@@ -140,6 +170,7 @@ enum config_key_store {
 	CONFIG_STORE_SIZE,   /* size_t */
 	CONFIG_STORE_STRING, /* char *, a copy */
 	CONFIG_STORE_INDEX,  /* int: the index of the choice */
+	CONFIG_STORE_CIDRS,  /* struct cidr_list, owned */
 };
 
 /* One row of the key table: the single description of a key. */

@@ -12,16 +12,22 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 
 /* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
 #define CONN_IOV_MAX 64
+/* A PROXY header is read into this much at first: a v1 header and a v2
+ * one with addresses fit; one with many TLVs grows it as its length says. */
+#define CONN_HDR_START 128
 /*
  * Fairness: the connections that come ready together share this many bytes
  * of reading per loop turn, each at least CONN_READ_MIN.  One read per
@@ -51,6 +57,11 @@ static const struct conn_io *conn_io(const struct conn_ctx *ctx)
 size_t conn_backlog(const struct conn *c)
 {
 	return c->out.len + conn_io(c->ctx)->held(c);
+}
+
+uint64_t conn_bytes_out(const struct conn *c)
+{
+	return c->bytes_in - conn_backlog(c);
 }
 
 int conn_wants_read(const struct conn *c)
@@ -104,6 +115,24 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 	ctx->nconns--;
 }
 
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement)
+{
+	if (replacement == 0)
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zu", gen, worker);
+	else
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zur%u", gen, worker,
+		         replacement);
+}
+
+char *conn_id(const struct conn *c, char *buf, size_t len)
+{
+	const char *prefix = c->ctx->id_prefix;
+
+	snprintf(buf, len, "%s%s%llu", prefix, *prefix != '\0' ? "." : "",
+	         (unsigned long long)c->id);
+	return buf;
+}
+
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, conn_io(ctx)->size);
@@ -111,6 +140,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->id = ctx->last_id + 1;
 	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
@@ -122,6 +152,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 		goto fail;
 	}
 	link_conn(ctx, c);
+	ctx->last_id = c->id;
 	return c;
 
 fail:;
@@ -135,8 +166,17 @@ void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
 
-	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
-	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char id[CONN_ID_MAX];
+		log_debug("connection %s closed (%s): %llu %s in, %llu out",
+		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          log_plural(c->bytes_in, "byte", "bytes"),
+		          (unsigned long long)conn_bytes_out(c));
+	}
+	if (c->proxy != NULL) {
+		free(c->proxy->hdr);
+		free(c->proxy);
+	}
 	ev_timer_stop(ctx->loop, &c->timer);
 	unlink_conn(ctx, c);
 	if (conn_io(ctx)->release(c))
@@ -163,7 +203,7 @@ void conn_received(struct conn *c, size_t n)
 
 void conn_sent(struct conn *c, size_t n)
 {
-	c->bytes_out += (uint64_t)n;
+	(void)n; /* conn_bytes_out() follows from what is left */
 	touch(c);
 	/* Resume reading once half the limit has drained: not at every byte,
 	 * so a slow reader is served in large reads, not many small ones. */
@@ -286,6 +326,22 @@ static ssize_t read_queued(struct conn *c)
 	return n;
 }
 
+/* Send p[0..n) at once, and queue what the socket does not take.  Returns
+ * 0, or -1 with errno. */
+static int echo_now(struct conn *c, const char *p, size_t n)
+{
+	ssize_t sent = send(c->fd, p, n, MSG_NOSIGNAL);
+
+	if (sent == -1) {
+		if (!would_block(errno))
+			return -1;
+		sent = 0;
+	}
+	if ((size_t)sent < n && buffer_append(&c->out, p + sent, n - (size_t)sent) == -1)
+		return -1;
+	return 0;
+}
+
 /* Read once into the worker's buffer and echo it at once; queue the rest. */
 static ssize_t read_direct(struct conn *c)
 {
@@ -296,16 +352,7 @@ static ssize_t read_direct(struct conn *c)
 
 	if (n <= 0)
 		return n;
-	ssize_t sent = send(c->fd, ctx->rbuf, (size_t)n, MSG_NOSIGNAL);
-	if (sent == -1) {
-		if (!would_block(errno))
-			return -1;
-		sent = 0;
-	}
-	c->bytes_out += (uint64_t)sent;
-	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
-		return -1;
-	return n;
+	return echo_now(c, ctx->rbuf, (size_t)n) == -1 ? -1 : n;
 }
 
 /* Each handler returns 0, or -1 when it closed (and freed) the connection. */
@@ -348,12 +395,152 @@ static void on_linger_readable(struct conn *c)
 		conn_close(c, "retired");
 }
 
+int conn_expect_proxy(struct conn *c, uint64_t timeout_ms)
+{
+	struct conn_proxy *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->hdr = malloc(CONN_HDR_START)) == NULL) {
+		free(p);
+		errno = ENOMEM;
+		return -1;
+	}
+	p->cap = CONN_HDR_START;
+	p->client.ss_family = AF_UNSPEC;
+	if (ev_timer_start(c->ctx->loop, &c->timer, timeout_ms) == -1) {
+		free(p->hdr);
+		free(p);
+		return -1;
+	}
+	c->proxy = p;
+	c->state = CONN_HEADER;
+	return 0;
+}
+
+const struct sockaddr *conn_source(const struct conn *c)
+{
+	if (c->proxy == NULL || c->proxy->client.ss_family == AF_UNSPEC)
+		return NULL;
+	return (const struct sockaddr *)&c->proxy->client;
+}
+
+static int retire(struct conn *c);
+
+/* The header is complete: keep the client it names and start echoing
+ * (what came after it is the driver's to take).  Returns 0, or -1 when it
+ * closed c. */
+static int header_done(struct conn *c, const struct proxy_hdr *h)
+{
+	struct conn_proxy *p = c->proxy;
+	char client[PROXY_ADDR_STRLEN], id[CONN_ID_MAX];
+
+	if (!h->local)
+		p->client = h->src;
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("connection %s: PROXY v%d header, client %s", conn_id(c, id, sizeof(id)),
+		          h->version,
+		          h->local ? "(local: the peer itself)"
+		                   : proxy_addr_format(&h->src, client, sizeof(client)));
+	c->state = CONN_OPEN;
+	touch(c);
+	ev_timer_stop(c->ctx->loop, &c->timer);
+	if (arm_idle(c) == -1)
+		goto fail;
+	free(p->hdr);
+	p->hdr = NULL;
+	p->len = p->cap = 0;
+	if (p->retire)
+		return retire(c);
+	return 0;
+fail:
+	conn_close(c, "out of memory");
+	return -1;
+}
+
+long conn_header_input(struct conn *c, const char *data, size_t n)
+{
+	struct conn_proxy *p = c->proxy;
+	struct proxy_hdr h;
+	size_t used = 0, need = 0;
+	const char *why;
+
+	/* Into the header buffer no more than it holds, so that it grows
+	 * only as far as a header's own length says. */
+	while (used < n) {
+		size_t k = n - used < p->cap - p->len ? n - used : p->cap - p->len;
+		memcpy(p->hdr + p->len, data + used, k);
+		p->len += (uint32_t)k;
+		used += k;
+		long rc = proxy_parse(p->hdr, p->len, PROXY_STREAM, &h, &need);
+		if (rc > 0 && h.local && c->ctx->draining) {
+			why = "draining: health check refused";
+			goto close;
+		}
+		if (rc > 0) {
+			/* What this read brought past the header is the client's. */
+			used -= p->len - (size_t)rc;
+			return header_done(c, &h) == -1 ? -1 : (long)used;
+		}
+		/* Incomplete: a full buffer that its length does not call for
+		 * more of can never complete. */
+		if (rc < 0 || (need <= p->cap && p->len == p->cap)) {
+			why = "invalid PROXY header";
+			goto close;
+		}
+		if (need > p->cap) {
+			char *bigger = realloc(p->hdr, need);
+			if (bigger == NULL) {
+				why = "out of memory";
+				goto close;
+			}
+			p->hdr = bigger;
+			p->cap = (uint32_t)need;
+		}
+	}
+	return (long)used;
+close:
+	conn_close(c, why);
+	return -1;
+}
+
+/* Read more of the header, and echo what follows it.  Returns 0, or -1 when
+ * it closed c. */
+static int on_header_readable(struct conn *c)
+{
+	char *buf = c->ctx->rbuf;
+	ssize_t n = read(c->fd, buf, read_share(c));
+	long used;
+
+	if (n == -1 && would_block(errno))
+		return 0;
+	if (n <= 0) {
+		conn_close(c, n == 0 ? "EOF before its PROXY header" : "read error");
+		return -1;
+	}
+	if ((used = conn_header_input(c, buf, (size_t)n)) == -1)
+		return -1;
+	if (c->state == CONN_HEADER || used == n)
+		return 0;
+	if (echo_now(c, buf + used, (size_t)(n - used)) == -1) {
+		conn_close(c, errno == ENOMEM ? "out of memory" : "write error");
+		return -1;
+	}
+	conn_received(c, (size_t)(n - used));
+	return 0;
+}
+
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct conn *c = arg;
 	(void)loop;
 	(void)fd;
 
+	if (c->state == CONN_HEADER) {
+		if (on_header_readable(c) == -1 || c->state == CONN_HEADER)
+			return;
+		/* What followed the header is echoed or queued; from here the
+		 * usual checks apply. */
+		events = 0;
+	}
 	if (c->state == CONN_LINGER) {
 		on_linger_readable(c);
 		return;
@@ -406,6 +593,9 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	uint64_t next;
 
 	switch (c->state) {
+	case CONN_HEADER:
+		conn_close(c, "PROXY header timeout");
+		return;
 	case CONN_OPEN:
 		if (now - c->last_active >= idle_ms) {
 			conn_close(c, "idle timeout");
@@ -433,14 +623,28 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 
 void conn_retire(struct conn *c)
 {
-	if (c->state != CONN_OPEN)
+	if (c->state == CONN_HEADER) {
+		/* Its header is on the way: retire once it is read (the
+		 * header timeout bounds the wait). */
+		c->proxy->retire = 1;
 		return;
+	}
+	if (c->state == CONN_OPEN)
+		(void)retire(c);
+}
+
+/* conn_retire() of an open connection.  Returns 0, or -1 when it closed c. */
+static int retire(struct conn *c)
+{
 	c->state = CONN_RETIRING;
 	/* A connection that never sent anything gets the same grace from now. */
 	if (c->bytes_in == 0)
 		touch(c);
-	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1)
+	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1) {
 		conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 void conn_retire_all(struct conn_ctx *ctx)
@@ -455,6 +659,10 @@ static void conn_cut(struct conn *c)
 {
 	if (c->state == CONN_LINGER)
 		return;
+	if (c->state == CONN_HEADER) {
+		conn_close(c, "retired before its PROXY header");
+		return;
+	}
 	c->state = CONN_RETIRING;
 	if (is_settled(c))
 		(void)linger(c);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "buffer.h"
 #include "ev.h"
@@ -32,39 +33,91 @@ struct conn_ctx {
 	size_t max_pending; /* bytes queued per connection before reading stops */
 	uint64_t idle_ms;   /* 0: never */
 	int cut;            /* shutdown_timeout passed: retire without a quiet period */
+	/* drain_delay runs: a PROXY LOCAL header (a balancer's health check)
+	 * is refused, so the balancer takes this instance out of its pool. */
+	int draining;
 	struct conn *conns; /* every open connection */
 	size_t nconns;
+	char id_prefix[32]; /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
+	uint64_t last_id;   /* the id of the newest connection */
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * or NULL. */
 	void (*on_close)(struct conn_ctx *ctx);
 };
 
 enum conn_state {
+	CONN_HEADER,   /* awaiting its PROXY header; nothing echoed yet */
 	CONN_OPEN,     /* echoing */
 	CONN_RETIRING, /* echoing; closes at its first quiet moment */
 	CONN_LINGER,   /* FIN sent; discarding input until the peer closes */
 };
 
+/* A connection behind a PROXY protocol balancer (conn_expect_proxy()). */
+struct conn_proxy {
+	/* The client the header names; AF_UNSPEC for a LOCAL or UNKNOWN
+	 * header (then the peer is the source), or while awaiting it. */
+	struct sockaddr_storage client;
+	char *hdr; /* the header so far, while awaiting it */
+	uint32_t len, cap;
+	uint8_t retire; /* conn_retire() came while awaiting the header */
+};
+
 struct conn {
 	struct conn *prev, *next; /* ctx->conns */
+	struct conn_proxy *proxy; /* NULL: no PROXY header on this listener */
 	struct conn_ctx *ctx;
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
+	uint64_t bytes_in;     /* read; those echoed are conn_bytes_out() */
+	uint64_t id;           /* 1, 2, ... in the order ctx accepted them */
 	int fd;
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
 	uint8_t paused;   /* reading stopped: queue over max_pending */
 };
 
+/* Bytes echoed so far: every byte read is sent, queued or held by the I/O
+ * driver (conn_backlog()), so this needs no counter of its own (which keeps
+ * struct conn, and an idle connection's memory, 8 bytes smaller). */
+uint64_t conn_bytes_out(const struct conn *c);
+
+/* Room for any id conn_id() writes. */
+#define CONN_ID_MAX 64
+
+/*
+ * Name ctx's connections "GEN.WORKER.N": generation, worker index and a
+ * counter, so that an id is unique for the whole life of the master.  A
+ * worker that replaces one that died (replacement > 0, numbered within its
+ * generation) is "GEN.WORKERrREPLACEMENT": its counter starts again at 1.
+ */
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement);
+
+/* c's id as messages give it, in buf (len bytes; CONN_ID_MAX is enough). */
+char *conn_id(const struct conn *c, char *buf, size_t len);
+
 /*
  * Take over the connected, non-blocking socket fd and link it into ctx's
- * list.  Returns the connection, or NULL with errno (ENOMEM, or the event
+ * list, with the next id.  Returns the connection, or NULL with errno (ENOMEM, or the event
  * loop's error); fd is then still the caller's to close.
  */
 struct conn *conn_new(struct conn_ctx *ctx, int fd);
+
+/*
+ * The listener takes a PROXY header first (c was just made by conn_new()):
+ * nothing is echoed until a valid v1 or v2 header has been read, which is
+ * never echoed; bytes after it are.  An invalid header, EOF before it, or
+ * none complete within timeout_ms closes c.  Returns 0, or -1 with errno
+ * (c is then still open and the caller's to close).
+ */
+int conn_expect_proxy(struct conn *c, uint64_t timeout_ms);
+
+/*
+ * The source address every rule and log line should use: the client the
+ * PROXY header named, or NULL when there is none (no header on this
+ * listener, a LOCAL header, or not read yet): then it is the peer's.
+ */
+const struct sockaddr *conn_source(const struct conn *c);
 
 /* Close now, for `reason` (logged at debug).  Unlinks c and frees it (or
  * leaves that to the driver, whose operations on it must end first), then
@@ -124,6 +177,16 @@ int conn_wants_read(const struct conn *c);
  * bytes of its backlog. */
 void conn_received(struct conn *c, size_t n);
 void conn_sent(struct conn *c, size_t n);
+
+/*
+ * The driver read n bytes at data while c awaits its PROXY header
+ * (c->state == CONN_HEADER).  Returns how many of them the header took, or
+ * -1 if c was closed (an invalid header, a LOCAL one while draining, out of
+ * memory).  If c->state is no longer CONN_HEADER, the header is complete
+ * and the rest are the client's first bytes, for the driver to take as
+ * input.
+ */
+long conn_header_input(struct conn *c, const char *data, size_t n);
 
 /* After the driver handled an event of c: close c when the client has
  * finished and everything is echoed, half-close it when cut, else let the

@@ -225,14 +225,27 @@ static void on_recv(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 			return;
 		}
 	} else if (cq->res > 0) {
-		if (take(cu, cq->buf, cq->data, (size_t)cq->res) == -1) {
-			conn_close(c, "out of memory");
+		size_t n = (size_t)cq->res;
+		long used = 0;
+
+		/* A PROXY header first: conn.c takes it; what follows is the
+		 * client's. */
+		if (c->state == CONN_HEADER && (used = conn_header_input(c, cq->data, n)) == -1) {
+			ev_buf_release(loop, EV_BUF_STREAM, cq->buf);
 			return;
 		}
-		conn_received(c, (size_t)cq->res);
+		if (c->state == CONN_HEADER || (size_t)used == n) {
+			ev_buf_release(loop, EV_BUF_STREAM, cq->buf);
+		} else if (take(cu, cq->buf, cq->data + used, n - (size_t)used) == -1) {
+			conn_close(c, "out of memory");
+			return;
+		} else {
+			conn_received(c, n - (size_t)used);
+		}
 	} else if (cq->res == 0) {
-		if (c->state == CONN_LINGER) {
-			conn_close(c, "retired");
+		if (c->state == CONN_LINGER || c->state == CONN_HEADER) {
+			conn_close(c, c->state == CONN_LINGER ? "retired"
+			                                      : "EOF before its PROXY header");
 			return;
 		}
 		c->peer_eof = 1;

@@ -4,7 +4,7 @@
  * largest UDP payload), so nothing is ever truncated; the pages of a slot are
  * touched only as far as the datagrams reach, so small datagrams cost little
  * resident memory.  A datagram the socket cannot send at once is dropped, as
- * UDP allows (a debug line says so).
+ * UDP allows; a notice says so, at most once per LOG_RATE_MS with the count.
  */
 #include "acconfig.h"
 
@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
@@ -23,8 +24,26 @@ struct udp_echo {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
-	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	char *data;            /* UDP_BATCH slots of UDP_SLOT bytes */
+	struct log_rate drops; /* datagrams dropped: the send buffer was full */
+	struct ev_timer timer; /* writes what drops held back, once due */
+	struct ev_loop *loop;  /* where timer runs, once armed */
+	uint64_t dropped;      /* proxy_protocol: datagrams refused */
 };
+
+uint64_t udp_echo_dropped(const struct udp_echo *u)
+{
+	return u->dropped;
+}
+
+#define DROPS_MSG "datagram dropped: the socket's send buffer is full"
+
+static void on_drops_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct udp_echo *u = ev_container_of(t, struct udp_echo, timer);
+
+	log_rate_flush(&u->drops, ev_now(loop), 0, LOG_LEVEL_NOTICE, DROPS_MSG);
+}
 
 struct udp_echo *udp_echo_new(void)
 {
@@ -37,6 +56,7 @@ struct udp_echo *udp_echo_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
+	ev_timer_init(&u->timer, on_drops_timer);
 	return u;
 }
 
@@ -44,6 +64,10 @@ void udp_echo_free(struct udp_echo *u)
 {
 	if (u == NULL)
 		return;
+	if (u->loop != NULL) {
+		log_rate_flush(&u->drops, ev_now(u->loop), 1, LOG_LEVEL_NOTICE, DROPS_MSG);
+		ev_timer_stop(u->loop, &u->timer);
+	}
 	free(u->data);
 	free(u);
 }
@@ -62,22 +86,24 @@ static void prepare(struct udp_echo *u)
 	}
 }
 
-void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+/* Receive a batch; returns how many datagrams, 0 if none. */
+static int receive(struct udp_echo *u, int fd)
 {
-	struct udp_echo *u = arg;
-	(void)loop;
-	(void)events;
-
 	prepare(u);
 	int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp recvmmsg: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++)
 		u->iov[i].iov_len = u->msgs[i].msg_len;
+	return n;
+}
 
+/* Send the first n prepared datagrams back. */
+static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
+{
 	int done = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
@@ -94,6 +120,64 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			break;
 		}
 	}
-	if (done < n)
-		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
+	if (done == n)
+		return;
+	u->loop = loop;
+	log_rate(&u->drops, ev_now(loop), (unsigned long long)(n - done), LOG_LEVEL_NOTICE,
+	         DROPS_MSG);
+	uint64_t due = log_rate_due(&u->drops), now = ev_now(loop);
+	if (due != 0 && !ev_timer_active(&u->timer))
+		ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
+}
+
+void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_echo *u = arg;
+	(void)events;
+
+	int n = receive(u, fd);
+	if (n > 0)
+		send_back(loop, u, fd, n);
+}
+
+/*
+ * Strip each datagram's header in place (the iovec starts past it) and pack
+ * the ones to answer at the front of the batch; each message keeps its own
+ * iovec and peer, so moving the headers moves nothing else.
+ */
+void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_proxy *up = arg;
+	struct udp_echo *u = up->u;
+	struct proxy_hdr h;
+	int kept = 0, debug = log_enabled(LOG_LEVEL_DEBUG);
+	(void)events;
+
+	int n = receive(u, fd);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &u->msgs[i].msg_hdr;
+		struct iovec *iov = m->msg_iov;
+		long rc = -1;
+		if (cidr_list_match(up->from, (const struct sockaddr *)m->msg_name))
+			rc = proxy_parse(iov->iov_base, iov->iov_len, PROXY_DGRAM, &h, NULL);
+		if (rc < 0) {
+			u->dropped++;
+			continue;
+		}
+		if (debug && !h.local) {
+			char client[PROXY_ADDR_STRLEN];
+			log_debug("udp: datagram of %zu bytes, PROXY v2 header, client %s",
+			          iov->iov_len - (size_t)rc,
+			          proxy_addr_format(&h.src, client, sizeof(client)));
+		}
+		iov->iov_base = (char *)iov->iov_base + rc;
+		iov->iov_len -= (size_t)rc;
+		u->msgs[kept++] = u->msgs[i];
+	}
+	if (kept < n)
+		log_debug("udp: %d datagrams dropped: no valid PROXY header or source not in "
+		          "proxy_protocol.from (%llu in all)",
+		          n - kept, (unsigned long long)u->dropped);
+	if (kept > 0)
+		send_back(loop, u, fd, kept);
 }

@@ -4,7 +4,8 @@
  * buffers of the loop's pool; each datagram is sent back from where it is,
  * to the address the kernel wrote beside it, and the buffer goes back to the
  * pool when that send completes.  The send does not wait: a datagram the
- * socket cannot take at once is dropped, as UDP allows and as udp.c does.
+ * socket cannot take at once is dropped, as UDP allows and as udp.c does,
+ * and a notice says so at most once per LOG_RATE_MS with the count.
  * A kernel without multishot recvmsg (before 6.0) gets the socket served by
  * readiness, through udp.c.
  */
@@ -46,15 +47,36 @@ struct udp_uring {
 	struct uu_sock *socks;
 	struct uu_send send[EV_URING_DGRAM_BUFS];
 	struct udp_echo *ready; /* for readiness, where multishot recvmsg is missing */
+	struct log_rate drops;  /* datagrams dropped: the send buffer was full */
+	struct ev_timer timer;  /* writes what drops held back, once due */
 };
+
+#define DROPS_MSG "datagram dropped: the socket's send buffer is full"
+
+static void on_drops_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct udp_uring *u = ev_container_of(t, struct udp_uring, timer);
+
+	log_rate_flush(&u->drops, ev_now(loop), 0, LOG_LEVEL_NOTICE, DROPS_MSG);
+}
 
 static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
 {
 	struct uu_send *s = ev_container_of(op, struct uu_send, op);
+	struct udp_uring *u = s->u;
 
-	if (c->res < 0 && c->res != -ECANCELED)
-		log_debug("udp: datagram dropped: %s", strerror(-c->res));
 	ev_buf_release(loop, EV_BUF_DGRAM, s->bid);
+	if (c->res == -EAGAIN || c->res == -EWOULDBLOCK || c->res == -ENOBUFS) {
+		uint64_t now = ev_now(loop), due;
+
+		log_rate(&u->drops, now, 1, LOG_LEVEL_NOTICE, DROPS_MSG);
+		due = log_rate_due(&u->drops);
+		if (due != 0 && !ev_timer_active(&u->timer))
+			ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
+	} else if (c->res < 0 && c->res != -ECANCELED) {
+		/* An unreachable peer reported by ICMP, say. */
+		log_debug("udp sendmsg: %s", strerror(-c->res));
+	}
 }
 
 /* Send the datagram of completion c back to its sender. */
@@ -138,6 +160,7 @@ struct udp_uring *udp_uring_new(struct ev_loop *loop)
 		return NULL;
 	u->loop = loop;
 	u->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
+	ev_timer_init(&u->timer, on_drops_timer);
 	for (int i = 0; i < EV_URING_DGRAM_BUFS; i++) {
 		ev_op_init(&u->send[i].op, on_sent);
 		u->send[i].u = u;
@@ -169,6 +192,8 @@ void udp_uring_free(struct udp_uring *u)
 {
 	if (u == NULL)
 		return;
+	log_rate_flush(&u->drops, ev_now(u->loop), 1, LOG_LEVEL_NOTICE, DROPS_MSG);
+	ev_timer_stop(u->loop, &u->timer);
 	while (u->socks != NULL) {
 		struct uu_sock *k = u->socks;
 		u->socks = k->next;

@@ -17,7 +17,9 @@ struct udp_uring *udp_uring_new(struct ev_loop *loop);
 /* Echo on fd from now on.  Returns 0, or -1 with errno. */
 int udp_uring_watch(struct udp_uring *u, int fd);
 
-/* Free u; call it after ev_loop_free(), which ends u's operations. */
+/* Free u, after logging the drops its readiness fallback held back; call it
+ * before freeing the event loop, and run that loop no more (its operations
+ * may still name u until the loop is freed). */
 void udp_uring_free(struct udp_uring *u);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "buffer.h"
 #include "channel.h"
+#include "cidr.h"
 #include "config.h"
 #include "conn.h"
 #include "conn_uring.h"
@@ -31,6 +32,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
+#include "proxy.h"
 #include "signals.h"
 #include "udp.h"
 #include "udp_uring.h"
@@ -43,8 +45,15 @@
 #define ACCEPT_BATCH 64
 /* How long accepting pauses when descriptors or memory run out. */
 #define ACCEPT_PAUSE_MS 100
-/* At most one "out of descriptors" warning per this many ms. */
-#define FD_WARNING_MS 10000
+
+struct worker;
+
+/* What the callback of one listener needs: its worker and its entry. */
+struct worker_lsn {
+	struct worker *w;
+	const struct listen_conf *lc;
+	struct udp_proxy udp; /* UDP with proxy_protocol */
+};
 
 enum acceptor_state {
 	ACC_IDLE,       /* no accept in the kernel */
@@ -52,10 +61,10 @@ enum acceptor_state {
 	ACC_CANCELLING, /* asked to end; its last completion is to come */
 };
 
-/* A stream listener served by completions: its multishot accept. */
+/* A stream listening socket served by completions: its multishot accept. */
 struct acceptor {
 	struct ev_op op;
-	struct worker *w;
+	struct worker_lsn *lsn;
 	int fd;
 	int state; /* enum acceptor_state */
 };
@@ -71,8 +80,15 @@ struct worker {
 	int *accept_fds;            /* stream listeners served */
 	struct acceptor *acceptors; /* one per accept_fds entry by completions, else NULL */
 	size_t naccept_fds;
+	struct worker_lsn *lsn; /* one per listener */
 	struct ev_timer accept_timer;
-	uint64_t last_fd_warning;
+	/* Connections refused or shed, each reason logged at most once per
+	 * LOG_RATE_MS with its count (log.h); rate_timer writes what they
+	 * held back once it is due. */
+	struct log_rate refused;   /* max_connections reached */
+	struct log_rate paused;    /* accept paused: out of descriptors or memory */
+	struct log_rate unwatched; /* accepted, but the event loop cannot take it */
+	struct ev_timer rate_timer;
 	uint64_t accepted;
 	int accept_paused;
 	int retiring;
@@ -89,7 +105,7 @@ static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_
 /* Start a's multishot accept (on) or ask it to end (off). */
 static void acceptor_set(struct acceptor *a, int on)
 {
-	struct ev_loop *loop = a->w->conns.loop;
+	struct ev_loop *loop = a->lsn->w->conns.loop;
 
 	if (on && a->state == ACC_IDLE) {
 		if (ev_op_accept(loop, &a->op, a->fd) == -1)
@@ -149,6 +165,52 @@ static void on_conn_closed(struct conn_ctx *ctx)
 		accept_resume(w);
 }
 
+/* The lines the worker's log_rates held back, once due (or all of them
+ * now, with force). */
+static void rate_flush(struct worker *w, int force)
+{
+	uint64_t now = ev_now(w->conns.loop);
+
+	log_rate_flush(&w->refused, now, force, LOG_LEVEL_NOTICE,
+	               "connection refused: max_connections (%d) reached", w->cfg->max_connections);
+	log_rate_flush(&w->paused, now, force, LOG_LEVEL_WARNING,
+	               "accept paused: out of descriptors or memory");
+	log_rate_flush(&w->unwatched, now, force, LOG_LEVEL_WARNING,
+	               "connection closed at once: the event loop cannot watch it");
+}
+
+/* The soonest a held-back line is due, or 0. */
+static uint64_t rate_due(const struct worker *w)
+{
+	const struct log_rate *r[] = {&w->refused, &w->paused, &w->unwatched};
+	uint64_t due = 0;
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		uint64_t d = log_rate_due(r[i]);
+		if (d != 0 && (due == 0 || d < due))
+			due = d;
+	}
+	return due;
+}
+
+static void rate_arm(struct worker *w)
+{
+	struct ev_loop *loop = w->conns.loop;
+	uint64_t due = rate_due(w), now = ev_now(loop);
+
+	if (due != 0 && !ev_timer_active(&w->rate_timer))
+		ev_timer_start(loop, &w->rate_timer, due > now ? due - now : 0);
+}
+
+static void on_rate_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct worker *w = ev_container_of(t, struct worker, rate_timer);
+	(void)loop;
+
+	rate_flush(w, 0);
+	rate_arm(w);
+}
+
 /*
  * Out of descriptors or memory: the pending clients stay in the listen queue
  * while accepting pauses, instead of the loop spinning on a listener that is
@@ -157,33 +219,22 @@ static void on_conn_closed(struct conn_ctx *ctx)
  */
 static void accept_pause(struct worker *w, int err)
 {
-	uint64_t now = ev_now(w->conns.loop);
-
-	if (w->last_fd_warning == 0 || now - w->last_fd_warning >= FD_WARNING_MS) {
-		w->last_fd_warning = now;
-		log_warnx("accept: %s; pausing new connections (%zu open)", strerror(err),
-		          w->conns.nconns);
-	}
+	if (log_rate(&w->paused, ev_now(w->conns.loop), 1, LOG_LEVEL_WARNING,
+	             "accept: %s; pausing new connections (%zu open)", strerror(err),
+	             w->conns.nconns) == 0)
+		rate_arm(w);
 	w->accept_paused = 1;
 	accept_set(w, 0);
 	if (ev_timer_start(w->conns.loop, &w->accept_timer, ACCEPT_PAUSE_MS) == -1)
 		accept_resume(w);
 }
 
-static void log_accepted(int fd, const struct sockaddr_storage *ss)
+static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN] = "?", id[CONN_ID_MAX];
 	int port = 0;
-	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
-	socklen_t len = sizeof(peer);
 
-	/* A multishot accept does not say who connected. */
-	if (ss == NULL) {
-		if (getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
-			peer.ss_family = AF_UNSPEC;
-		ss = &peer;
-	}
-
+	conn_id(c, id, sizeof(id));
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
@@ -193,10 +244,25 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		port = ntohs(sin6->sin6_port);
 	} else {
-		log_debug("connection %d accepted on a unix socket", fd);
+		log_debug("connection %s accepted on a unix socket", id);
 		return;
 	}
-	log_debug("connection %d accepted from %s port %d", fd, host, port);
+	log_debug("connection %s accepted from %s port %d", id, host, port);
+}
+
+/* A stream listener with proxy_protocol: refuse peers outside from, and
+ * have the others send their header first.  Returns 0, or -1 when fd was
+ * closed. */
+static int proxy_accept(const struct listen_conf *lc, int fd, const struct sockaddr_storage *ss)
+{
+	if (!cidr_list_match(&lc->proxy_from, (const struct sockaddr *)ss)) {
+		char peer[PROXY_ADDR_STRLEN];
+		log_debug("connection from %s refused: not in proxy_protocol.from",
+		          proxy_addr_format(ss, peer, sizeof(peer)));
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 /* An accept failed with err.  Returns 1 to go on accepting at once, 0 to
@@ -226,18 +292,32 @@ static int accept_failed(struct worker *w, int err)
 	}
 }
 
-/* A connection just accepted (from ss, or NULL if unknown): serve it, or
- * close it past max_connections.  Returns 0, or -1 if accepting paused. */
-static int take_connection(struct worker *w, int fd, const struct sockaddr_storage *ss)
+/*
+ * A connection just accepted on lsn's listener, from ss (or NULL: a
+ * multishot accept does not say, and the address is asked for only if it is
+ * needed): serve it, or refuse it past max_connections.  Returns 0, or -1
+ * if accepting paused.
+ */
+static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr_storage *ss)
 {
+	struct worker *w = lsn->w;
+	const struct listen_conf *lc = lsn->lc;
+	struct ev_loop *loop = w->conns.loop;
 	int max = w->cfg->max_connections;
-	struct conn *c;
+	int debug = log_enabled(LOG_LEVEL_DEBUG);
+	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
+	socklen_t len = sizeof(peer);
 
-	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_accepted(fd, ss);
+	if (ss == NULL) {
+		if ((debug || lc->proxy) && getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
+			peer.ss_family = AF_UNSPEC;
+		ss = &peer;
+	}
 	w->accepted++;
 	if (w->conns.nconns >= (size_t)max) {
-		log_debug("connection %d closed: max_connections (%d) reached", fd, max);
+		if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
+		             "connection refused: max_connections (%d) reached", max) == 0)
+			rate_arm(w);
 		/* Whatever the client already sent is read first: closing
 		 * with unread input would reset instead of EOF. */
 		ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
@@ -245,21 +325,32 @@ static int take_connection(struct worker *w, int fd, const struct sockaddr_stora
 		close(fd);
 		return 0;
 	}
-	if ((c = conn_new(&w->conns, fd)) == NULL) {
+	if (lc->proxy && proxy_accept(lc, fd, ss) == -1)
+		return 0;
+	struct conn *c = conn_new(&w->conns, fd);
+	if (c != NULL && lc->proxy &&
+	    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
+		log_warn("connection %d", fd);
+		conn_close(c, "out of memory");
+		return 0;
+	}
+	if (c == NULL) {
 		int err = errno; /* close() below may change errno */
-		if (err == ERANGE)
-			log_warnx("descriptor %d is beyond what the %s backend can watch; "
-			          "closing it",
-			          fd, ev_loop_backend(w->conns.loop));
-		else
-			log_warn("connection %d", fd);
 		close(fd);
 		if (err == ENOMEM) {
 			accept_pause(w, ENOMEM);
 			return -1;
 		}
+		if (log_rate(&w->unwatched, ev_now(loop), 1, LOG_LEVEL_WARNING,
+		             "connection closed at once: %s",
+		             err == ERANGE ? "its descriptor is beyond what the select "
+		                             "backend can watch (FD_SETSIZE)"
+		                           : strerror(err)) == 0)
+			rate_arm(w);
 		return 0;
 	}
+	if (debug)
+		log_accepted(c, ss);
 	/* Accepted by the kernel just before the worker stopped accepting:
 	 * served, and retired like the others. */
 	if (w->retiring)
@@ -269,22 +360,22 @@ static int take_connection(struct worker *w, int fd, const struct sockaddr_stora
 
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_lsn *lsn = arg;
+	int peer = log_enabled(LOG_LEVEL_DEBUG) || lsn->lc->proxy;
 	(void)loop;
 	(void)events;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
-		int debug = log_enabled(LOG_LEVEL_DEBUG);
-		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,
+		int fd = accept4(lfd, peer ? (struct sockaddr *)&ss : NULL, peer ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (accept_failed(w, errno))
+			if (accept_failed(lsn->w, errno))
 				continue;
 			return;
 		}
-		if (take_connection(w, fd, &ss) == -1)
+		if (take_connection(lsn, fd, &ss) == -1)
 			return;
 	}
 }
@@ -293,13 +384,13 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
 {
 	struct acceptor *a = ev_container_of(op, struct acceptor, op);
-	struct worker *w = a->w;
+	struct worker *w = a->lsn->w;
 	(void)loop;
 
 	if (!c->more)
 		a->state = ACC_IDLE;
 	if (c->res >= 0)
-		(void)take_connection(w, c->res, NULL);
+		(void)take_connection(a->lsn, c->res, NULL);
 	else if (c->res != -ECANCELED && !accept_failed(w, -c->res) && !w->accept_paused)
 		/* An error it would only repeat: wait a moment, as for EMFILE. */
 		accept_pause(w, -c->res);
@@ -312,7 +403,6 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 {
 	struct ev_loop *loop = w->conns.loop;
 	size_t total = 0;
-
 	int completions = ev_loop_completions(loop);
 
 	for (size_t i = 0; i < n; i++)
@@ -322,34 +412,45 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	if (completions &&
 	    (w->acceptors = calloc(total ? total : 1, sizeof(*w->acceptors))) == NULL)
 		return -1;
+	if ((w->lsn = calloc(n ? n : 1, sizeof(*w->lsn))) == NULL)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
-		if (l->proto == LISTEN_UDP && !completions && w->udp == NULL &&
+		struct worker_lsn *lsn = &w->lsn[i];
+		/* UDP with a PROXY header per datagram stays with udp.c, by
+		 * readiness, on io_uring too. */
+		int udp_uring = l->proto == LISTEN_UDP && completions && !w->cfg->listen[i].proxy;
+		if (l->proto == LISTEN_UDP && !udp_uring && w->udp == NULL &&
 		    (w->udp = udp_echo_new()) == NULL)
 			return -1;
-		if (l->proto == LISTEN_UDP && completions && w->udpu == NULL &&
-		    (w->udpu = udp_uring_new(loop)) == NULL)
+		if (udp_uring && w->udpu == NULL && (w->udpu = udp_uring_new(loop)) == NULL)
 			return -1;
+		/* The master builds listener i from entry i of this config. */
+		lsn->w = w;
+		lsn->lc = &w->cfg->listen[i];
+		lsn->udp.u = w->udp;
+		lsn->udp.from = &lsn->lc->proxy_from;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
-			int rc = 0;
-			if (l->proto == LISTEN_UDP && completions) {
-				rc = udp_uring_watch(w->udpu, fd);
-			} else if (l->proto == LISTEN_UDP) {
-				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
-			} else if (completions) {
+			int rc;
+			if (l->proto != LISTEN_UDP && completions) {
 				struct acceptor *a = &w->acceptors[w->naccept_fds];
 				ev_op_init(&a->op, on_accepted);
-				a->w = w;
+				a->lsn = lsn;
 				a->fd = fd;
 				a->state = ACC_IDLE;
 				acceptor_set(a, 1);
 				rc = a->state == ACC_ARMED ? 0 : -1;
-			} else {
-				rc = ev_add(loop, fd, EV_READ, on_acceptable, w);
-			}
+			} else if (l->proto != LISTEN_UDP) {
+				rc = ev_add(loop, fd, EV_READ, on_acceptable, lsn);
+			} else if (udp_uring) {
+				rc = udp_uring_watch(w->udpu, fd);
+			} else if (lsn->lc->proxy)
+				rc = ev_add(loop, fd, EV_READ, udp_proxy_on_readable, &lsn->udp);
+			else
+				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
@@ -381,7 +482,8 @@ static void worker_retire(struct worker *w)
 	}
 	ev_timer_stop(loop, &w->accept_timer);
 	conn_retire_all(&w->conns);
-	log_info("worker retiring: %zu connections open (worker %zu)", w->conns.nconns, w->index);
+	log_info("worker retiring: %zu %s open (worker %zu)", w->conns.nconns,
+	         log_plural(w->conns.nconns, "connection", "connections"), w->index);
 }
 
 static void channel_gone(struct worker *w)
@@ -436,6 +538,10 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_STATS_REQ:
 			send_stats(w, msg.hdr.id);
 			break;
+		case CHAN_DRAIN:
+			w->conns.draining = 1;
+			log_info("worker %zu draining: failing balancers' health checks", w->index);
+			break;
 		default:
 			log_warnx("worker %zu: unexpected %s message from the master", w->index,
 			          chan_type_name(msg.hdr.type));
@@ -450,15 +556,22 @@ static void worker_free(struct worker *w)
 
 	while (w->conns.conns != NULL)
 		conn_close(w->conns.conns, "shutdown");
+	if (loop != NULL) {
+		rate_flush(w, 1);
+		ev_timer_stop(loop, &w->rate_timer);
+	}
+	/* Before the loop: they stop their own timers there.  The loop runs no
+	 * more, so no completion can reach what they free. */
+	udp_echo_free(w->udp);
+	udp_uring_free(w->udpu);
 	if (loop != NULL)
 		ev_loop_free(loop);
-	/* With the loop gone, no completion can come: what the drivers still
-	 * hold can go. */
+	/* With the loop gone, no operation is left in the kernel: the
+	 * connections it still held can go. */
 	conn_uring_detach(&w->conns);
-	udp_uring_free(w->udpu);
-	udp_echo_free(w->udp);
 	free(w->acceptors);
 	free(w->accept_fds);
+	free(w->lsn);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }
@@ -530,7 +643,8 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		}
 	}
 	if (w->conns.nconns > 0)
-		log_notice("closing %zu connections still open", w->conns.nconns);
+		log_notice("closing %zu %s still open", w->conns.nconns,
+		           log_plural(w->conns.nconns, "connection", "connections"));
 	return 0;
 }
 
@@ -552,6 +666,8 @@ int worker_main(const struct worker_args *a)
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&w.accept_timer, on_accept_timer);
+	ev_timer_init(&w.rate_timer, on_rate_timer);
+	conn_ctx_set_id(&w.conns, a->gen, a->index, a->replacement);
 	if (signals_install(&wait_mask) == -1) {
 		log_warn("worker %zu: signals", a->index);
 		return rc;

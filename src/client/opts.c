@@ -28,6 +28,7 @@ enum {
 	OPT_JSON,
 	OPT_SLOW,
 	OPT_FAIL_ON_LOSS,
+	OPT_PROXY,
 	OPT_BACKEND,
 	OPT_NO_PROGRESS,
 	OPT_HDR_OUT,
@@ -49,6 +50,7 @@ static const struct option opts_long[] = {
     {"connect-rate", no_argument, NULL, OPT_CONNECT_RATE},
     {"slow", required_argument, NULL, OPT_SLOW},
     {"fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS},
+    {"proxy", required_argument, NULL, OPT_PROXY},
     {"json", no_argument, NULL, OPT_JSON},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -63,8 +65,8 @@ static void opts_usage(FILE *out)
 	fputs("usage: echod-bench [-u] [-H HOST] [-p PORT] [-U PATH] [-c CONNS] [-s SIZE|MIN-MAX]\n"
 	      "                   [-q DEPTH] [-d SECONDS] [-n COUNT] [-r RATE] [-S ADDRS]\n"
 	      "                   [-t SECONDS] [--connect-rate] [--slow MS] [--fail-on-loss]\n"
-	      "                   [--json] [--hdr-out FILE] [--backend NAME] [--no-progress]\n"
-	      "                   [-h] [-V]\n"
+	      "                   [--proxy 1|2] [--json] [--hdr-out FILE] [--backend NAME]\n"
+	      "                   [--no-progress] [-h] [-V]\n"
 	      "  -H, --host HOST        server name or address (127.0.0.1)\n"
 	      "  -p, --port PORT        server port (7)\n"
 	      "  -U, --unix PATH        Unix stream socket instead of TCP\n"
@@ -80,6 +82,7 @@ static void opts_usage(FILE *out)
 	      "      --connect-rate     connect, send one message, verify, close; repeat\n"
 	      "      --slow MS          send each message in parts, MS ms apart\n"
 	      "      --fail-on-loss     a lost datagram is an error\n"
+	      "      --proxy 1|2        start each TCP connection with a PROXY v1/v2 header\n"
 	      "      --json             one JSON object on stdout\n"
 	      "      --hdr-out FILE     latency percentiles (us) in HdrHistogram's text format\n"
 	      "      --backend NAME     event loop: auto, epoll, poll, select, io_uring\n"
@@ -209,18 +212,24 @@ static const char *opts_check(const struct bench_opts *o)
 		return "-u and -U cannot be combined (Unix datagram sockets are not supported)";
 	if (o->udp && (o->size_min < UDP_SIZE_MIN || o->size_max > UDP_SIZE_MAX))
 		return "UDP message size must be within 8-65507 bytes";
-	if (o->udp && (o->connect_rate || o->slow_ms >= 0))
-		return "--connect-rate and --slow need a stream (TCP or Unix) socket";
+	if (o->udp && o->connect_rate)
+		return "--connect-rate needs a stream (TCP or Unix) socket";
+	if (o->udp && o->slow_ms >= 0)
+		return "--slow needs a stream (TCP or Unix) socket";
 	if (o->connect_rate && o->slow_ms >= 0)
 		return "--connect-rate and --slow cannot be combined";
 	if (o->slow_ms >= 0 && o->rate > 0)
 		return "--slow sets its own pace; it cannot be combined with -r";
-	if ((o->connect_rate || o->slow_ms >= 0) && o->depth != 1)
-		return "--connect-rate and --slow send one message at a time (-q 1)";
+	if (o->connect_rate && o->depth != 1)
+		return "--connect-rate sends one message per connection (-q 1)";
+	if (o->slow_ms >= 0 && o->depth != 1)
+		return "--slow sends one message at a time (-q 1)";
 	if (o->unix_path != NULL && o->sources != NULL)
 		return "-S makes no sense with a Unix socket";
 	if (o->fail_on_loss && !o->udp)
 		return "--fail-on-loss is for UDP (-u)";
+	if (o->proxy != 0 && (o->udp || o->unix_path != NULL))
+		return "--proxy is for TCP";
 	return NULL;
 }
 
@@ -305,6 +314,10 @@ enum opts_result opts_parse(struct bench_opts *o, int argc, char **argv)
 			break;
 		case OPT_FAIL_ON_LOSS:
 			o->fail_on_loss = 1;
+			break;
+		case OPT_PROXY:
+			if (opts_parse_int(optarg, 1, 2, &o->proxy) == -1)
+				return opts_bad("bad --proxy version '%s' (1 or 2)", optarg);
 			break;
 		case OPT_JSON:
 			o->json = 1;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -115,13 +116,21 @@ static const struct config_key *key_parent(const struct config_key *k)
 	return NULL;
 }
 
+/* Whether k lives in a list entry, directly ("listen.port") or in a group
+ * of one ("listen.proxy_protocol.timeout"). */
+static int in_list(const struct config_key *k)
+{
+	for (const struct config_key *p = key_parent(k); p != NULL; p = key_parent(p))
+		if (p->type == CONFIG_KEY_LIST)
+			return 1;
+	return 0;
+}
+
 /* Where k's value is stored: in cfg, or in list entry `entry` for a key of
  * a list entry. */
 static const char *key_field_at(const struct config_key *k, const struct config *cfg, size_t entry)
 {
-	const struct config_key *p = key_parent(k);
-
-	if (p != NULL && p->type == CONFIG_KEY_LIST) {
+	if (in_list(k)) {
 		assert_true(entry < cfg->nlisten);
 		return (const char *)&cfg->listen[entry] + k->offset;
 	}
@@ -140,7 +149,7 @@ static const char *key_field(const struct config_key *k, const struct config *cf
  */
 static void assert_same_config(const struct config *a, const struct config *b)
 {
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *fa, *fb;
 	size_t i, e, n;
 
@@ -150,8 +159,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->listen[e].line, b->listen[e].line);
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
-		n = p != NULL && p->type == CONFIG_KEY_LIST ? a->nlisten : 1;
+		n = in_list(k) ? a->nlisten : 1;
 		for (e = 0; e < n; e++) {
 			fa = key_field_at(k, a, e);
 			fb = key_field_at(k, b, e);
@@ -169,6 +177,14 @@ static void assert_same_config(const struct config *a, const struct config *b)
 				assert_true(str_eq(*(char *const *)(const void *)fa,
 				                   *(char *const *)(const void *)fb));
 				break;
+			case CONFIG_STORE_CIDRS: {
+				const struct cidr_list *la = (const void *)fa,
+				                       *lb = (const void *)fb;
+				assert_int_equal(la->n, lb->n);
+				if (la->n > 0)
+					assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
+				break;
+			}
 			case CONFIG_STORE_NONE:
 				break;
 			}
@@ -301,6 +317,9 @@ static const char *listen_rest(const char *leaf, const char *value)
 {
 	if (strcmp(leaf, "path") == 0)
 		return "";
+	/* The socket file's keys go with a path only. */
+	if (strcmp(leaf, "mode") == 0 || strcmp(leaf, "owner") == 0 || strcmp(leaf, "group") == 0)
+		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "protocol") == 0 && strcmp(value, "\"unix\"") == 0)
 		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "address") == 0)
@@ -317,6 +336,16 @@ static void key_text(char *buf, size_t len, const struct config_key *k, const ch
 	const char *leaf = p != NULL ? k->name + strlen(p->name) + 1 : k->name;
 	int n;
 
+	/* A key of a group inside a listen entry: the group holds the other
+	 * keys it needs (proxy_protocol needs from). */
+	if (p != NULL && p->type == CONFIG_KEY_GROUP && in_list(p)) {
+		const char *gleaf = p->name + strlen(key_parent(p)->name) + 1;
+		const char *from = strcmp(leaf, "from") == 0 ? "" : "from = [ \"127.0.0.1\" ]; ";
+		n = snprintf(buf, len, "listen = ( { %s%s = { %s%s = %s; }; } );\n",
+		             listen_rest(gleaf, value), gleaf, from, leaf, value);
+		assert_true(n > 0 && (size_t)n < len);
+		return;
+	}
 	if (p == NULL && k->type == CONFIG_KEY_LIST)
 		n = snprintf(buf, len, "%s = %s;\n", k->name, value);
 	else if (p == NULL)
@@ -340,6 +369,7 @@ static long long stored_int(const struct config_key *k, const struct config *cfg
 	case CONFIG_STORE_SIZE:
 		return (long long)*(const size_t *)(const void *)field;
 	case CONFIG_STORE_STRING:
+	case CONFIG_STORE_CIDRS:
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -466,8 +496,8 @@ static void test_table_choices(void **state)
  */
 static void test_table_strings(void **state)
 {
-	static const char *const probes[] = {"",    "x",   "/tmp/x", "127.0.0.1",
-	                                     "::1", "a b", "syslog", "/"};
+	static const char *const probes[] = {"",    "x",      "/tmp/x", "127.0.0.1", "::1",
+	                                     "a b", "syslog", "/",      "0640"};
 	char value[64], msg[256];
 	const struct config_key *k;
 	const char *why;
@@ -530,6 +560,36 @@ static void test_string_checks(void **state)
 	    {"listen.path", "\"echod.sock\"", "listen.path: \"echod.sock\": not an absolute path"},
 	    {"listen.address", "\"::\"", NULL},
 	    {"listen.address", "\"0.0.0.0\"", NULL},
+	    /* Link-local: with its interface, and only link-local with one. */
+	    {"listen.address", "\"fe80::1%eth0\"", NULL},
+	    {"listen.address", "\"FE80::a:b%2\"", NULL},
+	    {"listen.address", "\"febf::1%lo\"", NULL},
+	    {"listen.address", "\"fe80::1\"",
+	     "listen.address: \"fe80::1\": a link-local address needs its interface"},
+	    {"listen.address", "\"fe80::1%\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%a/b\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%abcdefghijklmnop\"",
+	     "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fec0::1%eth0\"",
+	     "only a link-local address (fe80::/10) takes a %scope"},
+	    {"listen.address", "\"::1%lo\"", "only a link-local address"},
+	    {"listen.address", "\"127.0.0.1%lo\"", "an IPv4 address takes no %scope"},
+	    {"listen.address", "\"%eth0\"", "not a numeric IPv4 or IPv6 address"},
+	    /* Octal, up to 0777. */
+	    {"listen.mode", "\"0666\"", NULL},
+	    {"listen.mode", "\"600\"", NULL},
+	    {"listen.mode", "\"0\"", NULL},
+	    {"listen.mode", "\"0777\"", NULL},
+	    {"listen.mode", "\"1777\"", "listen.mode: \"1777\": above 0777"},
+	    {"listen.mode", "\"0668\"", "not an octal mode such as \"0660\""},
+	    {"listen.mode", "\"rw-rw-rw-\"", "not an octal mode"},
+	    {"listen.mode", "\"00660\"", "not an octal mode"},
+	    {"listen.mode", "\"-660\"", "not an octal mode"},
+	    {"listen.owner", "\"_echod\"", NULL},
+	    {"listen.owner", "\"0\"", NULL},
+	    {"listen.owner", "\"\"", "listen.owner: \"\": must not be empty"},
+	    {"listen.group", "\"staff\"", NULL},
+	    {"listen.group", "\"\"", "listen.group: \"\": must not be empty"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -588,6 +648,10 @@ static void test_table_types(void **state)
 				want = "a list of groups";
 				takes = t == CONFIG_VALUE_LIST;
 				break;
+			case CONFIG_KEY_CIDRS:
+				want = "an array of addresses or prefixes";
+				takes = t == CONFIG_VALUE_LIST;
+				break;
 			}
 			if (takes)
 				continue;
@@ -603,17 +667,22 @@ static void test_table_types(void **state)
 static void test_table_defaults(void **state)
 {
 	struct config *cfg = load_ok(state, LISTEN1);
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *c;
 	size_t i, j;
 
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
 		if (k->type == CONFIG_KEY_GROUP || k->type == CONFIG_KEY_LIST)
 			continue;
+		if (k->type == CONFIG_KEY_CIDRS) {
+			assert_null(k->def);
+			assert_int_equal(
+			    ((const struct cidr_list *)(const void *)key_field(k, cfg))->n, 0);
+			continue;
+		}
 		if (k->def == NULL) {
-			if (p == NULL || p->type != CONFIG_KEY_LIST)
+			if (!in_list(k))
 				assert_null(stored_string(k, cfg));
 			continue;
 		}
@@ -638,6 +707,7 @@ static void test_table_defaults(void **state)
 			break;
 		case CONFIG_KEY_GROUP:
 		case CONFIG_KEY_LIST:
+		case CONFIG_KEY_CIDRS:
 			break;
 		}
 	}
@@ -792,6 +862,56 @@ static void test_listen_missing(void **state)
 	expect_error(state, "listen = (\n  { address = \"::\"; }\n);\n", 2, "needs a port");
 }
 
+/* proxy_protocol: from is required and non-empty, each element a prefix
+ * (errors at the element's line); only on TCP and UDP entries. */
+static void test_proxy_protocol(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state,
+	              "drain_delay = 5;\n"
+	              "listen = (\n"
+	              "  { address = \"127.0.0.1\"; port = 7;\n"
+	              "    proxy_protocol = { from = [ \"127.0.0.1\", \"10.0.0.0/8\" ]; }; },\n"
+	              "  { address = \"::\"; port = 7; protocol = \"udp\";\n"
+	              "    proxy_protocol = { from = [ \"::1\" ]; timeout = 10; }; },\n"
+	              "  { address = \"::1\"; port = 8; }\n"
+	              ");\n");
+	assert_int_equal(cfg->drain_delay, 5);
+	assert_int_equal(cfg->listen[0].proxy, 1);
+	assert_int_equal(cfg->listen[0].proxy_from.n, 2);
+	assert_int_equal(cfg->listen[0].proxy_from.v[1].prefix, 8);
+	assert_int_equal(cfg->listen[0].proxy_timeout, 3);
+	assert_int_equal(cfg->listen[1].proxy, 1);
+	assert_int_equal(cfg->listen[1].proxy_timeout, 10);
+	assert_int_equal(cfg->listen[1].proxy_from.v[0].family, AF_INET6);
+	assert_int_equal(cfg->listen[2].proxy, 0);
+	assert_int_equal(cfg->listen[2].proxy_from.n, 0);
+	config_free(cfg);
+
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: empty");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { timeout = 3; }; }\n);\n",
+	             3, "proxy_protocol needs from");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ \"::1\",\n"
+	             "      \"10.0.0.1/8\" ]; }; }\n);\n",
+	             4, "\"10.0.0.1/8\": address has bits set past the prefix length");
+	expect_error(state,
+	             "listen = (\n  { path = \"/run/e.sock\";\n"
+	             "    proxy_protocol = { from = [ \"::1\" ]; }; }\n);\n",
+	             3, "proxy_protocol needs a TCP or UDP entry");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ 7 ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: expected a string, got an integer");
+}
+
 /* A listen list with one Unix socket whose path is `len` bytes long. */
 static void long_path_text(char *buf, size_t size, size_t len)
 {
@@ -843,6 +963,85 @@ static void test_listen_values(void **state)
 	             "protocol \"tcp\" does not go with path");
 	expect_error(state, "listen = (\n { protocol = \"unix\"; }\n);\n", 2,
 	             "protocol \"unix\" needs a path");
+}
+
+/* A Unix socket file's mode, owner and group: stored as given, "0660" by
+ * default, and refused on an entry without a path. */
+static void test_listen_unix_file(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { path = \"/run/a.sock\"; },\n"
+	                     "  { path = \"/run/b.sock\"; mode = \"0666\"; owner = \"nobody\";\n"
+	                     "    group = \"1000\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].mode, "0660");
+	assert_null(cfg->listen[0].owner);
+	assert_null(cfg->listen[0].group);
+	assert_string_equal(cfg->listen[1].mode, "0666");
+	assert_string_equal(cfg->listen[1].owner, "nobody");
+	assert_string_equal(cfg->listen[1].group, "1000");
+	config_free(cfg);
+
+	expect_error(
+	    state, "listen = (\n { address = \"127.0.0.1\"; port = 7;\n   mode = \"0666\"; }\n);\n",
+	    3, "listen: mode applies to a Unix socket (path) only");
+	expect_errors(state,
+	              "listen = (\n { address = \"::1\"; port = 7; protocol = \"udp\";\n"
+	              "   owner = \"a\";\n   group = \"b\"; }\n);\n",
+	              2, 4, "listen: group applies to a Unix socket (path) only");
+}
+
+static int fake_if_exists(const char *scope)
+{
+	return strcmp(scope, "eth0") == 0 || strcmp(scope, "2") == 0;
+}
+
+/* The interface of a link-local address must exist (config_env.if_exists,
+ * pinned here); one address on two interfaces is two listeners. */
+static void test_listen_link_local(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cfg;
+
+	f->env.if_exists = fake_if_exists;
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%2\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; protocol = \"udp\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].address, "fe80::1%eth0");
+	config_free(cfg);
+	expect_error(state,
+	             "workers = 1;\nlisten = ( { address = \"fe80::1%eth9\"; port = 7; } );\n", 2,
+	             "listen: address \"fe80::1%eth9\": no network interface \"eth9\"");
+	expect_error(state,
+	             "listen = (\n"
+	             "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	             "  { address = \"fe80:0::1%eth0\"; port = 7; }\n"
+	             ");\n",
+	             3, "listen: tcp [fe80:0::1%eth0]:7 is already at line 2");
+	/* Without a way to look, nothing is refused for the interface. */
+	f->env.if_exists = NULL;
+	config_free(load_ok(state, "listen = ( { address = \"fe80::1%eth9\"; port = 7; } );\n"));
+}
+
+/* The lines of the keys that are only checked at run time, for their
+ * FILE:LINE messages then (an unknown user, a pid file that is locked). */
+static void test_key_lines(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "workers = 1;\nuser = \"a\";\n\ngroup = \"b\";\n"
+	                     "pid_file = \"/run/p.pid\";\n" LISTEN1);
+	assert_int_equal(cfg->user_line, 2);
+	assert_int_equal(cfg->group_line, 4);
+	assert_int_equal(cfg->pid_file_line, 5);
+	config_free(cfg);
+	cfg = load_ok(state, LISTEN1);
+	assert_int_equal(cfg->user_line, 0);
+	config_free(cfg);
 }
 
 static void test_listen_duplicate(void **state)
@@ -1346,8 +1545,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy_protocol, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_unix_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_link_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_duplicate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),

@@ -34,11 +34,16 @@ static const char full_text[] = "workers = 7;\n"
                                 "idle_timeout = 0;\n"
                                 "shutdown_timeout = 3;\n"
                                 "max_pending = 65536;\n"
+                                "drain_delay = 4;\n"
                                 "log = { target = \"/var/log/e.log\"; level = \"debug\"; };\n"
                                 "listen = (\n"
-                                "  { address = \"127.0.0.1\"; port = 7; },\n"
+                                "  { address = \"127.0.0.1\"; port = 7;\n"
+                                "    proxy_protocol = { from = [ \"10.0.0.0/8\", \"::1\" ];\n"
+                                "                       timeout = 9; }; },\n"
                                 "  { address = \"::1\"; port = 0; protocol = \"udp\"; },\n"
-                                "  { path = \"/run/e.sock\"; }\n"
+                                "  { address = \"fe80::1%lo\"; port = 7; },\n"
+                                "  { path = \"/run/e.sock\"; mode = \"0600\"; owner = \"nobody\";\n"
+                                "    group = \"nogroup\"; }\n"
                                 ");\n";
 
 static struct config *load_full(void)
@@ -76,6 +81,13 @@ static void assert_field_equal(const struct config_key *k, const void *a, const 
 			assert_string_equal(sa, sb);
 		break;
 	}
+	case CONFIG_STORE_CIDRS: {
+		const struct cidr_list *la = (const void *)fa, *lb = (const void *)fb;
+		assert_int_equal(la->n, lb->n);
+		if (la->n > 0)
+			assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
+		break;
+	}
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -85,6 +97,11 @@ static void assert_same(const struct config *a, const struct config *b)
 {
 	assert_string_equal(a->file, b->file);
 	assert_int_equal(a->workers_auto, b->workers_auto);
+	/* The lines of the keys checked at run time, for FILE:LINE then. */
+	assert_int_equal(a->user_line, b->user_line);
+	assert_int_equal(a->group_line, b->group_line);
+	assert_int_equal(a->pid_file_line, b->pid_file_line);
+	assert_true(a->user_line == 3 && a->group_line == 4 && a->pid_file_line == 5);
 	assert_int_equal(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < config_nkeys; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -221,6 +238,28 @@ static void test_out_of_range(void **state)
 	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
 	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
 	free(buf);
+	free(cfg->listen[0].address);
+	cfg->listen[0].address = strdup("127.0.0.1");
+	/* proxy_protocol: a prefix with host bits, one too long, none at all */
+	cfg->listen[0].proxy_from.v[0].addr[3] = 1;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.v[0].addr[3] = 0;
+	cfg->listen[0].proxy_from.v[0].prefix = 33;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.v[0].prefix = 8;
+	cfg->listen[0].proxy_from.n = 0;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.n = 2;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), 0);
+	config_free(back);
+	free(buf);
 	assert_int_equal(errs.n, 0);
 	config_free(cfg);
 }
@@ -305,7 +344,7 @@ static void test_child(void **state)
 	struct config *cfg = config_child_load_with(&r, "x.conf", &env, 5000, &errs);
 	assert_non_null(cfg);
 	assert_int_equal(cfg->workers, 7);
-	assert_int_equal(cfg->nlisten, 3);
+	assert_int_equal(cfg->nlisten, 4);
 	config_free(cfg);
 
 	r.load = read_crash;
