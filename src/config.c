@@ -47,6 +47,16 @@ static const char *backend_choice(size_t i)
 	return i == 0 ? "auto" : ev_backend_name(i - 1);
 }
 
+static const char *const handover_names[] = {"connections", "drain", NULL};
+
+_Static_assert(RELOAD_HANDOVER_CONNECTIONS == 0 && RELOAD_HANDOVER_DRAIN == 1,
+               "handover_names follows enum reload_handover");
+
+static const char *handover_choice(size_t i)
+{
+	return nth(handover_names, i);
+}
+
 static const char *level_choice(size_t i)
 {
 	return nth(log_level_names, i);
@@ -132,6 +142,12 @@ const struct config_key config_keys[] = {
 	{.name = "max_pending", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_SIZE,
 	 .offset = CFG(max_pending), .min = 4096, .max = 1 << 30, .def = "1048576",
 	 .help = "bytes not yet echoed, per connection, before echod stops reading"},
+	{.name = "reload_handover", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
+	 .offset = CFG(reload_handover), .choice = handover_choice, .def = "connections",
+	 .help = "on reload, hand connections to the new workers, or let the old ones drain them"},
+	{.name = "handover_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(handover_timeout), .min = 1, .max = 3600, .def = "5",
+	 .help = "seconds a reload may spend handing connections over before the rest drain"},
 	{.name = "log", .type = CONFIG_KEY_GROUP, .help = "where and what to log"},
 	{.name = "log.target", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",

@@ -18,6 +18,13 @@ enum listen_proto {
 	LISTEN_UNIX,
 };
 
+/* What a reload does with established connections; indexed like
+ * reload_handover's choices in config.c. */
+enum reload_handover {
+	RELOAD_HANDOVER_CONNECTIONS, /* hand them to the new generation */
+	RELOAD_HANDOVER_DRAIN,       /* the old workers finish them */
+};
+
 struct listen_conf {
 	enum listen_proto proto;
 	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address */
@@ -38,6 +45,8 @@ struct config {
 	int idle_timeout;     /* seconds, 0 = never */
 	int shutdown_timeout; /* seconds */
 	size_t max_pending;   /* bytes per connection */
+	int reload_handover;  /* enum reload_handover */
+	int handover_timeout; /* seconds */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
 	struct listen_conf *listen;

@@ -355,7 +355,8 @@ void conn_retire_all(struct conn_ctx *ctx)
 
 static void conn_cut(struct conn *c)
 {
-	if (c->state == CONN_LINGER)
+	/* A frozen connection waits for the answer to its offer. */
+	if (c->state == CONN_LINGER || c->state == CONN_HANDOVER)
 		return;
 	c->state = CONN_RETIRING;
 	if (is_settled(c))
@@ -369,4 +370,76 @@ void conn_cut_all(struct conn_ctx *ctx)
 		next = c->next;
 		conn_cut(c);
 	}
+}
+
+void conn_freeze(struct conn *c, struct conn_transfer *t)
+{
+	struct ev_loop *loop = c->ctx->loop;
+	uint64_t now = ev_now(loop);
+
+	ev_timer_stop(loop, &c->timer);
+	ev_del(loop, c->fd); /* not closing: the descriptor is being passed on */
+	c->state = CONN_HANDOVER;
+	t->bytes_in = c->bytes_in;
+	t->bytes_out = c->bytes_out;
+	t->idle_ms = now > c->last_active ? now - c->last_active : 0;
+	t->peer_eof = c->peer_eof;
+}
+
+int conn_thaw(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	uint64_t now = ev_now(ctx->loop);
+
+	c->paused = !c->peer_eof && c->out.len >= max_pending(c);
+	if (ev_add(ctx->loop, c->fd, wanted_events(c), conn_on_io, c) == -1)
+		return -1;
+	c->state = CONN_OPEN;
+	if (c->peer_eof && buffer_empty(&c->out)) {
+		conn_close(c, "client closed");
+		return 1;
+	}
+	if (ctx->idle_ms > 0) {
+		uint64_t idle = now - c->last_active;
+		uint64_t next = idle < ctx->idle_ms ? ctx->idle_ms - idle : 0;
+		if (ev_timer_start(ctx->loop, &c->timer, next) == -1) {
+			conn_close(c, "out of memory");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void conn_forget(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+
+	log_debug("connection %d handed over: %llu bytes in, %llu out", c->fd,
+	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	ev_timer_stop(ctx->loop, &c->timer);
+	close(c->fd);
+	buffer_clear(&c->out);
+	unlink_conn(ctx, c);
+	free(c);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx);
+}
+
+struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	uint64_t now = ev_now(ctx->loop);
+
+	if (c == NULL)
+		return NULL;
+	c->fd = fd;
+	c->ctx = ctx;
+	c->state = CONN_HANDOVER;
+	ev_timer_init(&c->timer, conn_on_timer);
+	c->last_active = t->idle_ms < now ? now - t->idle_ms : 0;
+	c->bytes_in = t->bytes_in;
+	c->bytes_out = t->bytes_out;
+	c->peer_eof = t->peer_eof != 0;
+	link_conn(ctx, c);
+	return c;
 }

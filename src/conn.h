@@ -38,6 +38,16 @@ enum conn_state {
 	CONN_OPEN,     /* echoing */
 	CONN_RETIRING, /* echoing; closes at its first quiet moment */
 	CONN_LINGER,   /* FIN sent; discarding input until the peer closes */
+	CONN_HANDOVER, /* frozen, not watched: offered to another worker */
+};
+
+/* What travels with a connection handed to another worker (handover.c),
+ * beside its socket and its queue. */
+struct conn_transfer {
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t idle_ms; /* since the last byte moved */
+	uint8_t peer_eof; /* the client sent FIN */
 };
 
 struct conn {
@@ -77,6 +87,32 @@ void conn_cut_all(struct conn_ctx *ctx);
 
 /* conn_retire() every open connection. */
 void conn_retire_all(struct conn_ctx *ctx);
+
+/*
+ * Freeze c for a handover: stop watching it and its timer (its queue stays
+ * as it is) and describe it in *t.  Nothing is read or written on a frozen
+ * connection, so another worker may take it over with its queue.
+ */
+void conn_freeze(struct conn *c, struct conn_transfer *t);
+
+/*
+ * Serve a frozen connection again, as CONN_OPEN: after a failed handover,
+ * or in the worker that adopted it.  Returns 0; 1 if c was closed and freed
+ * at once (its client had finished and everything was echoed); or -1 with
+ * errno (the event loop's error; c stays frozen, the caller disposes of it).
+ */
+int conn_thaw(struct conn *c);
+
+/* Drop a frozen connection another process now owns: close this process's
+ * descriptor only (no FIN: the socket stays open there), unlink, free. */
+void conn_forget(struct conn *c);
+
+/*
+ * A frozen connection over fd, received from another worker, in state t;
+ * the caller fills c->out with its queue, then conn_thaw()s it.  Returns
+ * NULL with errno ENOMEM; fd is then still the caller's.
+ */
+struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t);
 
 /* The quiet period of a retiring connection, and how long a half-closed
  * one waits for the client's FIN. */

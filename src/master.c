@@ -34,6 +34,7 @@
 #include "pidfile.h"
 #include "privs.h"
 #include "process.h"
+#include "relay.h"
 #include "signals.h"
 #include "worker.h"
 
@@ -79,6 +80,7 @@ struct master {
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
+	struct relay relay; /* connection handover offers in flight */
 };
 
 static void spawn_missing(struct master *m);
@@ -94,6 +96,16 @@ static size_t count_ready(const struct master *m)
 	return n;
 }
 
+static int chan_of(void *arg, pid_t pid)
+{
+	const struct master *m = arg;
+
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			return m->kids[i].chan;
+	return -1;
+}
+
 static void close_chan(struct master *m, struct child *k)
 {
 	if (k->chan == -1)
@@ -101,6 +113,21 @@ static void close_chan(struct master *m, struct child *k)
 	ev_del(m->loop, k->chan);
 	close(k->chan);
 	k->chan = -1;
+	relay_gone(&m->relay, k->pid, chan_of, m);
+}
+
+/* Pass a retiring worker's connection on to the serving generation. */
+static void relay_to_current(struct master *m, struct child *k, const struct chan_msg *msg,
+                             const int *fds, size_t nfds)
+{
+	struct relay_target t[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nkids && n < sizeof(t) / sizeof(t[0]) && !m->stopping; i++)
+		if (m->kids[i].gen == m->gen && m->kids[i].ready && m->kids[i].chan != -1 &&
+		    &m->kids[i] != k)
+			t[n++] = (struct relay_target){m->kids[i].pid, m->kids[i].chan};
+	relay_offer(&m->relay, k->pid, k->chan, msg, fds, nfds, t, n);
 }
 
 /*
@@ -143,10 +170,20 @@ static void check_ready(struct master *m)
 		log_notice("reload: %d workers of generation %u serve; retiring older generations",
 		           m->cfg->workers, m->gen);
 		/* Every older generation, not just the last: a reload that
-		 * came while the previous one was still starting. */
-		for (size_t i = 0; i < m->nkids; i++)
-			if (m->kids[i].gen != m->gen)
-				tell(m, &m->kids[i], CHAN_RETIRE);
+		 * came while the previous one was still starting.  The new
+		 * config says whether their connections move or drain. */
+		struct chan_retire r = {
+		    .handover = m->cfg->reload_handover == RELOAD_HANDOVER_CONNECTIONS,
+		    .timeout_ms = (uint32_t)m->cfg->handover_timeout * 1000,
+		};
+		for (size_t i = 0; i < m->nkids; i++) {
+			struct child *k = &m->kids[i];
+			if (k->gen == m->gen)
+				continue;
+			if (k->chan == -1 ||
+			    chan_send(k->chan, CHAN_RETIRE, 0, &r, sizeof(r), -1) == -1)
+				tell(m, k, CHAN_RETIRE);
+		}
 	} else {
 		log_notice("%d workers serve", m->cfg->workers);
 	}
@@ -172,7 +209,19 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)events;
 
 	while (k != NULL) {
-		int rc = chan_recv(fd, &msg, NULL);
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == 2) {
+			/* Out of descriptors here: an offer is refused, so the
+			 * old worker keeps that connection. */
+			struct chan_ho_answer a = {.err = EMFILE};
+			log_warnx("worker %zu (pid %ld): a %s came without its descriptors",
+			          k->index, (long)k->pid, chan_type_name(msg.hdr.type));
+			if (msg.hdr.type == CHAN_HO_OFFER)
+				chan_send(fd, CHAN_HO_ANSWER, msg.hdr.id, &a, sizeof(a), -1);
+			continue;
+		}
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
@@ -195,11 +244,19 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 				k->nconns = st.connections;
 			}
 			break;
+		case CHAN_HO_OFFER:
+			relay_to_current(m, k, &msg, fds, nfds);
+			break;
+		case CHAN_HO_ANSWER:
+			relay_answer(&m->relay, k->pid, &msg, chan_of, m);
+			break;
 		default:
 			log_warnx("worker %zu (pid %ld): unexpected %s message", k->index,
 			          (long)k->pid, chan_type_name(msg.hdr.type));
 			break;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 	check_ready(m);
 }
@@ -591,6 +648,7 @@ out:
 	for (size_t i = 0; i < m.nkids; i++)
 		close_chan(&m, &m.kids[i]);
 	free(m.kids);
+	relay_free(&m.relay);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
 	config_free(m.cfg);

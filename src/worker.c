@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "ev.h"
 #include "exitcode.h"
+#include "handover.h"
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
@@ -42,6 +43,7 @@
 
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
+	struct handover ho;    /* connections moving to or from other workers */
 	const struct config *cfg;
 	size_t index;
 	int chan;             /* to the master; -1 once it is gone */
@@ -230,27 +232,36 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	return 0;
 }
 
-/* Stop accepting and retire every connection.  UDP stays served until the
- * worker exits: each datagram goes to one socket's reader, so the old and
- * the new generation answering side by side neither drop nor repeat one. */
-static void worker_retire(struct worker *w)
+/* Stop accepting and retire every connection, or first offer each one to
+ * the new generation (handover.h) for up to handover_ms.  UDP stays served
+ * until the worker exits: each datagram goes to one socket's reader, so the
+ * old and the new generation answering side by side neither drop nor repeat
+ * one. */
+static void worker_retire(struct worker *w, int handover, uint64_t handover_ms)
 {
 	struct ev_loop *loop = w->conns.loop;
 
-	if (w->retiring)
+	if (w->retiring) {
+		if (!handover)
+			handover_finish(&w->ho, 0); /* a stop: no more offers */
 		return;
+	}
 	w->retiring = 1;
 	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	for (size_t i = 0; i < w->naccept_fds; i++)
 		ev_del(loop, w->accept_fds[i]);
 	w->naccept_fds = 0;
 	ev_timer_stop(loop, &w->accept_timer);
-	conn_retire_all(&w->conns);
 	log_info("worker retiring: %zu connections open (worker %zu)", w->conns.nconns, w->index);
+	if (handover && w->chan != -1)
+		handover_start(&w->ho, handover_ms);
+	else
+		conn_retire_all(&w->conns);
 }
 
 static void channel_gone(struct worker *w)
 {
+	w->ho.chan = -1;
 	ev_del(w->conns.loop, w->chan);
 	close(w->chan);
 	w->chan = -1;
@@ -274,7 +285,18 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)events;
 
 	for (;;) {
-		int rc = chan_recv(fd, &msg, NULL);
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == 2 && msg.hdr.type == CHAN_HO_OFFER) {
+			handover_on_offer(&w->ho, &msg, fds, 0, 1, 0, 0);
+			continue;
+		}
+		if (rc == 2) {
+			log_warnx("worker %zu: a %s came without its descriptors", w->index,
+			          chan_type_name(msg.hdr.type));
+			continue;
+		}
 		if (rc == -1 && errno == EAGAIN)
 			return;
 		if (rc == -1 && errno == EBADMSG) {
@@ -284,12 +306,25 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc <= 0) {
 			log_notice("worker %zu: the master is gone; retiring", w->index);
 			channel_gone(w);
-			worker_retire(w);
+			handover_finish(&w->ho, 1);
+			worker_retire(w, 0, 0);
 			return;
 		}
 		switch (msg.hdr.type) {
-		case CHAN_RETIRE:
-			worker_retire(w);
+		case CHAN_RETIRE: {
+			struct chan_retire r = {0};
+			if (msg.hdr.len == sizeof(r))
+				memcpy(&r, msg.payload, sizeof(r));
+			worker_retire(w, r.handover != 0, r.timeout_ms);
+			break;
+		}
+		case CHAN_HO_OFFER:
+			handover_on_offer(&w->ho, &msg, fds, nfds, 0, !w->retiring,
+			                  (size_t)w->cfg->max_connections);
+			nfds = 0; /* handover_on_offer took them */
+			break;
+		case CHAN_HO_ANSWER:
+			handover_on_answer(&w->ho, &msg);
 			break;
 		case CHAN_QUIT:
 			w->quit = 1;
@@ -306,6 +341,8 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 			          chan_type_name(msg.hdr.type));
 			break;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }
 
@@ -354,7 +391,7 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		if (signals_take(SIG_FLAG_QUIT))
 			break;
 		if (signals_take(SIG_FLAG_STOP))
-			worker_retire(w);
+			worker_retire(w, 0, 0);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
 		if (w->retiring && w->conns.nconns == 0)
@@ -399,6 +436,7 @@ int worker_main(const struct worker_args *a)
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&w.accept_timer, on_accept_timer);
+	handover_init(&w.ho, &w.conns, a->chan);
 	if (signals_install(&wait_mask) == -1) {
 		log_warn("worker %zu: signals", a->index);
 		return rc;
