@@ -140,9 +140,14 @@ int chan_recv_fds(int fd, struct chan_msg *m, int *fds, size_t max, size_t *nfds
 const char *chan_type_name(unsigned type)
 {
 	static const char *const names[] = {
-	    [CHAN_READY] = "ready",   [CHAN_RETIRE] = "retire",           [CHAN_QUIT] = "quit",
-	    [CHAN_REOPEN] = "reopen", [CHAN_STATS_REQ] = "stats request", [CHAN_STATS] = "stats",
-	    [CHAN_HO_OFFER] = "handover offer", [CHAN_HO_ANSWER] = "handover answer",
+	    [CHAN_READY] = "ready",
+	    [CHAN_RETIRE] = "retire",
+	    [CHAN_QUIT] = "quit",
+	    [CHAN_REOPEN] = "reopen",
+	    [CHAN_STATS_REQ] = "stats request",
+	    [CHAN_STATS] = "stats",
+	    [CHAN_HO_OFFER] = "handover offer",
+	    [CHAN_HO_ANSWER] = "handover answer",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)

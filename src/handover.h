@@ -25,8 +25,8 @@
 
 struct handover {
 	struct conn_ctx *ctx;
-	int chan;        /* to the master, or -1 */
-	int active;      /* offering connections */
+	int chan;   /* to the master, or -1 */
+	int active; /* offering connections */
 	uint64_t deadline;
 	struct conn *slot[HANDOVER_WINDOW]; /* offers waiting for their answer */
 	uint32_t serial[HANDOVER_WINDOW];   /* so a stale answer matches nothing */

@@ -20,8 +20,8 @@ enum rec_tag {
 };
 
 /* Tags every record must carry, as a bit mask. */
-#define REC_REQUIRED                                                                           \
-	((1u << REC_BYTES_IN) | (1u << REC_BYTES_OUT) | (1u << REC_IDLE_MS) |                  \
+#define REC_REQUIRED                                                                               \
+	((1u << REC_BYTES_IN) | (1u << REC_BYTES_OUT) | (1u << REC_IDLE_MS) |                      \
 	 (1u << REC_PEER_EOF) | (1u << REC_QUEUE_LEN))
 
 struct rec_writer {

@@ -16,9 +16,9 @@
 
 struct handover_rec {
 	struct conn_transfer t;
-	uint64_t queue_len;         /* bytes read and not yet echoed */
-	const void *queue_inline;   /* all of them, if they travel in the record */
-	size_t queue_inline_len;    /* 0 or queue_len; else a memfd carries them */
+	uint64_t queue_len;       /* bytes read and not yet echoed */
+	const void *queue_inline; /* all of them, if they travel in the record */
+	size_t queue_inline_len;  /* 0 or queue_len; else a memfd carries them */
 };
 
 /* Bytes a record takes besides an inline queue. */

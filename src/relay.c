@@ -75,7 +75,8 @@ void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_
 		int chan = chan_of(arg, f.src);
 		if (chan >= 0 &&
 		    chan_send(chan, CHAN_HO_ANSWER, f.token, msg->payload, msg->hdr.len, -1) == -1)
-			log_warn("handover: cannot pass an answer on to worker pid %ld", (long)f.src);
+			log_warn("handover: cannot pass an answer on to worker pid %ld",
+			         (long)f.src);
 		return;
 	}
 	log_warnx("handover: worker pid %ld answered an offer it was not made", (long)dst);

@@ -144,10 +144,8 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip),
-	    cmocka_unit_test(test_queue_elsewhere),
-	    cmocka_unit_test(test_inline_limit),
-	    cmocka_unit_test(test_unknown_tag_skipped),
+	    cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_queue_elsewhere),
+	    cmocka_unit_test(test_inline_limit), cmocka_unit_test(test_unknown_tag_skipped),
 	    cmocka_unit_test(test_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
