@@ -13,8 +13,10 @@ top=$(pwd)
 
 # Debian packages the builds, the tests and the lint need.  clang comes
 # without its sanitizer runtime (only recommended), hence libclang-rt-dev.
+# systemd brings systemd-socket-activate, which the socket activation test
+# runs echod under.
 PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
-	clang libclang-rt-dev clang-tidy clang-format cppcheck"
+	clang libclang-rt-dev clang-tidy clang-format cppcheck systemd"
 
 install_deps() {
 	missing=""

@@ -140,14 +140,16 @@ static int echo_all(const int *fds, int n, unsigned seed)
 	int ok = 0;
 
 	for (int i = 0; i < n; i++) {
-		snprintf(msg, sizeof(msg), "%08x %08x handover bench message ......................",
-		         seed, (unsigned)i);
+		snprintf(msg, sizeof(msg),
+		         "%08x %08x handover bench message ......................", seed,
+		         (unsigned)i);
 		if (send(fds[i], msg, sizeof(msg), MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
 			continue;
 	}
 	for (int i = 0; i < n; i++) {
-		snprintf(msg, sizeof(msg), "%08x %08x handover bench message ......................",
-		         seed, (unsigned)i);
+		snprintf(msg, sizeof(msg),
+		         "%08x %08x handover bench message ......................", seed,
+		         (unsigned)i);
 		size_t got = 0;
 		while (got < sizeof(in)) {
 			struct pollfd p = {fds[i], POLLIN, 0};
@@ -172,7 +174,8 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (argc < 2 || n < 1 || oldw < 1 || neww < 1) {
-		fprintf(stderr, "usage: handover ECHOD [CONNECTIONS [OLD_WORKERS [NEW_WORKERS]]]\n");
+		fprintf(stderr,
+		        "usage: handover ECHOD [CONNECTIONS [OLD_WORKERS [NEW_WORKERS]]]\n");
 		return 2;
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -235,8 +238,10 @@ int main(int argc, char **argv)
 	t = slurp(log_path);
 	for (p = t; (p = strstr(p, "handover: ")) != NULL; p++) {
 		long h, k, ms;
-		if (sscanf(p, "handover: %ld connections handed to the new generation, %ld kept (%ld ms)",
-		           &h, &k, &ms) == 3) {
+		if (sscanf(
+		        p,
+		        "handover: %ld connections handed to the new generation, %ld kept (%ld ms)",
+		        &h, &k, &ms) == 3) {
 			handed += h;
 			kept += k;
 			phase = ms > phase ? ms : phase;

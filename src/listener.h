@@ -20,6 +20,7 @@ struct listener {
 	socklen_t addrlen;
 	char *path;                 /* Unix: the socket file, removed on close */
 	char name[LISTEN_NAME_MAX]; /* listen_conf_name(), with the bound port */
+	int inherited;              /* passed to us (activation.h): its file is not ours */
 };
 
 /*

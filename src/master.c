@@ -29,6 +29,7 @@
 #include "exitcode.h"
 #include "listener.h"
 #include "log.h"
+#include "activation.h"
 #include "master.h"
 #include "notify.h"
 #include "pidfile.h"
@@ -582,7 +583,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	give_log(&m);
-	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
+	if (activation_take(&m.ls, &m.nls, cfg) == -1 ||
+	    listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");

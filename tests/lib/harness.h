@@ -34,6 +34,10 @@ struct h_opts {
 	                  * affinity mask, 0: inherit */
 	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
 	                  * backend is "epoll" dies at start */
+	/* A command (absolute path, arguments, NULL) that runs echod: its
+	 * arguments are followed by echod's path, "-c" and the config; e.g.
+	 * systemd-socket-activate.  NULL: echod itself. */
+	const char *const *wrap;
 };
 
 /* Monotonic milliseconds. */
