@@ -143,15 +143,31 @@ static int prepare(int fd, enum listen_proto proto)
 	return 0;
 }
 
+/* Add passed descriptor fd to l's group (l is empty or has its first). */
+static int add_fd(struct listener *l, int fd)
+{
+	int *fds = realloc(l->fds, (l->nfds + 1) * sizeof(*fds));
+
+	if (fds == NULL)
+		return -1;
+	l->fds = fds;
+	l->fds[l->nfds++] = fd;
+	return 0;
+}
+
 int activation_take(struct listener **setp, size_t *np, const struct config *cfg)
 {
 	const char *names[ACTIVATION_MAX_FDS];
 	char *names_buf = NULL;
 	int n = activation_parse(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
 	                         getenv("LISTEN_FDNAMES"), getpid(), names, &names_buf);
+	/* From an upgrade, the old master's sockets, for the config as it is
+	 * now: what it no longer names is closed, what is new is bound. */
+	int lenient = getenv("ECHOD_UPGRADE_FD") != NULL;
 	struct listener *ls = NULL;
-	int *owner = NULL; /* entry -> passed socket index, or -1 */
+	int *owner = NULL; /* entry -> first passed socket index, or -1 */
 	int failed = 0;
+	size_t kept = 0;
 
 	if (n <= 0) {
 		if (n == -1)
@@ -170,23 +186,38 @@ int activation_take(struct listener **setp, size_t *np, const struct config *cfg
 		owner[i] = -1;
 	for (int k = 0; k < n; k++) {
 		int fd = ACTIVATION_FD_START + k;
+		const char *name = *names[k] ? names[k] : "unnamed";
 		struct listener l;
 		if (describe(fd, &l) == -1) {
 			log_errorx("socket activation: descriptor %d (%s) is not a listening TCP, "
 			           "UDP or Unix stream socket",
-			           fd, *names[k] ? names[k] : "unnamed");
+			           fd, name);
 			failed = 1;
 			continue;
 		}
 		name_socket(&l);
+		/* An entry without a socket yet, else one whose group this
+		 * socket joins (an upgrade passes whole SO_REUSEPORT groups). */
 		size_t i = 0;
 		while (i < cfg->nlisten &&
 		       (owner[i] != -1 || !listener_matches(&l, &cfg->listen[i])))
 			i++;
 		if (i == cfg->nlisten) {
+			i = 0;
+			while (i < cfg->nlisten &&
+			       (owner[i] == -1 || !listener_matches(&l, &cfg->listen[i])))
+				i++;
+		}
+		if (i == cfg->nlisten && lenient) {
+			log_notice("no longer listening on %s", l.name);
+			free(l.path);
+			close(fd);
+			continue;
+		}
+		if (i == cfg->nlisten) {
 			log_errorx("socket activation: passed socket %s (%s, descriptor %d) has no "
 			           "listen entry in %s",
-			           l.name, *names[k] ? names[k] : "unnamed", fd, cfg->file);
+			           l.name, name, fd, cfg->file);
 			free(l.path);
 			failed = 1;
 			continue;
@@ -197,17 +228,17 @@ int activation_take(struct listener **setp, size_t *np, const struct config *cfg
 			failed = 1;
 			continue;
 		}
-		owner[i] = k;
-		ls[i] = l;
-		ls[i].inherited = 1;
-		if ((ls[i].fds = malloc(sizeof(int))) == NULL) {
-			failed = 1;
-			continue;
+		if (owner[i] == -1) {
+			owner[i] = k;
+			ls[i] = l;
+			ls[i].inherited = 1;
+		} else {
+			free(l.path);
 		}
-		ls[i].fds[0] = fd;
-		ls[i].nfds = 1;
+		if (add_fd(&ls[i], fd) == -1)
+			failed = 1;
 	}
-	for (size_t i = 0; i < cfg->nlisten; i++) {
+	for (size_t i = 0; i < cfg->nlisten && !lenient; i++) {
 		if (owner[i] != -1)
 			continue;
 		char name[LISTEN_NAME_MAX];
@@ -223,11 +254,17 @@ out:
 			listener_release(&ls[i]); /* the service manager's sockets stay */
 		free(ls);
 	} else {
-		for (size_t i = 0; i < cfg->nlisten; i++)
+		/* The entries served by passed sockets, in order: the set that
+		 * listener_set_update() keeps and completes. */
+		for (size_t i = 0; i < cfg->nlisten; i++) {
+			if (owner[i] == -1)
+				continue;
 			log_notice("listening on %s (passed socket %s)", ls[i].name,
 			           *names[owner[i]] ? names[owner[i]] : "unnamed");
+			ls[kept++] = ls[i];
+		}
 		*setp = ls;
-		*np = cfg->nlisten;
+		*np = kept;
 		unsetenv("LISTEN_PID");
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_FDNAMES");

@@ -28,13 +28,14 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: echod [-c FILE] [-t] [-d] [-s reload|stop|quit|reopen] [-V] [-h]\n"
-	             "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-	             "  -t, --test         check the configuration and exit\n"
-	             "  -d, --daemon       detach from the terminal\n"
-	             "  -s, --signal SIG   send SIG to the running master and exit\n"
-	             "  -V, --version      print the version and exit\n"
-	             "  -h, --help         print this help and exit\n");
+	fprintf(out,
+	        "usage: echod [-c FILE] [-t] [-d] [-s reload|stop|quit|reopen|upgrade] [-V] [-h]\n"
+	        "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+	        "  -t, --test         check the configuration and exit\n"
+	        "  -d, --daemon       detach from the terminal\n"
+	        "  -s, --signal SIG   send SIG to the running master and exit\n"
+	        "  -V, --version      print the version and exit\n"
+	        "  -h, --help         print this help and exit\n");
 }
 
 /* -V: "echod VERSION" (a first line scripts may rely on), then the backends
@@ -134,7 +135,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (signame != NULL && signals_from_word(signame) == -1) {
-		fprintf(stderr, "echod: unknown signal '%s' (reload, stop, quit or reopen)\n",
+		fprintf(stderr,
+		        "echod: unknown signal '%s' (reload, stop, quit, reopen or upgrade)\n",
 		        signame);
 		return EXIT_USAGE;
 	}

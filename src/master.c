@@ -37,6 +37,7 @@
 #include "process.h"
 #include "relay.h"
 #include "signals.h"
+#include "upgrade.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start counts as failing. */
@@ -82,6 +83,14 @@ struct master {
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
 	struct relay relay; /* connection handover offers in flight */
+	/* Binary upgrade (upgrade.h): the channel to the other master and its
+	 * pid; upgrade_new: we are the new one; upgrade_done: (old one) the
+	 * new one serves, we hand our connections to it and exit. */
+	int upgrade_chan;
+	pid_t upgrade_peer;
+	int upgrade_new;
+	int upgrade_done;
+	struct ev_timer upgrade_timer;
 };
 
 static void spawn_missing(struct master *m);
@@ -101,6 +110,8 @@ static int chan_of(void *arg, pid_t pid)
 {
 	const struct master *m = arg;
 
+	if (pid == m->upgrade_peer && m->upgrade_chan != -1)
+		return m->upgrade_chan;
 	for (size_t i = 0; i < m->nkids; i++)
 		if (m->kids[i].pid == pid)
 			return m->kids[i].chan;
@@ -117,18 +128,30 @@ static void close_chan(struct master *m, struct child *k)
 	relay_gone(&m->relay, k->pid, chan_of, m);
 }
 
-/* Pass a retiring worker's connection on to the serving generation. */
+/* Pass a retiring worker's connection (k; NULL: the old master's, in an
+ * upgrade) on to the serving generation. */
 static void relay_to_current(struct master *m, struct child *k, const struct chan_msg *msg,
                              const int *fds, size_t nfds)
 {
 	struct relay_target t[64];
 	size_t n = 0;
 
-	for (size_t i = 0; i < m->nkids && n < sizeof(t) / sizeof(t[0]) && !m->stopping; i++)
+	/* After an upgrade, the serving generation is the new master's. */
+	if (m->upgrade_done && m->upgrade_chan != -1)
+		t[n++] = (struct relay_target){m->upgrade_peer, m->upgrade_chan};
+	for (size_t i = 0;
+	     i < m->nkids && n < sizeof(t) / sizeof(t[0]) && !m->stopping && !m->upgrade_done; i++)
 		if (m->kids[i].gen == m->gen && m->kids[i].ready && m->kids[i].chan != -1 &&
 		    &m->kids[i] != k)
 			t[n++] = (struct relay_target){m->kids[i].pid, m->kids[i].chan};
-	relay_offer(&m->relay, k->pid, k->chan, msg, fds, nfds, t, n);
+	pid_t src = k != NULL ? k->pid : m->upgrade_peer;
+	int src_chan = k != NULL ? k->chan : m->upgrade_chan;
+	/* None serves yet (a reload started another generation while this
+	 * one's offers were on their way): the offer comes again shortly. */
+	if (n == 0 && !m->stopping)
+		relay_refuse(src_chan, msg->hdr.id, EAGAIN);
+	else
+		relay_offer(&m->relay, src, src_chan, msg, fds, nfds, t, n);
 }
 
 /*
@@ -187,6 +210,9 @@ static void check_ready(struct master *m)
 		}
 	} else {
 		log_notice("%d workers serve", m->cfg->workers);
+		if (m->upgrade_new && m->upgrade_chan != -1 &&
+		    chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+			log_warn("upgrade: cannot tell the old master we serve");
 	}
 	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
 	            (long)m->pid);
@@ -410,6 +436,23 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended (status %#x)", status);
 }
 
+static void upgrade_rollback(struct master *m, const char *why);
+
+/* The new master of an upgrade we started has exited. */
+static void upgrade_reaped(struct master *m, pid_t pid, const char *how)
+{
+	char why[128];
+
+	if (m->upgrade_new || pid != m->upgrade_peer)
+		return;
+	if (m->upgrade_done) {
+		log_errorx("upgrade: the new master (pid %ld) %s", (long)pid, how);
+		return;
+	}
+	snprintf(why, sizeof(why), "the new master (pid %ld) %s before it served", (long)pid, how);
+	upgrade_rollback(m, why);
+}
+
 static void reap(struct master *m)
 {
 	int status;
@@ -418,10 +461,12 @@ static void reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *k = find_kid(m, pid);
-		if (k == NULL)
-			continue;
 		char how[64];
 		describe_status(status, how, sizeof(how));
+		if (k == NULL) {
+			upgrade_reaped(m, pid, how);
+			continue;
+		}
 		uint64_t lived = ev_now_update(m->loop) - k->started;
 		int expected = m->stopping || k->gen != m->gen;
 		if (expected) {
@@ -475,8 +520,142 @@ static void stop(struct master *m, int immediate)
 	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
 	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
+	if (m->upgrade_chan != -1 && !m->upgrade_new && !m->upgrade_done)
+		upgrade_rollback(m, "a stop came first");
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
+}
+
+/* ---- binary upgrade (upgrade.h): the protocol between the two masters ---- */
+
+static void upgrade_close(struct master *m)
+{
+	if (m->upgrade_chan == -1)
+		return;
+	ev_del(m->loop, m->upgrade_chan);
+	close(m->upgrade_chan);
+	m->upgrade_chan = -1;
+	relay_gone(&m->relay, m->upgrade_peer, chan_of, m);
+}
+
+/* The new master failed: stop it if it still runs, and go on serving. */
+static void upgrade_rollback(struct master *m, const char *why)
+{
+	log_errorx("upgrade failed: %s; still serving (pid %ld)", why, (long)m->pid);
+	ev_timer_stop(m->loop, &m->upgrade_timer);
+	upgrade_close(m);
+	if (m->upgrade_peer > 0 && kill(m->upgrade_peer, 0) == 0)
+		kill(m->upgrade_peer, SIGTERM); /* it retires gracefully: no loss */
+	m->upgrade_peer = 0;
+}
+
+static void on_upgrade_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct master *m = ev_container_of(t, struct master, upgrade_timer);
+	char why[128];
+	(void)loop;
+
+	snprintf(why, sizeof(why), "the new master (pid %ld) did not serve within %d s",
+	         (long)m->upgrade_peer, UPGRADE_READY_MS / 1000);
+	upgrade_rollback(m, why);
+}
+
+/* The new master serves: it becomes the service's main process, and we
+ * retire every worker, handing connections over to it, then exit. */
+static void upgrade_commit(struct master *m)
+{
+	struct chan_retire r = {.handover = 1,
+	                        .timeout_ms = (uint32_t)m->cfg->handover_timeout * 1000};
+
+	ev_timer_stop(m->loop, &m->upgrade_timer);
+	m->upgrade_done = 1;
+	log_notice("upgrade: the new master (pid %ld) serves; handing %zu workers' connections "
+	           "to it and exiting",
+	           (long)m->upgrade_peer, m->nkids);
+	notify_send("MAINPID=%ld\nREADY=1\nSTATUS=upgraded: new master pid %ld",
+	            (long)m->upgrade_peer, (long)m->upgrade_peer);
+	m->gen++; /* a generation with no workers here: none is respawned */
+	m->announced = 1;
+	ev_timer_stop(m->loop, &m->respawn_timer);
+	for (size_t i = 0; i < m->nls; i++)
+		m->ls[i].inherited = 1; /* the new master's now: no unlink */
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].chan == -1 ||
+		    chan_send(m->kids[i].chan, CHAN_RETIRE, 0, &r, sizeof(r), -1) == -1)
+			tell(m, &m->kids[i], CHAN_RETIRE);
+	ev_timer_start(m->loop, &m->stop_timer,
+	               (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
+	                   STOP_SLACK_MS);
+}
+
+/* What the other master says: READY (to the old one), offers of
+ * connections (to the new one), answers (to the old one). */
+static void on_upgrade_chan(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct master *m = arg;
+	struct chan_msg msg;
+	(void)loop;
+	(void)events;
+
+	while (m->upgrade_chan == fd) {
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == -1 && errno == EAGAIN)
+			break;
+		if (rc == 2 && msg.hdr.type == CHAN_HO_OFFER) {
+			struct chan_ho_answer a = {.err = EMFILE};
+			chan_send(fd, CHAN_HO_ANSWER, msg.hdr.id, &a, sizeof(a), -1);
+			continue;
+		}
+		if (rc == 2 || (rc == -1 && errno == EBADMSG))
+			continue;
+		if (rc <= 0) {
+			/* From the new master before it served: it is exiting;
+			 * reap() rolls back with its exit status (or the timer
+			 * does, should it linger). */
+			if (m->upgrade_new)
+				log_info("upgrade: the old master is done");
+			upgrade_close(m);
+			break;
+		}
+		if (msg.hdr.type == CHAN_READY && !m->upgrade_new && !m->upgrade_done)
+			upgrade_commit(m);
+		else if (msg.hdr.type == CHAN_HO_OFFER && m->upgrade_new)
+			relay_to_current(m, NULL, &msg, fds, nfds);
+		else if (msg.hdr.type == CHAN_HO_ANSWER && !m->upgrade_new)
+			relay_answer(&m->relay, m->upgrade_peer, &msg, chan_of, m);
+		else
+			log_warnx("upgrade: unexpected %s message", chan_type_name(msg.hdr.type));
+		while (nfds > 0)
+			close(fds[--nfds]);
+	}
+}
+
+static void upgrade_start(struct master *m)
+{
+	int chan;
+
+	if (m->stopping || m->upgrade_chan != -1 || m->upgrade_peer > 0 || m->upgrade_done) {
+		log_warnx("upgrade: %s; ignored",
+		          m->stopping ? "stopping" : "an upgrade is already under way");
+		return;
+	}
+	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, &chan);
+	if (pid == -1) {
+		log_warn("upgrade failed: cannot start the new binary; still serving");
+		return;
+	}
+	m->upgrade_peer = pid;
+	m->upgrade_chan = chan;
+	if (ev_add(m->loop, chan, EV_READ, on_upgrade_chan, m) == -1) {
+		upgrade_rollback(m, "cannot watch its channel");
+		return;
+	}
+	ev_timer_start(m->loop, &m->upgrade_timer, UPGRADE_READY_MS);
+	log_notice("upgrade: started the new binary (pid %ld) with %zu listeners; waiting up "
+	           "to %d s for it to serve",
+	           (long)pid, m->nls, UPGRADE_READY_MS / 1000);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
@@ -566,13 +745,14 @@ keep:
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1};
+	struct master m = {.cfg = cfg, .path = path, .gen = 1, .upgrade_chan = -1};
 	char err[256];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	ev_timer_init(&m.upgrade_timer, on_upgrade_timer);
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
@@ -606,6 +786,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
+	if ((m.upgrade_chan = upgrade_inherited(&m.upgrade_peer)) != -1) {
+		m.upgrade_new = 1;
+		log_notice("upgrade: taking over from the master with pid %ld",
+		           (long)m.upgrade_peer);
+		if (ev_add(m.loop, m.upgrade_chan, EV_READ, on_upgrade_chan, &m) == -1)
+			log_warn("upgrade: cannot watch the channel to the old master");
+	}
 	process_raise_nofile(m.cfg->max_connections);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
@@ -621,8 +808,10 @@ int master_run(struct config *cfg, const char *path, int detach)
 			stop(&m, stops > 1);
 		if (signals_take(SIG_FLAG_QUIT))
 			stop(&m, 1);
-		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping)
+		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping && !m.upgrade_done)
 			reload(&m);
+		if (signals_take(SIG_FLAG_UPGRADE))
+			upgrade_start(&m);
 		if (signals_take(SIG_FLAG_REOPEN)) {
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");
@@ -632,14 +821,17 @@ int master_run(struct config *cfg, const char *path, int detach)
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker
 		 * runs has no SIGCHLD coming to wake us. */
-		if (m.stopping && m.nkids == 0)
+		if ((m.stopping || m.upgrade_done) && m.nkids == 0)
 			break;
 		if (ev_run_once(m.loop, -1) == -1 && errno != EINTR) {
 			log_warn("master event loop");
 			break;
 		}
 	}
-	log_notice("echod stopped");
+	if (m.upgrade_done)
+		log_notice("echod stopped: upgraded to pid %ld", (long)m.upgrade_peer);
+	else
+		log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
 	if (m.cfg->pid_file != NULL && m.pid != 0)
@@ -650,6 +842,8 @@ out:
 	for (size_t i = 0; i < m.nkids; i++)
 		close_chan(&m, &m.kids[i]);
 	free(m.kids);
+	if (m.upgrade_chan != -1)
+		close(m.upgrade_chan);
 	relay_free(&m.relay);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);

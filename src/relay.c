@@ -13,7 +13,7 @@
 #include "log.h"
 #include "relay.h"
 
-static void refuse(int chan, uint32_t token, int err)
+void relay_refuse(int chan, uint32_t token, int err)
 {
 	struct chan_ho_answer a = {.err = err};
 
@@ -41,21 +41,21 @@ void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg
 	struct relay_flight f = {.token = msg->hdr.id, .src = src};
 
 	if (n == 0) {
-		refuse(src_chan, msg->hdr.id, ESHUTDOWN);
+		relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN);
 		return;
 	}
 	const struct relay_target *t = &targets[r->rr++ % n];
 	f.dst = t->pid;
 	f.id = r->next_id++;
 	if (remember(r, &f) == -1) {
-		refuse(src_chan, msg->hdr.id, ENOMEM);
+		relay_refuse(src_chan, msg->hdr.id, ENOMEM);
 		return;
 	}
 	if (chan_send_fds(t->chan, CHAN_HO_OFFER, f.id, msg->payload, msg->hdr.len, fds, nfds) ==
 	    -1) {
 		int err = errno;
 		r->n--;
-		refuse(src_chan, msg->hdr.id, err);
+		relay_refuse(src_chan, msg->hdr.id, err);
 	}
 }
 
@@ -92,7 +92,7 @@ void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 		}
 		take(r, i);
 		if (f.dst == pid)
-			refuse(chan_of(arg, f.src), f.token, EPIPE);
+			relay_refuse(chan_of(arg, f.src), f.token, EPIPE);
 	}
 }
 

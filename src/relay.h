@@ -47,6 +47,10 @@ typedef int relay_chan_fn(void *arg, pid_t pid);
 void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg *msg,
                  const int *fds, size_t nfds, const struct relay_target *targets, size_t n);
 
+/* Refuse offer `token` to the worker over chan with errno err (EAGAIN: it
+ * offers again later). */
+void relay_refuse(int chan, uint32_t token, int err);
+
 /* Pass a CHAN_HO_ANSWER from worker dst back to the worker that offered. */
 void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
                   void *arg);

@@ -230,6 +230,42 @@ static int holder(const pid_t *pids, int npids, int sport, const struct client *
 	return -1;
 }
 
+/* The master an upgrade started: not our child, so the tests stop it by its
+ * pid themselves, and a failed test's teardown does. */
+static pid_t upgraded_pid;
+
+static int teardown(void **state)
+{
+	if (upgraded_pid > 0) {
+		kill(upgraded_pid, SIGKILL);
+		upgraded_pid = 0;
+	}
+	return h_teardown(state);
+}
+
+/* The pid the old master says it upgraded to, or 0. */
+static pid_t upgraded_to(struct echod *e)
+{
+	char *log = h_file_read(e->log);
+	const char *needle = "echod stopped: upgraded to pid ";
+	const char *p = strstr(log, needle);
+	pid_t pid = p != NULL ? (pid_t)atol(p + strlen(needle)) : 0;
+	free(log);
+	return pid;
+}
+
+/* Stop a master that is not our child (TERM; it exits gracefully) and
+ * wait, bounded, until it is gone. */
+static void stop_upgraded(pid_t pid)
+{
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	uint64_t end = h_now_ms() + 15000;
+	while (kill(pid, 0) == 0 && h_now_ms() < end)
+		poll(NULL, 0, 10);
+	assert_int_equal(kill(pid, 0), -1);
+	upgraded_pid = 0;
+}
+
 #define STORM_FMT                                                                                  \
 	"workers = %d;\n"                                                                          \
 	"shutdown_timeout = 10;\n"                                                                 \
@@ -238,9 +274,9 @@ static int holder(const pid_t *pids, int npids, int sport, const struct client *
 /*
  * 200 chatty connections (a verified message each every 50 ms), 20 streaming
  * without pause, and a connect/echo/close loop, through 20 reloads that
- * alternate workers between 1 and 3: nothing ends, every byte comes back once
- * and in order, and each connection is held by a worker of the last
- * generation, spread over all three.
+ * alternate workers between 1 and 3, then a binary upgrade: nothing ends,
+ * every byte comes back once and in order, and each connection is held by a
+ * worker of the new master, spread over all three.
  */
 static void test_reload_storm_keeps_connections(void **state)
 {
@@ -288,9 +324,25 @@ static void test_reload_storm_keeps_connections(void **state)
 		connect_echo_close(port, short_done++);
 	}
 	assert_int_equal(h_children(e->pid, pids, 16), 3);
-	end = h_now_ms() + 500;
-	while (h_now_ms() < end)
+	/* Then a binary upgrade, under the same load. */
+	assert_int_equal(kill(e->pid, SIGUSR2), 0);
+	end = h_now_ms() + 20000;
+	pid_t newpid = 0;
+	while ((newpid = upgraded_to(e)) == 0 && h_now_ms() < end) {
 		clients_run(cs, N, 5, 0);
+		connect_echo_close(port, short_done++);
+	}
+	assert_true(newpid > 0);
+	upgraded_pid = newpid;
+	assert_int_equal(h_echod_signal_wait(e, 0, 10000), 0); /* the old master: exit 0 */
+	while (h_children(newpid, pids, 16) != 3 && h_now_ms() < end)
+		clients_run(cs, N, 5, 0);
+	assert_int_equal(h_children(newpid, pids, 16), 3);
+	end = h_now_ms() + 500;
+	while (h_now_ms() < end) {
+		clients_run(cs, N, 5, 0);
+		connect_echo_close(port, short_done++);
+	}
 	/* Let every echo come home, then see who serves each connection. */
 	end = h_now_ms() + 10000;
 	for (int done = 0; !done && h_now_ms() < end;) {
@@ -310,8 +362,9 @@ static void test_reload_storm_keeps_connections(void **state)
 		per_worker[k]++;
 		*(cs[i].kind == CHATTY ? &chatty_bytes : &stream_bytes) += cs[i].got;
 	}
-	print_message("# %d reloads: %u short connections, %llu chatty and %llu streamed "
-	              "bytes echoed; last generation holds %d/%d/%d; %d handover lines\n",
+	print_message("# %d reloads and an upgrade: %u short connections, %llu chatty and %llu "
+	              "streamed bytes echoed; the new master's workers hold %d/%d/%d; %d handover "
+	              "lines\n",
 	              reloads, short_done, (unsigned long long)chatty_bytes,
 	              (unsigned long long)stream_bytes, per_worker[0], per_worker[1], per_worker[2],
 	              h_log_count(e, "handed to the new generation"));
@@ -322,6 +375,38 @@ static void test_reload_storm_keeps_connections(void **state)
 	assert_true(stream_bytes > 20 * 1024 * 1024);
 	for (size_t i = 0; i < N; i++)
 		close(cs[i].fd);
+	stop_upgraded(newpid);
+	h_echod_free(e);
+}
+
+/*
+ * A failed upgrade rolls back: the new binary cannot read the config (made
+ * invalid on purpose) and exits; the old master says so, with the exit
+ * status, and goes on serving its connections, which notice nothing.
+ */
+static void test_failed_upgrade_rolls_back(void **state)
+{
+	const char *conf = "workers = 2;\nlisten = ( { address = \"127.0.0.1\"; port = 0; } );\n";
+	char msg[300];
+	(void)state;
+
+	struct echod *e = h_echod_start(conf, NULL);
+	int fd = h_connect("127.0.0.1", e->ports[0]);
+	assert_true(fd >= 0);
+	h_fill_random(msg, sizeof(msg), 9);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+	h_echod_rewrite(e, "workers = 2;\nfrobnicate = 1;\n");
+	assert_int_equal(kill(e->pid, SIGUSR2), 0);
+	assert_true(h_log_wait(e, "upgrade failed: the new master", 1, 10000));
+	assert_int_equal(h_log_count(e, "exited with status 78 before it served; still serving"),
+	                 1);
+	assert_int_equal(h_echod_signal_wait(e, 0, 200), -1); /* still runs */
+	h_fill_random(msg, sizeof(msg), 10);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+	int fd2 = h_connect("127.0.0.1", e->ports[0]);
+	assert_true(fd2 >= 0 && h_echo_check(fd2, msg, sizeof(msg), 5000));
+	close(fd);
+	close(fd2);
 	int status = h_echod_signal_wait(e, SIGTERM, 15000);
 	h_echod_free(e);
 	assert_int_equal(status, 0);
@@ -501,7 +586,8 @@ static void test_descriptor_limit_drains(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_reload_storm_keeps_connections, h_teardown),
+	    cmocka_unit_test_teardown(test_reload_storm_keeps_connections, teardown),
+	    cmocka_unit_test_teardown(test_failed_upgrade_rolls_back, teardown),
 	    cmocka_unit_test_teardown(test_queue_and_half_close_move, h_teardown),
 	    cmocka_unit_test_teardown(test_drain_keeps_old_behaviour, h_teardown),
 	    cmocka_unit_test_teardown(test_descriptor_limit_drains, h_teardown),

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Starting the new binary for an upgrade (see upgrade.h).  The child only
+ * rearranges descriptors, sets the environment and execs: everything else
+ * happens in the new program.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "channel.h"
+#include "upgrade.h"
+
+/* The executable's path: /proc/self/exe names the file even after a
+ * package replaced it, with " (deleted)" appended; the new file is at the
+ * same path. */
+static int exe_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	const char *del = " (deleted)";
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	size_t dl = strlen(del);
+	if ((size_t)n > dl && strcmp(buf + n - dl, del) == 0)
+		buf[n - dl] = '\0';
+	return 0;
+}
+
+/* In the child: move the n descriptors in fds[] to 3, 4, ... (without
+ * close-on-exec) and exec.  Never returns. */
+static void __attribute__((noreturn))
+exec_new(const char *exe, const char *config, int *fds, size_t n, int chan)
+{
+	char buf[32];
+	sigset_t none;
+
+	/* Out of the way first, so that moving one cannot clobber another. */
+	for (size_t i = 0; i < n; i++)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)(ACTIVATION_FD_START + n + 1))) ==
+		    -1)
+			_exit(127);
+	if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, (int)(ACTIVATION_FD_START + n + 1))) == -1)
+		_exit(127);
+	for (size_t i = 0; i < n; i++)
+		if (dup2(fds[i], (int)(ACTIVATION_FD_START + i)) == -1)
+			_exit(127);
+	int up = (int)(ACTIVATION_FD_START + n);
+	if (dup2(chan, up) == -1)
+		_exit(127);
+	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+	setenv("LISTEN_PID", buf, 1);
+	snprintf(buf, sizeof(buf), "%zu", n);
+	setenv("LISTEN_FDS", buf, 1);
+	unsetenv("LISTEN_FDNAMES");
+	snprintf(buf, sizeof(buf), "%d", up);
+	setenv("ECHOD_UPGRADE_FD", buf, 1);
+	snprintf(buf, sizeof(buf), "%ld", (long)getppid());
+	setenv("ECHOD_UPGRADE_PID", buf, 1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execl(exe, "echod", "-c", config, (char *)NULL);
+	_exit(127);
+}
+
+pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int *chan)
+{
+	char exe[PATH_MAX];
+	int ch[2];
+	size_t n = 0;
+
+	for (size_t i = 0; i < nls; i++)
+		n += ls[i].nfds;
+	if (n > ACTIVATION_MAX_FDS) {
+		errno = EMFILE;
+		return -1;
+	}
+	int *fds = calloc(n ? n : 1, sizeof(*fds));
+	if (fds == NULL)
+		return -1;
+	n = 0;
+	for (size_t i = 0; i < nls; i++)
+		for (size_t j = 0; j < ls[i].nfds; j++)
+			fds[n++] = ls[i].fds[j];
+	if (exe_path(exe, sizeof(exe)) == -1 || chan_pair(ch) == -1) {
+		free(fds);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ch[0]);
+		exec_new(exe, config, fds, n, ch[1]);
+	}
+	int saved = errno;
+	free(fds);
+	close(ch[1]);
+	if (pid == -1) {
+		close(ch[0]);
+		errno = saved;
+		return -1;
+	}
+	*chan = ch[0];
+	return pid;
+}
+
+int upgrade_inherited(pid_t *peer)
+{
+	const char *fd_s = getenv("ECHOD_UPGRADE_FD");
+	const char *pid_s = getenv("ECHOD_UPGRADE_PID");
+	int fd;
+	long pid;
+
+	if (fd_s == NULL || pid_s == NULL)
+		return -1;
+	fd = atoi(fd_s);
+	pid = atol(pid_s);
+	unsetenv("ECHOD_UPGRADE_FD");
+	unsetenv("ECHOD_UPGRADE_PID");
+	if (fd < ACTIVATION_FD_START || pid <= 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		return -1;
+	*peer = (pid_t)pid;
+	return fd;
+}
