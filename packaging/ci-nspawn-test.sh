@@ -44,14 +44,43 @@ status_text() {
 	systemctl show -P StatusText echod.service | grep -q 'workers serving'
 }
 
+# One connection held open across the reload and the package upgrade: each
+# check sends a new line on it and wants it back (handover, echod(8)).
+long_open() {
+	exec 4<>/dev/tcp/127.0.0.1/7
+}
+long_echo() {
+	local line
+	printf 'long-lived %s\n' "$1" >&4 || return 1
+	read -r -t 5 line <&4 || return 1
+	[ "$line" = "long-lived $1" ]
+}
+held_by_new_master() { # the service's main pid changed, and is the new version's
+	[ "$(mainpid)" != "$1" ] && [ "$(mainpid)" != 0 ] &&
+		dpkg-query -W -f='${Version}' echod | grep -q '+ci1$'
+}
+
 # Enabled by the package, so started at boot.
 t active-at-boot systemctl is-active -q echod.service
 t sandbox sandboxed
 t status-text status_text
 t echo echo_tcp
+t long-open long_open
+t long-echo long_echo first
 t reload systemctl reload echod.service
 t active-after-reload systemctl is-active -q echod.service
 t echo-after-reload echo_tcp
+t long-echo-after-reload long_echo after-reload
+if [ -f /root/echod-newer.deb ]; then
+	before=$(mainpid)
+	# prerm does not stop it, postinst asks for a binary upgrade.
+	t upgrade-package dpkg -i /root/echod-newer.deb
+	t active-after-upgrade systemctl is-active -q echod.service
+	t upgrade-new-mainpid held_by_new_master "$before"
+	t long-echo-after-upgrade long_echo after-upgrade
+	t echo-after-upgrade echo_tcp
+fi
+exec 4<&-
 t stop systemctl stop echod.service
 t start systemctl start echod.service
 t no-errors-logged bash -c '! journalctl -b -u echod.service -p warning --no-pager -q | grep .'

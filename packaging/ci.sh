@@ -144,6 +144,24 @@ deb_build() (
 check deb-build deb_build || finish
 deb=$(ls "$W"/deb/echod_"$version"-*_*.deb)
 changes=$(ls "$W"/deb/echod_"$version"-*_*.changes)
+# The same source as a newer version, for the upgrade check under systemd:
+# installing it over the running service must end no connection.  Built
+# without its tests (the first build ran them).
+deb_build_newer() (
+	cd "$W/deb" && rm -rf newer && mkdir newer && cp -r "echod-$version" newer/ &&
+		cd "newer/echod-$version" || exit 1
+	debver=$(dpkg-parsechangelog -S Version)
+	{
+		printf 'echod (%s+ci1) unstable; urgency=medium\n\n' "$debver"
+		printf '  * CI: the same source, newer, to test a package upgrade.\n\n'
+		printf ' -- echod maintainers <echod@example.org>  %s\n\n' "$(date -R)"
+		cat debian/changelog
+	} >debian/changelog.new && mv debian/changelog.new debian/changelog &&
+		DEB_BUILD_OPTIONS=nocheck timeout 600 dpkg-buildpackage -us -uc -b >../build.log 2>&1 ||
+		{ tail -n 30 ../build.log; exit 1; }
+)
+check deb-build-newer deb_build_newer
+deb_newer=$(ls "$W"/deb/newer/echod_"$version"-*+ci1_*.deb 2>/dev/null)
 deb_lint() {
 	local out rc
 	out=$(lintian --fail-on error,warning --display-info "$changes" 2>&1)
@@ -529,6 +547,7 @@ in_root() {
 nspawn_boot() {
 	rm -rf "$W/root" && cp -a "$base" "$W/root" || return 1
 	cp "$deb" "$W/root/root/echod.deb" &&
+		{ [ -z "$deb_newer" ] || cp "$deb_newer" "$W/root/root/echod-newer.deb"; } &&
 		install -m 0755 "$top/packaging/ci-nspawn-test.sh" "$W/root/usr/local/sbin/echod-ci-test" &&
 		printf '%s\n' '[Unit]' 'Description=echod packaging check' 'After=echod.service' \
 			'[Service]' 'Type=oneshot' 'ExecStart=/usr/local/sbin/echod-ci-test' \
