@@ -226,7 +226,7 @@ rpm_contents() {
 	grep -q 'useradd .*_echod' "$W/rpm/scripts" || { echo "%pre makes no user"; return 1; }
 	grep -q 'systemctl --no-reload preset echod.service' "$W/rpm/scripts" &&
 		grep -q 'systemctl --no-reload disable .*echod.service' "$W/rpm/scripts" &&
-		grep -q 'systemctl try-restart echod.service' "$W/rpm/scripts" ||
+		grep -q 'echod -s upgrade' "$W/rpm/scripts" ||
 		{ echo "systemd scriptlets missing"; return 1; }
 	rpm -qpl "$rpm" >"$W/rpm/files" || return 1
 	local f

@@ -231,7 +231,9 @@ int activation_take(struct listener **setp, size_t *np, const struct config *cfg
 		if (owner[i] == -1) {
 			owner[i] = k;
 			ls[i] = l;
-			ls[i].inherited = 1;
+			/* A service manager's socket file is its own; an upgrade's is
+			 * ours now (the old master leaves it). */
+			ls[i].inherited = !lenient;
 		} else {
 			free(l.path);
 		}

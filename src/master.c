@@ -97,6 +97,7 @@ struct master {
 	pid_t upgrade_peer;
 	int upgrade_new;
 	int upgrade_done;
+	int upgrade_detached; /* (old one) the new one is not our child */
 	struct ev_timer upgrade_timer;
 };
 
@@ -654,10 +655,13 @@ static void on_upgrade_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc <= 0) {
 			/* From the new master before it served: it is exiting;
 			 * reap() rolls back with its exit status (or the timer
-			 * does, should it linger). */
+			 * does, should it linger).  Not our child: now. */
 			if (m->upgrade_new)
 				log_info("upgrade: the old master is done");
 			upgrade_close(m);
+			if (!m->upgrade_new && !m->upgrade_done && m->upgrade_detached)
+				upgrade_rollback(m, "the new master closed its channel before it "
+				                    "served (its own log says why)");
 			break;
 		}
 		if (msg.hdr.type == CHAN_READY && !m->upgrade_new && !m->upgrade_done)
@@ -682,13 +686,16 @@ static void upgrade_start(struct master *m)
 		          m->stopping ? "stopping" : "an upgrade is already under way");
 		return;
 	}
-	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, &chan);
+	/* Under a service manager the new master must become its child. */
+	int detach = getenv("NOTIFY_SOCKET") != NULL;
+	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, detach, &chan);
 	if (pid == -1) {
 		log_warn("upgrade failed: cannot start the new binary; still serving");
 		return;
 	}
 	m->upgrade_peer = pid;
 	m->upgrade_chan = chan;
+	m->upgrade_detached = detach;
 	if (ev_add(m->loop, chan, EV_READ, on_upgrade_chan, m) == -1) {
 		upgrade_rollback(m, "cannot watch its channel");
 		return;

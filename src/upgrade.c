@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -39,7 +40,7 @@ static int exe_path(char *buf, size_t len)
 /* In the child: move the n descriptors in fds[] to 3, 4, ... (without
  * close-on-exec) and exec.  Never returns. */
 static void __attribute__((noreturn))
-exec_new(const char *exe, const char *config, int *fds, size_t n, int chan)
+exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_t old)
 {
 	char buf[32];
 	sigset_t none;
@@ -64,7 +65,7 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan)
 	unsetenv("LISTEN_FDNAMES");
 	snprintf(buf, sizeof(buf), "%d", up);
 	setenv("ECHOD_UPGRADE_FD", buf, 1);
-	snprintf(buf, sizeof(buf), "%ld", (long)getppid());
+	snprintf(buf, sizeof(buf), "%ld", (long)old);
 	setenv("ECHOD_UPGRADE_PID", buf, 1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -72,11 +73,29 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan)
 	_exit(127);
 }
 
-pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int *chan)
+/* In the intermediate child of a detached start: start the new master,
+ * tell the old one its pid over `out`, and exit, so that the new master is
+ * re-parented to the service manager. */
+static void __attribute__((noreturn))
+detach_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_t old, int out)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(out);
+		exec_new(exe, config, fds, n, chan, old);
+	}
+	ssize_t w = write(out, &pid, sizeof(pid));
+	_exit(w == (ssize_t)sizeof(pid) && pid > 0 ? 0 : 1);
+}
+
+pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int detach,
+                    int *chan)
 {
 	char exe[PATH_MAX];
-	int ch[2];
+	int ch[2], p[2] = {-1, -1};
 	size_t n = 0;
+	pid_t old = getpid();
 
 	for (size_t i = 0; i < nls; i++)
 		n += ls[i].nfds;
@@ -95,14 +114,40 @@ pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, i
 		free(fds);
 		return -1;
 	}
+	if (detach && pipe2(p, O_CLOEXEC) == -1) {
+		int saved = errno;
+		free(fds);
+		close(ch[0]);
+		close(ch[1]);
+		errno = saved;
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(ch[0]);
-		exec_new(exe, config, fds, n, ch[1]);
+		if (detach)
+			detach_new(exe, config, fds, n, ch[1], old, p[1]);
+		exec_new(exe, config, fds, n, ch[1], old);
 	}
 	int saved = errno;
 	free(fds);
 	close(ch[1]);
+	if (detach) {
+		/* The intermediate child writes the pid at once, then exits. */
+		pid_t inter = pid, got = -1;
+		ssize_t r;
+		close(p[1]);
+		do {
+			r = pid > 0 ? read(p[0], &got, sizeof(got)) : -1;
+		} while (r == -1 && errno == EINTR);
+		saved = errno;
+		close(p[0]);
+		if (inter > 0)
+			waitpid(inter, NULL, 0);
+		pid = r == (ssize_t)sizeof(got) && got > 0 ? got : -1;
+		if (pid == -1 && saved == 0)
+			saved = ECHILD;
+	}
 	if (pid == -1) {
 		close(ch[0]);
 		errno = saved;

@@ -23,10 +23,14 @@
 /*
  * Start the binary at /proc/self/exe's path (the file now on disk there,
  * even if the running one was replaced) with `-c config`, passing the
- * listeners' sockets.  Returns its pid and stores the old master's end of
- * the channel in *chan, or returns -1 with errno (nothing started).
+ * listeners' sockets.  With `detach`, through an intermediate process that
+ * exits at once, so that the new master is not our child but the service
+ * manager's (systemd supervises a MAINPID that is its own child only).
+ * Returns its pid and stores the old master's end of the channel in *chan,
+ * or returns -1 with errno (nothing started).
  */
-pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int *chan);
+pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int detach,
+                    int *chan);
 
 /*
  * In a master started by upgrade_spawn(): the channel to the old master
