@@ -218,9 +218,13 @@ static void check_ready(struct master *m)
 		}
 	} else {
 		log_notice("%d workers serve", m->cfg->workers);
-		if (m->upgrade_new && m->upgrade_chan != -1 &&
-		    chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
-			log_warn("upgrade: cannot tell the old master we serve");
+		if (m->upgrade_new && m->upgrade_chan != -1) {
+			/* The old master, still the service's main process, says
+			 * READY and MAINPID for us: ours would be refused. */
+			if (chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+				log_warn("upgrade: cannot tell the old master we serve");
+			return;
+		}
 	}
 	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
 	            (long)m->pid);
