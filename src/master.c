@@ -67,6 +67,8 @@ struct child {
 struct slot {
 	int failures;        /* deaths before ready, in a row */
 	uint64_t not_before; /* no new start before this (ev_now ms) */
+	unsigned starts;     /* workers started in it: a replacement is numbered
+	                      * by it, so the connection ids of two never meet */
 };
 
 struct master {
@@ -79,8 +81,9 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;       /* the serving (or starting) generation; > 1 after a reload */
-	struct slot *slots; /* cfg->workers of them, for gen */
+	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
+	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
+	struct slot *slots;     /* cfg->workers of them, for gen */
 	size_t nslots;
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */
@@ -98,10 +101,17 @@ struct master {
 	int upgrade_new;
 	int upgrade_done;
 	int upgrade_detached; /* (old one) the new one is not our child */
+	/* (new one) the old master's locked pid file, ours once we serve */
+	struct pidfile upgrade_pidfile;
 	struct ev_timer upgrade_timer;
 };
 
 static void spawn_missing(struct master *m);
+
+/* "1 worker", "2 workers"; "1 worker serves", "2 workers serve" (the line
+ * the tests and bench/run wait for ends in "serve" or "serves"). */
+#define WORKERS(n)       log_plural((unsigned long long)(n), "worker", "workers")
+#define WORKERS_SERVE(n) log_plural((unsigned long long)(n), "worker serves", "workers serve")
 
 /* Workers of the current generation that said they serve. */
 static size_t count_ready(const struct master *m)
@@ -185,11 +195,6 @@ static void tell_all(struct master *m, enum chan_type type)
 		tell(m, &m->kids[i], type);
 }
 
-static const char *plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
@@ -199,8 +204,8 @@ static void check_ready(struct master *m)
 		return;
 	m->announced = 1;
 	if (m->gen > 1) {
-		log_notice("reload: %d workers of generation %u serve; retiring older generations",
-		           m->cfg->workers, m->gen);
+		log_notice("reload: generation %u serves with %d %s; retiring older generations",
+		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting.  The new
 		 * config says whether their connections move or drain. */
@@ -217,8 +222,15 @@ static void check_ready(struct master *m)
 				tell(m, k, CHAN_RETIRE);
 		}
 	} else {
-		log_notice("%d workers serve", m->cfg->workers);
+		log_notice("%d %s", m->cfg->workers, WORKERS_SERVE(m->cfg->workers));
 		if (m->upgrade_new && m->upgrade_chan != -1) {
+			/* The pid file now names us (the lock is shared). */
+			if (m->upgrade_pidfile.fd != -1) {
+				m->pidfile = m->upgrade_pidfile;
+				m->upgrade_pidfile = (struct pidfile)PIDFILE_NONE;
+				if (pidfile_write(&m->pidfile) == -1)
+					log_warn("cannot write pid file %s", m->pidfile.path);
+			}
 			/* The old master, still the service's main process, says
 			 * READY and MAINPID for us: ours would be refused. */
 			if (chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
@@ -226,8 +238,8 @@ static void check_ready(struct master *m)
 			return;
 		}
 	}
-	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
-	            (long)m->pid);
+	notify_send("READY=1\nSTATUS=%d %s serving\nMAINPID=%ld", m->cfg->workers,
+	            WORKERS(m->cfg->workers), (long)m->pid);
 }
 
 static struct child *find_chan(struct master *m, int fd)
@@ -313,9 +325,14 @@ static void forget_master(struct master *m)
 	m->nkids = 0;
 	ev_loop_free(m->loop);
 	m->loop = NULL;
+	pidfile_forget(&m->pidfile);
+	pidfile_forget(&m->upgrade_pidfile);
+	if (m->upgrade_chan != -1)
+		close(m->upgrade_chan); /* the masters' channel is theirs alone */
 }
 
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int chan)
+static void __attribute__((noreturn))
+child_main(struct master *m, size_t index, unsigned replacement, int chan)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -324,6 +341,8 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	    .nlisteners = m->nls,
 	    .index = index,
 	    .count = (size_t)m->cfg->workers,
+	    .gen = m->gen,
+	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
 	};
@@ -352,13 +371,14 @@ static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
-		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
-		            count_connections(m));
+		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
+		            WORKERS(m->cfg->workers), count_connections(m),
+		            log_plural(count_connections(m), "connection", "connections"));
 	tell_all(m, CHAN_STATS_REQ);
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
-static int spawn(struct master *m, size_t index)
+static int spawn(struct master *m, size_t index, unsigned replacement)
 {
 	int ch[2];
 
@@ -382,7 +402,7 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, ch[1]);
+		child_main(m, index, replacement, ch[1]);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -438,12 +458,14 @@ static void spawn_missing(struct master *m)
 			wait = wait == 0 || left < wait ? left : wait;
 			continue;
 		}
-		if (spawn(m, index) == -1) {
+		if (spawn(m, index, sl != NULL ? sl->starts : 0) == -1) {
 			log_warn("cannot start worker %zu; trying again in %d ms", index,
 			         BACKOFF_MAX_MS);
 			if (sl != NULL)
 				sl->not_before = now + BACKOFF_MAX_MS;
 			wait = wait == 0 || BACKOFF_MAX_MS < wait ? BACKOFF_MAX_MS : wait;
+		} else if (sl != NULL) {
+			sl->starts++;
 		}
 	}
 	ev_timer_stop(m->loop, &m->respawn_timer);
@@ -550,7 +572,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_warnx("%zu %s still running past the deadline; killing them", m->nkids,
-	          plural(m->nkids, "worker", "workers"));
+	          log_plural(m->nkids, "worker", "workers"));
 	for (size_t i = 0; i < m->nkids; i++)
 		kill(m->kids[i].pid, SIGKILL);
 }
@@ -565,7 +587,8 @@ static void stop(struct master *m, int immediate)
 	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
 	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
 	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
-	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
+	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
+	           WORKERS(m->nkids));
 	if (m->upgrade_chan != -1 && !m->upgrade_new && !m->upgrade_done)
 		upgrade_rollback(m, "a stop came first");
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
@@ -692,7 +715,7 @@ static void upgrade_start(struct master *m)
 	}
 	/* Under a service manager the new master must become its child. */
 	int detach = getenv("NOTIFY_SOCKET") != NULL;
-	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, detach, &chan);
+	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, m->pidfile.fd, detach, &chan);
 	if (pid == -1) {
 		log_warn("upgrade failed: cannot start the new binary; still serving");
 		return;
@@ -712,7 +735,11 @@ static void upgrade_start(struct master *m)
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
-	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
+	struct config_env env = {
+	    .cpus = cpus_available(),
+	    .is_root = geteuid() == 0,
+	    .if_exists = listener_if_exists,
+	};
 
 	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
 }
@@ -727,12 +754,47 @@ static void give_log(const struct master *m)
 		log_warn("cannot hand %s to the workers' user", path);
 }
 
-/* user and group apply only when started as root. */
+/*
+ * user and group apply only when started as root.  Returns 0, or -1 with
+ * "FILE:LINE: unknown user 'x'" (the line of the key at fault) in err.
+ */
 static int lookup_privs(const struct config *cfg, struct privs *p, char *err, size_t len)
 {
+	char why[256];
+	int line;
+
 	if (geteuid() != 0)
-		return privs_lookup(NULL, NULL, p, err, len);
-	return privs_lookup(cfg->user, cfg->group, p, err, len);
+		return privs_lookup(NULL, NULL, p, why, sizeof(why));
+	/* The user alone first, to know which of the two keys is wrong. */
+	if (privs_lookup(cfg->user, NULL, p, why, sizeof(why)) == -1)
+		line = cfg->user_line;
+	else if (privs_lookup(cfg->user, cfg->group, p, why, sizeof(why)) == -1)
+		line = cfg->group_line;
+	else
+		return 0;
+	snprintf(err, len, "%s:%d: %s", cfg->file, line, why);
+	return -1;
+}
+
+/*
+ * Lock cfg's pid file into *pf.  Returns 0, or -1 with the reason in err:
+ * another master holds it, or it cannot be created.
+ */
+static int lock_pidfile(struct pidfile *pf, const struct config *cfg, char *err, size_t len)
+{
+	pid_t holder;
+
+	if (pidfile_lock(pf, cfg->pid_file, &holder) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		snprintf(err, len, "%s:%d: cannot lock pid file %s: %s", cfg->file,
+		         cfg->pid_file_line, cfg->pid_file, strerror(errno));
+	else if (holder > 0)
+		snprintf(err, len, "already running as pid %ld (pid file %s)", (long)holder,
+		         cfg->pid_file);
+	else
+		snprintf(err, len, "already running (pid file %s is locked)", cfg->pid_file);
+	return -1;
 }
 
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
@@ -770,12 +832,23 @@ static void reload(struct master *m)
 	}
 	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s; reload rejected", cfg->file, err);
+		log_errorx("%s; reload rejected", err);
+		config_free(cfg);
+		goto keep;
+	}
+	/* A pid file that is not the one locked (another path, or the file
+	 * was removed): locked before anything changes, so that one held by
+	 * another master rejects the reload. */
+	struct pidfile pf = PIDFILE_NONE;
+	int new_pidfile = cfg->pid_file != NULL && !pidfile_same(&m->pidfile, cfg->pid_file);
+	if (new_pidfile && lock_pidfile(&pf, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s; reload rejected", err);
 		config_free(cfg);
 		goto keep;
 	}
 	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
+		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
@@ -783,11 +856,12 @@ static void reload(struct master *m)
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
 	give_log(m);
-	if (m->cfg->pid_file != NULL &&
-	    (cfg->pid_file == NULL || strcmp(cfg->pid_file, m->cfg->pid_file) != 0))
-		pidfile_remove(m->cfg->pid_file);
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1)
-		log_warn("cannot write pid file %s", cfg->pid_file);
+	if (cfg->pid_file == NULL || new_pidfile) {
+		pidfile_release(&m->pidfile);
+		m->pidfile = pf;
+		if (new_pidfile && pidfile_write(&m->pidfile) == -1)
+			log_warn("cannot write pid file %s", cfg->pid_file);
+	}
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->gen++;
@@ -797,30 +871,49 @@ static void reload(struct master *m)
 	m->slots = NULL;
 	m->nslots = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
-	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
+	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
+	           WORKERS(cfg->workers));
 	spawn_missing(m);
 	return;
 keep:
-	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
+	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
+	            WORKERS(m->cfg->workers));
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1, .upgrade_chan = -1};
-	char err[256];
+	struct master m = {.cfg = cfg,
+	                   .path = path,
+	                   .gen = 1,
+	                   .pidfile = PIDFILE_NONE,
+	                   .upgrade_chan = -1,
+	                   .upgrade_pidfile = PIDFILE_NONE};
+	char err[1024];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
 	ev_timer_init(&m.upgrade_timer, on_upgrade_timer);
+	/* First of all, and said on standard error whatever the log target:
+	 * a second instance must not open a socket, nor write into the log of
+	 * the one that runs. */
+	/* Started by an upgrade: the old master's lock on the same pid file
+	 * comes with us (a lock belongs to the open file), taken over once we
+	 * serve; until then the file still names the old master. */
+	if (cfg->pid_file != NULL && upgrade_inherited_pidfile(&m.upgrade_pidfile, cfg->pid_file)) {
+		/* nothing more to lock */
+	} else if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		goto out;
+	}
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
 		goto out;
 	}
 	if (lookup_privs(cfg, &m.privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s", cfg->file, err);
+		log_errorx("%s", err);
 		goto out;
 	}
 	give_log(&m);
@@ -832,7 +925,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	m.pid = getpid();
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1) {
+	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
 	}
@@ -857,8 +950,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 	process_raise_nofile(m.cfg->max_connections);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
-	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
-	           m.cfg->workers);
+	log_notice("echod %s started (pid %ld), %d %s", PACKAGE_VERSION, (long)m.pid,
+	           m.cfg->workers, WORKERS(m.cfg->workers));
 	spawn_missing(&m);
 
 	for (;;) {
@@ -895,8 +988,12 @@ int master_run(struct config *cfg, const char *path, int detach)
 		log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
-	if (m.cfg->pid_file != NULL && m.pid != 0)
-		pidfile_remove(m.cfg->pid_file);
+	/* After an upgrade the file and its lock are the new master's. */
+	if (m.upgrade_done)
+		pidfile_forget(&m.pidfile);
+	else
+		pidfile_release(&m.pidfile);
+	pidfile_forget(&m.upgrade_pidfile);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);

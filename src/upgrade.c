@@ -40,17 +40,19 @@ static int exe_path(char *buf, size_t len)
 /* In the child: move the n descriptors in fds[] to 3, 4, ... (without
  * close-on-exec) and exec.  Never returns. */
 static void __attribute__((noreturn))
-exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_t old)
+exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, int pidfd, pid_t old)
 {
 	char buf[32];
 	sigset_t none;
+	int low = (int)(ACTIVATION_FD_START + n + 2);
 
 	/* Out of the way first, so that moving one cannot clobber another. */
 	for (size_t i = 0; i < n; i++)
-		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)(ACTIVATION_FD_START + n + 1))) ==
-		    -1)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, low)) == -1)
 			_exit(127);
-	if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, (int)(ACTIVATION_FD_START + n + 1))) == -1)
+	if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, low)) == -1)
+		_exit(127);
+	if (pidfd >= 0 && (pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, low)) == -1)
 		_exit(127);
 	for (size_t i = 0; i < n; i++)
 		if (dup2(fds[i], (int)(ACTIVATION_FD_START + i)) == -1)
@@ -58,6 +60,14 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_
 	int up = (int)(ACTIVATION_FD_START + n);
 	if (dup2(chan, up) == -1)
 		_exit(127);
+	if (pidfd >= 0) {
+		if (dup2(pidfd, up + 1) == -1)
+			_exit(127);
+		snprintf(buf, sizeof(buf), "%d", up + 1);
+		setenv("ECHOD_UPGRADE_PIDFILE_FD", buf, 1);
+	} else {
+		unsetenv("ECHOD_UPGRADE_PIDFILE_FD");
+	}
 	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
 	setenv("LISTEN_PID", buf, 1);
 	snprintf(buf, sizeof(buf), "%zu", n);
@@ -76,21 +86,21 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_
 /* In the intermediate child of a detached start: start the new master,
  * tell the old one its pid over `out`, and exit, so that the new master is
  * re-parented to the service manager. */
-static void __attribute__((noreturn))
-detach_new(const char *exe, const char *config, int *fds, size_t n, int chan, pid_t old, int out)
+static void __attribute__((noreturn)) detach_new(const char *exe, const char *config, int *fds,
+                                                 size_t n, int chan, int pidfd, pid_t old, int out)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		close(out);
-		exec_new(exe, config, fds, n, chan, old);
+		exec_new(exe, config, fds, n, chan, pidfd, old);
 	}
 	ssize_t w = write(out, &pid, sizeof(pid));
 	_exit(w == (ssize_t)sizeof(pid) && pid > 0 ? 0 : 1);
 }
 
-pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int detach,
-                    int *chan)
+pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int pidfile_fd,
+                    int detach, int *chan)
 {
 	char exe[PATH_MAX];
 	int ch[2], p[2] = {-1, -1};
@@ -126,8 +136,8 @@ pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, i
 	if (pid == 0) {
 		close(ch[0]);
 		if (detach)
-			detach_new(exe, config, fds, n, ch[1], old, p[1]);
-		exec_new(exe, config, fds, n, ch[1], old);
+			detach_new(exe, config, fds, n, ch[1], pidfile_fd, old, p[1]);
+		exec_new(exe, config, fds, n, ch[1], pidfile_fd, old);
 	}
 	int saved = errno;
 	free(fds);
@@ -175,4 +185,21 @@ int upgrade_inherited(pid_t *peer)
 		return -1;
 	*peer = (pid_t)pid;
 	return fd;
+}
+
+int upgrade_inherited_pidfile(struct pidfile *pf, const char *path)
+{
+	const char *fd_s = getenv("ECHOD_UPGRADE_PIDFILE_FD");
+	int fd = fd_s != NULL ? atoi(fd_s) : -1;
+
+	unsetenv("ECHOD_UPGRADE_PIDFILE_FD");
+	if (fd < ACTIVATION_FD_START || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return 0;
+	struct pidfile got = {.fd = fd, .path = strdup(path)};
+	if (got.path == NULL || !pidfile_same(&got, path)) {
+		pidfile_forget(&got); /* another file: ours is locked as usual */
+		return 0;
+	}
+	*pf = got;
+	return 1;
 }

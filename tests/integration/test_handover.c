@@ -274,6 +274,7 @@ static void stop_upgraded(pid_t pid)
 #define STORM_FMT                                                                                  \
 	"workers = %d;\n"                                                                          \
 	"shutdown_timeout = 10;\n"                                                                 \
+	"pid_file = \"@DIR@/echod.pid\";\n"                                                        \
 	"listen = ( { address = \"127.0.0.1\"; port = %d; } );\n"
 
 /*
@@ -306,9 +307,13 @@ static void storm(unsigned nchatty, unsigned nstream, int nreloads)
 		clients_run(cs, n, 5, 0);
 		connect_echo_close(port, short_done++);
 		char needle[64];
-		snprintf(needle, sizeof(needle), "of generation %d serve", reloads + 1);
-		if (reloads > 0 && h_log_count(e, needle) == 0)
-			continue; /* the last reload's workers are starting */
+		snprintf(needle, sizeof(needle), "reload: generation %d serves", reloads + 1);
+		if (reloads > 0 && h_log_count(e, needle) == 0) {
+			/* the last reload's workers are starting */
+			if (h_now_ms() > next_reload + 15000)
+				fail_msg("reload %d: its workers did not serve", reloads);
+			continue;
+		}
 		if (reloads == nreloads)
 			break;
 		if (h_now_ms() < next_reload)
@@ -339,6 +344,12 @@ static void storm(unsigned nchatty, unsigned nstream, int nreloads)
 	}
 	assert_true(newpid > 0);
 	upgraded_pid = newpid;
+	/* The pid file (and its lock) passed to the new master. */
+	char pidpath[320], *text;
+	snprintf(pidpath, sizeof(pidpath), "%s/echod.pid", e->dir);
+	text = h_file_read(pidpath);
+	assert_int_equal(atol(text), (long)newpid);
+	free(text);
 	assert_int_equal(h_echod_signal_wait(e, 0, 10000), 0); /* the old master: exit 0 */
 	while (h_children(newpid, pids, 16) != 3 && h_now_ms() < end)
 		clients_run(cs, n, 5, 0);
@@ -584,7 +595,7 @@ static void test_drain_keeps_old_behaviour(void **state)
 	h_fill_random(msg, sizeof(msg), 3);
 	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
-	assert_true(h_log_wait(e, "of generation 2 serve", 1, 10000));
+	assert_true(h_log_wait(e, "reload: generation 2 serves", 1, 10000));
 	assert_int_equal(h_wait_eof(fd, 5000), 1);
 	assert_int_equal(h_log_count(e, "handed to the new generation"), 0);
 	close(fd);
@@ -626,7 +637,7 @@ static void test_descriptor_limit_drains(void **state)
 	}
 	h_echod_rewrite(e, reload);
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
-	assert_true(h_log_wait(e, "of generation 2 serve", 1, 10000));
+	assert_true(h_log_wait(e, "reload: generation 2 serves", 1, 10000));
 	assert_true(h_wait_children(e, 1, 15000));
 	int handed = 0, drained = 0;
 	for (int i = 0; i < N; i++) {
