@@ -15,7 +15,7 @@ top=$(pwd)
 # without its sanitizer runtime (only recommended), hence libclang-rt-dev.
 # systemd brings systemd-socket-activate, which the socket activation test
 # runs echod under.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc python3
 	clang libclang-rt-dev clang-tidy clang-format cppcheck systemd"
 
 install_deps() {

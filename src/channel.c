@@ -148,6 +148,7 @@ const char *chan_type_name(unsigned type)
 	    [CHAN_STATS] = "stats",
 	    [CHAN_HO_OFFER] = "handover offer",
 	    [CHAN_HO_ANSWER] = "handover answer",
+	    [CHAN_DRAIN] = "drain",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)

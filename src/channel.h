@@ -22,6 +22,7 @@ enum chan_type {
 	CHAN_REOPEN,    /* M->W: reopen the log file */
 	CHAN_STATS_REQ, /* M->W: send CHAN_STATS */
 	CHAN_STATS,     /* W->M: payload struct chan_stats */
+	CHAN_DRAIN,     /* M->W: draining before a stop: fail balancers' checks */
 	/* Connection handover (handover.h): W->M->W, the connection's socket
 	 * and, if its queue did not fit the payload, a memfd holding it. */
 	CHAN_HO_OFFER,

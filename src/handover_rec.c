@@ -6,7 +6,9 @@
  */
 #include "acconfig.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "handover_rec.h"
 
@@ -17,6 +19,7 @@ enum rec_tag {
 	REC_PEER_EOF,
 	REC_QUEUE_LEN,
 	REC_QUEUE_DATA,
+	REC_PROXY_CLIENT, /* the listener takes PROXY headers: the claimed client */
 };
 
 /* Tags every record must carry, as a bit mask. */
@@ -56,6 +59,13 @@ long handover_rec_encode(const struct handover_rec *r, void *buf, size_t cap)
 	put(&w, REC_IDLE_MS, &r->t.idle_ms, 8);
 	put(&w, REC_PEER_EOF, &eof, 1);
 	put(&w, REC_QUEUE_LEN, &r->queue_len, 8);
+	if (r->t.has_proxy) {
+		int fam = r->t.proxy_client.ss_family;
+		size_t n = fam == AF_INET    ? sizeof(struct sockaddr_in)
+		           : fam == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                             : sizeof(sa_family_t);
+		put(&w, REC_PROXY_CLIENT, &r->t.proxy_client, n);
+	}
 	if (r->queue_inline_len > 0)
 		put(&w, REC_QUEUE_DATA, r->queue_inline, r->queue_inline_len);
 	return w.overflow ? -1 : (long)w.len;
@@ -105,6 +115,14 @@ int handover_rec_decode(const void *buf, size_t len, struct handover_rec *r)
 			break;
 		case REC_QUEUE_LEN:
 			rc = get(v, n, &r->queue_len, 8);
+			break;
+		case REC_PROXY_CLIENT:
+			if (n < sizeof(sa_family_t) || n > sizeof(r->t.proxy_client)) {
+				rc = -1;
+				break;
+			}
+			memcpy(&r->t.proxy_client, v, n);
+			r->t.has_proxy = 1;
 			break;
 		case REC_QUEUE_DATA:
 			r->queue_inline = v;

@@ -19,6 +19,7 @@
 
 #include "buffer.h"
 #include "channel.h"
+#include "cidr.h"
 #include "config.h"
 #include "conn.h"
 #include "ev.h"
@@ -27,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
+#include "proxy.h"
 #include "signals.h"
 #include "udp.h"
 #include "worker.h"
@@ -39,6 +41,15 @@
 /* How long accepting pauses when descriptors or memory run out. */
 #define ACCEPT_PAUSE_MS 100
 
+struct worker;
+
+/* What the callback of one listener needs: its worker and its entry. */
+struct worker_lsn {
+	struct worker *w;
+	const struct listen_conf *lc;
+	struct udp_proxy udp; /* UDP with proxy_protocol */
+};
+
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
 	struct handover ho;    /* connections moving to or from other workers */
@@ -49,6 +60,7 @@ struct worker {
 	uint64_t deadline;    /* when retiring: cut what is left */
 	int *accept_fds;      /* stream listeners served */
 	size_t naccept_fds;
+	struct worker_lsn *lsn; /* one per listener */
 	struct ev_timer accept_timer;
 	/* Connections refused or shed, each reason logged at most once per
 	 * LOG_RATE_MS with its count (log.h); rate_timer writes what they
@@ -106,8 +118,7 @@ static void rate_flush(struct worker *w, int force)
 	uint64_t now = ev_now(w->conns.loop);
 
 	log_rate_flush(&w->refused, now, force, LOG_LEVEL_NOTICE,
-	               "connection refused: max_connections (%d) reached",
-	               w->cfg->max_connections);
+	               "connection refused: max_connections (%d) reached", w->cfg->max_connections);
 	log_rate_flush(&w->paused, now, force, LOG_LEVEL_WARNING,
 	               "accept paused: out of descriptors or memory");
 	log_rate_flush(&w->unwatched, now, force, LOG_LEVEL_WARNING,
@@ -185,9 +196,26 @@ static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss
 	log_debug("connection %s accepted from %s port %d", id, host, port);
 }
 
+/* A stream listener with proxy_protocol: refuse peers outside from, and
+ * have the others send their header first.  Returns 0, or -1 when fd was
+ * closed. */
+static int proxy_accept(const struct listen_conf *lc, int fd, const struct sockaddr_storage *ss)
+{
+	if (!cidr_list_match(&lc->proxy_from, (const struct sockaddr *)ss)) {
+		char peer[PROXY_ADDR_STRLEN];
+		log_debug("connection from %s refused: not in proxy_protocol.from",
+		          proxy_addr_format(ss, peer, sizeof(peer)));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_lsn *lsn = arg;
+	struct worker *w = lsn->w;
+	const struct listen_conf *lc = lsn->lc;
 	int max = w->cfg->max_connections;
 	(void)loop;
 	(void)events;
@@ -196,7 +224,8 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
-		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,
+		int peer = debug || lc->proxy;
+		int fd = accept4(lfd, peer ? (struct sockaddr *)&ss : NULL, peer ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -223,8 +252,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		w->accepted++;
 		if (w->conns.nconns >= (size_t)max) {
 			if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
-			             "connection refused: max_connections (%d) reached",
-			             max) == 0)
+			             "connection refused: max_connections (%d) reached", max) == 0)
 				rate_arm(w);
 			/* Whatever the client already sent is read first: closing
 			 * with unread input would reset instead of EOF. */
@@ -233,7 +261,15 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			close(fd);
 			continue;
 		}
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1)
+			continue;
 		struct conn *c = conn_new(&w->conns, fd);
+		if (c != NULL && lc->proxy &&
+		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
+			log_warn("connection %d", fd);
+			conn_close(c, "out of memory");
+			continue;
+		}
 		if (c == NULL) {
 			int err = errno; /* close() below may change errno */
 			close(fd);
@@ -264,17 +300,29 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 		total += ls[i].nfds;
 	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
 		return -1;
+	if ((w->lsn = calloc(n ? n : 1, sizeof(*w->lsn))) == NULL)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
+		struct worker_lsn *lsn = &w->lsn[i];
 		if (l->proto == LISTEN_UDP && w->udp == NULL && (w->udp = udp_echo_new()) == NULL)
 			return -1;
+		/* The master builds listener i from entry i of this config. */
+		lsn->w = w;
+		lsn->lc = &w->cfg->listen[i];
+		lsn->udp.u = w->udp;
+		lsn->udp.from = &lsn->lc->proxy_from;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
-			int rc = l->proto == LISTEN_UDP
-			             ? ev_add(loop, fd, EV_READ, udp_on_readable, w->udp)
-			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
+			int rc;
+			if (l->proto != LISTEN_UDP)
+				rc = ev_add(loop, fd, EV_READ, on_acceptable, lsn);
+			else if (lsn->lc->proxy)
+				rc = ev_add(loop, fd, EV_READ, udp_proxy_on_readable, &lsn->udp);
+			else
+				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
@@ -391,6 +439,10 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_STATS_REQ:
 			send_stats(w, msg.hdr.id);
 			break;
+		case CHAN_DRAIN:
+			w->conns.draining = 1;
+			log_info("worker %zu draining: failing balancers' health checks", w->index);
+			break;
 		default:
 			log_warnx("worker %zu: unexpected %s message from the master", w->index,
 			          chan_type_name(msg.hdr.type));
@@ -416,6 +468,7 @@ static void worker_free(struct worker *w)
 	if (loop != NULL)
 		ev_loop_free(loop);
 	free(w->accept_fds);
+	free(w->lsn);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -43,6 +45,30 @@ static void test_roundtrip(void **state)
 	assert_int_equal(out.queue_len, 5);
 	assert_int_equal(out.queue_inline_len, 5);
 	assert_memory_equal(out.queue_inline, "hello", 5);
+}
+
+/* The client a PROXY header claimed travels too (issue 13's state). */
+static void test_proxy_client(void **state)
+{
+	unsigned char buf[CHAN_MAX_PAYLOAD];
+	struct handover_rec in = sample(), out;
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)&in.t.proxy_client;
+	(void)state;
+
+	in.t.has_proxy = 1;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(4242);
+	a->sin6_addr.s6_addr[15] = 1;
+	long len = handover_rec_encode(&in, buf, sizeof(buf));
+	assert_true(len > 0 && len <= HANDOVER_REC_FIXED + 5);
+	assert_int_equal(handover_rec_decode(buf, (size_t)len, &out), 0);
+	assert_int_equal(out.t.has_proxy, 1);
+	assert_memory_equal(&out.t.proxy_client, &in.t.proxy_client, sizeof(*a));
+	/* Without one, none arrives. */
+	in.t.has_proxy = 0;
+	len = handover_rec_encode(&in, buf, sizeof(buf));
+	assert_int_equal(handover_rec_decode(buf, (size_t)len, &out), 0);
+	assert_int_equal(out.t.has_proxy, 0);
 }
 
 /* A queue carried in a memfd: the record holds only its length. */
@@ -144,9 +170,9 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_queue_elsewhere),
-	    cmocka_unit_test(test_inline_limit), cmocka_unit_test(test_unknown_tag_skipped),
-	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_roundtrip),           cmocka_unit_test(test_proxy_client),
+	    cmocka_unit_test(test_queue_elsewhere),     cmocka_unit_test(test_inline_limit),
+	    cmocka_unit_test(test_unknown_tag_skipped), cmocka_unit_test(test_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
