@@ -167,6 +167,20 @@ pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, i
 	return pid;
 }
 
+/* A descriptor or pid number from our own environment: decimal, positive,
+ * int-sized.  Returns it, or -1. */
+static long env_number(const char *s)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno != 0 || *end != '\0' || v <= 0 || v > INT_MAX ? -1 : v;
+}
+
 int upgrade_inherited(pid_t *peer)
 {
 	const char *fd_s = getenv("ECHOD_UPGRADE_FD");
@@ -176,8 +190,8 @@ int upgrade_inherited(pid_t *peer)
 
 	if (fd_s == NULL || pid_s == NULL)
 		return -1;
-	fd = atoi(fd_s);
-	pid = atol(pid_s);
+	fd = (int)env_number(fd_s);
+	pid = env_number(pid_s);
 	unsetenv("ECHOD_UPGRADE_FD");
 	unsetenv("ECHOD_UPGRADE_PID");
 	if (fd < ACTIVATION_FD_START || pid <= 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
@@ -190,7 +204,7 @@ int upgrade_inherited(pid_t *peer)
 int upgrade_inherited_pidfile(struct pidfile *pf, const char *path)
 {
 	const char *fd_s = getenv("ECHOD_UPGRADE_PIDFILE_FD");
-	int fd = fd_s != NULL ? atoi(fd_s) : -1;
+	int fd = (int)env_number(fd_s);
 
 	unsetenv("ECHOD_UPGRADE_PIDFILE_FD");
 	if (fd < ACTIVATION_FD_START || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
