@@ -74,7 +74,10 @@ static int wait_log(const char *needle, int n, int ms)
 	double end = now_ms() + ms;
 	do {
 		char *t = slurp(log_path);
-		int c = count(t, needle);
+		/* "N workers serve", or "1 worker serves" */
+		int c = strcmp(needle, "workers serve") == 0
+		            ? count(t, "workers serve") + count(t, "worker serves")
+		            : count(t, needle);
 		free(t);
 		if (c >= n)
 			return 1;
