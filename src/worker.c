@@ -513,7 +513,11 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			if (w->conns.cut)
 				break;
 			/* shutdown_timeout: stop waiting for quiet moments; what
-			 * still runs after one more linger time is closed. */
+			 * still runs after one more linger time is closed.  No
+			 * more handover offers either: what is not offered yet
+			 * retires here (offers on their way keep their answer's
+			 * chance until the end). */
+			handover_finish(&w->ho, 0);
 			w->deadline = ev_now(loop) + CONN_LINGER_MS;
 			conn_cut_all(&w->conns);
 			continue;
