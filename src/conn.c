@@ -76,6 +76,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
 	touch(c);
+	c->opened = c->last_active;
 	if (ev_add(ctx->loop, fd, EV_READ, conn_on_io, c) == -1)
 		goto fail;
 	if (arm_idle(c) == -1) {
@@ -98,6 +99,7 @@ void conn_close(struct conn *c, const char *reason)
 
 	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
 	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	stats_conn_closed(ctx->stats, reason, ev_now(ctx->loop) - c->opened);
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
@@ -150,6 +152,7 @@ static int flush_queue(struct conn *c)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
 		c->bytes_out += (uint64_t)n;
+		stats_bytes_out(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -192,6 +195,7 @@ static ssize_t read_direct(struct conn *c)
 		sent = 0;
 	}
 	c->bytes_out += (uint64_t)sent;
+	stats_bytes_out(ctx->stats, (uint64_t)sent);
 	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
 		return -1;
 	return n;
@@ -204,6 +208,7 @@ static int on_readable(struct conn *c)
 
 	if (n > 0) {
 		c->bytes_in += (uint64_t)n;
+		stats_bytes_in(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		if (c->out.len >= max_pending(c))
 			c->paused = 1;

@@ -11,6 +11,7 @@
 
 #include "buffer.h"
 #include "ev.h"
+#include "stats.h"
 
 struct conn;
 
@@ -29,6 +30,7 @@ struct conn_ctx {
 	int cut;            /* shutdown_timeout passed: retire without a quiet period */
 	struct conn *conns; /* every open connection */
 	size_t nconns;
+	struct stats_slot *stats; /* where bytes and closes are counted, or NULL */
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * or NULL. */
 	void (*on_close)(struct conn_ctx *ctx);
@@ -46,6 +48,7 @@ struct conn {
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
+	uint64_t opened;       /* ev_now() when accepted */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	int fd;

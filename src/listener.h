@@ -20,6 +20,7 @@ struct listener {
 	socklen_t addrlen;
 	char *path;                 /* Unix: the socket file, removed on close */
 	char name[LISTEN_NAME_MAX]; /* listen_conf_name(), with the bound port */
+	unsigned stats_id;          /* its counters' index (stats.h), set by the master */
 };
 
 /*

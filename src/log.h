@@ -37,6 +37,14 @@ const char *log_file(void);
 extern enum log_level log_max_level;
 #define log_enabled(level) ((level) <= log_max_level)
 
+/*
+ * A function that also sees every message at warning or error, whatever the
+ * level, as it is written (without the timestamp): the master uses it to
+ * hand a control client the errors of its reload.  NULL removes it.
+ */
+typedef void log_tap_fn(void *arg, enum log_level level, const char *msg);
+void log_set_tap(log_tap_fn *fn, void *arg);
+
 void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

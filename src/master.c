@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -30,6 +31,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "master_int.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
@@ -49,37 +51,6 @@
 
 /* How often STATUS= is refreshed while a service manager listens. */
 #define STATUS_INTERVAL_MS 5000
-
-struct child {
-	pid_t pid;
-	unsigned gen;
-	size_t index;
-	uint64_t started;
-	int chan;         /* the master's end of its channel; -1 once closed */
-	int ready;        /* it said it serves */
-	uint64_t nconns;  /* open connections, as of its last CHAN_STATS */
-};
-
-struct master {
-	struct ev_loop *loop;
-	struct config *cfg;
-	const char *path;
-	struct listener *ls;
-	size_t nls;
-	struct child *kids;
-	size_t nkids;
-	size_t cap;
-	struct privs privs;
-	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
-	int failures;  /* consecutive quick deaths */
-	int stopping;  /* 0, 1: graceful, 2: immediate */
-	int announced; /* READY=1 sent for gen */
-	pid_t pid;
-	sigset_t wait_mask;
-	struct ev_timer respawn_timer;
-	struct ev_timer stop_timer;
-	struct ev_timer status_timer;
-};
 
 static void spawn_missing(struct master *m);
 
@@ -139,6 +110,7 @@ static void check_ready(struct master *m)
 	if (m->announced || m->stopping || count_ready(m) < want)
 		return;
 	m->announced = 1;
+	master_ctl_generation_serves(m);
 	if (m->gen > 1) {
 		log_notice("reload: %d workers of generation %u serve; retiring older generations",
 		           m->cfg->workers, m->gen);
@@ -176,7 +148,8 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
-			log_warnx("worker %zu (pid %ld): malformed message", k->index, (long)k->pid);
+			log_warnx("worker %zu (pid %ld): malformed message", k->index,
+			          (long)k->pid);
 			continue;
 		}
 		if (rc <= 0) {
@@ -186,12 +159,9 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		switch (msg.hdr.type) {
 		case CHAN_READY:
 			k->ready = 1;
-			break;
-		case CHAN_STATS:
-			if (msg.hdr.len == sizeof(struct chan_stats)) {
-				struct chan_stats st;
-				memcpy(&st, msg.payload, sizeof(st));
-				k->nconns = st.connections;
+			if (msg.hdr.len < sizeof(k->backend)) {
+				memcpy(k->backend, msg.payload, msg.hdr.len);
+				k->backend[msg.hdr.len] = '\0';
 			}
 			break;
 		default:
@@ -214,11 +184,13 @@ static void forget_master(struct master *m)
 	free(m->kids);
 	m->kids = NULL;
 	m->nkids = 0;
+	master_ctl_forget(m);
 	ev_loop_free(m->loop);
 	m->loop = NULL;
 }
 
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int chan)
+static void __attribute__((noreturn))
+child_main(struct master *m, size_t index, int chan, struct stats_slot *slot)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -229,6 +201,7 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	    .count = (size_t)m->cfg->workers,
 	    .privs = &m->privs,
 	    .chan = chan,
+	    .stats = slot,
 	};
 	int rc = worker_main(&args);
 	for (size_t i = 0; i < m->nls; i++)
@@ -239,25 +212,15 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	exit(rc);
 }
 
-static unsigned long long count_connections(const struct master *m)
-{
-	unsigned long long n = 0;
-
-	for (size_t i = 0; i < m->nkids; i++)
-		n += m->kids[i].nconns;
-	return n;
-}
-
-/* STATUS= carries the counts the workers sent for the previous tick; each
- * tick asks them again. */
+/* STATUS= carries the connections open at this moment, read from the
+ * workers' counters. */
 static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
 		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
-		            count_connections(m));
-	tell_all(m, CHAN_STATS_REQ);
+		            (unsigned long long)master_ctl_connections(m));
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
@@ -275,17 +238,23 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (chan_pair(ch) == -1)
 		return -1;
+	/* Without a slot the worker serves all the same, uncounted. */
+	struct stats_slot *slot = stats_slot_get(m->pool);
+	if (slot == NULL)
+		log_warn("worker %zu: no memory for its counters", index);
 	pid_t pid = fork();
 	if (pid == -1) {
 		int saved = errno;
 		close(ch[0]);
 		close(ch[1]);
+		if (slot != NULL)
+			stats_slot_retire(m->pool, slot, &m->retired);
 		errno = saved;
 		return -1;
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, ch[1]);
+		child_main(m, index, ch[1], slot);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -294,6 +263,7 @@ static int spawn(struct master *m, size_t index)
 	    .index = index,
 	    .started = ev_now_update(m->loop),
 	    .chan = ch[0],
+	    .stats = slot,
 	};
 	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
 		/* Without the channel we cannot hear it is ready: count it ready. */
@@ -373,7 +343,10 @@ static void reap(struct master *m)
 			          (unsigned long long)lived);
 			m->failures = lived < QUICK_DEATH_MS ? m->failures + 1 : 0;
 			respawn = 1;
+			m->restarts++;
+			master_ctl_worker_died(m, k, how);
 		}
+		master_ctl_worker_gone(m, k);
 		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
@@ -405,17 +378,16 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 		kill(m->kids[i].pid, SIGKILL);
 }
 
-static void stop(struct master *m, int immediate)
+void master_stop(struct master *m, int immediate)
 {
 	if (m->stopping == 2 || (m->stopping == 1 && !immediate))
 		immediate = 1;
 	m->stopping = immediate ? 2 : 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
-	uint64_t wait_ms =
-	    immediate ? QUIT_WAIT_MS
-	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
-	                    STOP_SLACK_MS;
+	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
+	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
+	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
@@ -453,7 +425,7 @@ static void apply_log(const struct config *cfg)
 		log_warn("cannot open log %s; logging stays where it was", cfg->log_target);
 }
 
-static void reload(struct master *m)
+int master_reload(struct master *m)
 {
 	struct config_errors errs = {0};
 	struct privs privs;
@@ -479,11 +451,19 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+	if (master_ctl_prepare(m, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
 		config_free(cfg);
 		goto keep;
 	}
+	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+		log_errorx("reload rejected; still running the previous configuration");
+		master_ctl_abort(m);
+		config_free(cfg);
+		goto keep;
+	}
+	master_ctl_commit(m);
+	master_ctl_name_listeners(m);
 	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
@@ -500,10 +480,24 @@ static void reload(struct master *m)
 	m->failures = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
+	master_ctl_reload_accepted(m);
 	spawn_missing(m);
-	return;
+	return 0;
 keep:
+	master_ctl_reload_rejected(m);
 	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
+	return -1;
+}
+
+int master_reopen(struct master *m)
+{
+	int rc = log_reopen();
+
+	if (rc == -1)
+		log_warn("cannot reopen the log");
+	give_log(m);
+	tell_all(m, CHAN_REOPEN);
+	return rc;
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
@@ -527,11 +521,15 @@ int master_run(struct config *cfg, const char *path, int detach)
 	give_log(&m);
 	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
+	master_ctl_name_listeners(&m);
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");
 		goto out;
 	}
 	m.pid = getpid();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.start_time = m.loaded_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
@@ -547,6 +545,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
+	if ((m.pool = stats_pool_new()) == NULL) {
+		log_warn("counters");
+		goto out;
+	}
+	if (master_ctl_prepare(&m, m.cfg) == -1)
+		goto out;
+	master_ctl_commit(&m);
 	process_raise_nofile(m.cfg->max_connections);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
@@ -559,17 +564,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 			reap(&m);
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
-			stop(&m, stops > 1);
+			master_stop(&m, stops > 1);
 		if (signals_take(SIG_FLAG_QUIT))
-			stop(&m, 1);
+			master_stop(&m, 1);
 		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping)
-			reload(&m);
-		if (signals_take(SIG_FLAG_REOPEN)) {
-			if (log_reopen() == -1)
-				log_warn("cannot reopen the log");
-			give_log(&m);
-			tell_all(&m, CHAN_REOPEN);
-		}
+			master_reload(&m);
+		if (signals_take(SIG_FLAG_REOPEN))
+			master_reopen(&m);
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker
 		 * runs has no SIGCHLD coming to wake us. */
@@ -585,6 +586,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 out:
 	if (m.cfg->pid_file != NULL && m.pid != 0)
 		pidfile_remove(m.cfg->pid_file);
+	master_ctl_abort(&m);
+	master_ctl_exit(&m);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "stats.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
@@ -24,6 +25,7 @@ struct udp_echo {
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
 	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	struct stats_slot *stats;
 };
 
 struct udp_echo *udp_echo_new(void)
@@ -46,6 +48,11 @@ void udp_echo_free(struct udp_echo *u)
 		return;
 	free(u->data);
 	free(u);
+}
+
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s)
+{
+	u->stats = s;
 }
 
 static void prepare(struct udp_echo *u)
@@ -75,10 +82,13 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			log_debug("udp recvmmsg: %s", strerror(errno));
 		return;
 	}
-	for (int i = 0; i < n; i++)
+	uint64_t bytes = 0, sent_bytes = 0, failed_bytes = 0;
+	for (int i = 0; i < n; i++) {
 		u->iov[i].iov_len = u->msgs[i].msg_len;
+		bytes += u->msgs[i].msg_len;
+	}
 
-	int done = 0;
+	int done = 0, failed = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
 		if (r > 0) {
@@ -89,6 +99,8 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			/* An error for one datagram (an unreachable peer reported
 			 * by ICMP, say) must not drop the rest of the batch. */
 			log_debug("udp sendmmsg: %s", strerror(errno));
+			failed_bytes += u->msgs[done].msg_len;
+			failed++;
 			done++;
 		} else {
 			break;
@@ -96,4 +108,8 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 	if (done < n)
 		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
+	for (int i = 0; i < done; i++)
+		sent_bytes += u->msgs[i].msg_len;
+	stats_dgrams(u->stats, (unsigned)n, bytes, (unsigned)(done - failed),
+	             sent_bytes - failed_bytes, (unsigned)(n - done), (unsigned)failed);
 }

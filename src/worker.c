@@ -27,6 +27,7 @@
 #include "log.h"
 #include "privs.h"
 #include "signals.h"
+#include "stats.h"
 #include "udp.h"
 #include "worker.h"
 
@@ -48,6 +49,7 @@ struct worker {
 	struct udp_echo *udp; /* shared UDP batch buffers, or NULL */
 	uint64_t deadline;    /* when retiring: cut what is left */
 	int *accept_fds;      /* stream listeners served */
+	unsigned *accept_ids; /* their listeners' stats ids */
 	size_t naccept_fds;
 	struct ev_timer accept_timer;
 	uint64_t last_fd_warning;
@@ -134,10 +136,21 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 	log_debug("connection %d accepted from %s port %d", fd, host, port);
 }
 
+/* The stats id of the listener that listening socket lfd belongs to: a
+ * look-up per readiness event, not per connection, over a handful. */
+static unsigned listener_id(const struct worker *w, int lfd)
+{
+	for (size_t i = 0; i < w->naccept_fds; i++)
+		if (w->accept_fds[i] == lfd)
+			return w->accept_ids[i];
+	return STATS_MAX_LISTENERS - 1;
+}
+
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
 	struct worker *w = arg;
 	int max = w->cfg->max_connections;
+	unsigned id = listener_id(w, lfd);
 	(void)loop;
 	(void)events;
 
@@ -172,6 +185,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		if (debug)
 			log_accepted(fd, &ss);
 		w->accepted++;
+		stats_accepted(w->conns.stats, id);
 		if (w->conns.nconns >= (size_t)max) {
 			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
 			/* Whatever the client already sent is read first: closing
@@ -179,6 +193,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 			(void)r;
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
 			continue;
 		}
 		if (conn_new(&w->conns, fd) == NULL) {
@@ -190,6 +205,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			else
 				log_warn("connection %d", fd);
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
 			if (err == ENOMEM) {
 				accept_pause(w, ENOMEM);
 				return;
@@ -206,12 +222,16 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
-	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
+	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL ||
+	    (w->accept_ids = calloc(total ? total : 1, sizeof(unsigned))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
-		if (l->proto == LISTEN_UDP && w->udp == NULL && (w->udp = udp_echo_new()) == NULL)
-			return -1;
+		if (l->proto == LISTEN_UDP && w->udp == NULL) {
+			if ((w->udp = udp_echo_new()) == NULL)
+				return -1;
+			udp_echo_count(w->udp, w->conns.stats);
+		}
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
@@ -223,8 +243,10 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
 			}
-			if (l->proto != LISTEN_UDP)
+			if (l->proto != LISTEN_UDP) {
+				w->accept_ids[w->naccept_fds] = l->stats_id;
 				w->accept_fds[w->naccept_fds++] = fd;
+			}
 		}
 	}
 	return 0;
@@ -319,6 +341,7 @@ static void worker_free(struct worker *w)
 		ev_loop_free(loop);
 	udp_echo_free(w->udp);
 	free(w->accept_fds);
+	free(w->accept_ids);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }
@@ -347,7 +370,9 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
-	if (chan_send(w->chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+	/* The backend goes with it: "auto" is resolved only here. */
+	if (chan_send(w->chan, CHAN_READY, 0, ev_loop_backend(loop), strlen(ev_loop_backend(loop)),
+	              -1) == -1)
 		log_warn("worker %zu: cannot tell the master it serves", a->index);
 
 	while (!w->quit) {
@@ -390,6 +415,7 @@ int worker_main(const struct worker_args *a)
 	            .max_pending = (size_t)a->cfg->max_pending,
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
+	            .stats = a->stats,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,
