@@ -179,7 +179,7 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(max_connections), .min = 1, .max = 10000000, .def = "10000",
 	 .help = "connections per worker; past it new ones are closed at once"},
 	{.name = "idle_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
-	 .offset = CFG(idle_timeout), .min = 0, .max = 7 * 86400, .def = "300",
+	 .offset = CFG(idle_timeout), .min = 0, .max = 7LL * 86400, .def = "300",
 	 .help = "seconds without traffic before a connection is closed; 0 = never"},
 	{.name = "shutdown_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
 	 .offset = CFG(shutdown_timeout), .min = 0, .max = 3600, .def = "10",
@@ -350,7 +350,7 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 		*(size_t *)(void *)field = (size_t)n;
 		break;
 	case CONFIG_STORE_STRING:
-		copy = strdup(s);
+		copy = strdup(s != NULL ? s : "");
 		if (copy == NULL) {
 			build_error(b, NULL, "out of memory");
 			return;
@@ -472,7 +472,9 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 	const char *proto = proto_names[lc->proto];
 
 	if (lc->proto == LISTEN_UNIX)
-		snprintf(buf, len, "%s %s", proto, lc->path);
+		snprintf(buf, len, "%s %s", proto, lc->path != NULL ? lc->path : "?");
+	else if (lc->address == NULL)
+		snprintf(buf, len, "%s ?:%d", proto, lc->port);
 	else if (strchr(lc->address, ':') != NULL)
 		snprintf(buf, len, "%s [%s]:%d", proto, lc->address, lc->port);
 	else

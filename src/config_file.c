@@ -16,7 +16,7 @@
 #include "config.h"
 
 /* A config file is a few kilobytes; refuse to slurp something absurd. */
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX ((size_t)1024 * 1024)
 
 static void value_free(struct config_value *v)
 {
@@ -251,7 +251,7 @@ struct config *config_load_file(const char *path, const struct config_env *env,
 		goto fail;
 	}
 	if (len > CONFIG_FILE_MAX) {
-		config_errors_add(errs, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
+		config_errors_add(errs, path, 0, "larger than %zu bytes", CONFIG_FILE_MAX);
 		goto fail;
 	}
 	text[len] = '\0';

@@ -46,7 +46,7 @@ static int resolve(struct listener *l, const struct listen_conf *lc)
 			return -1;
 		}
 		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, lc->path);
+		memcpy(sun->sun_path, lc->path, strlen(lc->path) + 1);
 		l->addrlen = sizeof(*sun);
 		return 0;
 	}

@@ -109,7 +109,10 @@ void log_close(void)
 	log_fd = STDERR_FILENO;
 }
 
-static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+/* The format attribute lets the compiler check vsnprintf's non-literal format
+ * (clang's -Wformat-nonliteral) and log_msg's callers through it. */
+static void __attribute__((format(printf, 3, 0)))
+log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[1024];

@@ -21,11 +21,11 @@ enum log_level {
 extern const char *const log_level_names[];
 
 /*
- * Send the log to `target`: "stderr", "syslog" or an absolute file path
+ * Send the log to `where`: "stderr", "syslog" or an absolute file path
  * (opened for append).  Returns 0, or -1 with errno if the file cannot be
  * opened; the previous target is then kept.
  */
-int log_open(const char *target, enum log_level level);
+int log_open(const char *where, enum log_level level);
 /* Reopen the log file (after rotation).  Returns 0 or -1 with errno. */
 int log_reopen(void);
 void log_close(void);

@@ -11,9 +11,10 @@ struct config_errors;
 
 /*
  * Run the master with `cfg` (taken over; freed on return), loaded from
- * `path` (read again on HUP).  Returns the exit status (enum exit_code).
+ * `path` (read again on HUP), detached from the terminal first if `detach`
+ * (-d).  Returns the exit status (enum exit_code).
  */
-int master_run(struct config *cfg, const char *path, int daemonize);
+int master_run(struct config *cfg, const char *path, int detach);
 
 /*
  * Load the config at path for this process: the CPUs it may use and whether

@@ -19,29 +19,34 @@
 int pidfile_write(const char *path)
 {
 	char tmp[PATH_MAX], buf[32];
+	int fd, len, saved;
+	ssize_t n;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return -1;
-	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)len) != len || close(fd) == -1) {
-		int saved = errno;
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	n = write(fd, buf, (size_t)len);
+	if (n != len) {
+		saved = n == -1 ? errno : EIO; /* a short write sets no errno */
 		close(fd);
-		unlink(tmp);
-		errno = saved ? saved : EIO;
-		return -1;
+		goto fail;
 	}
-	if (rename(tmp, path) == -1) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
+	/* close() can report a late write error; the descriptor is gone even
+	 * then (Linux), so it is never closed a second time. */
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		saved = errno;
+		goto fail;
 	}
 	return 0;
+fail:
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }
 
 pid_t pidfile_read(const char *path)

@@ -32,7 +32,7 @@
 #include "worker.h"
 
 /* One read takes up to this much; also the largest direct echo. */
-#define WORKER_RBUF_SIZE (64 * 1024)
+#define WORKER_RBUF_SIZE ((size_t)64 * 1024)
 /* Connections accepted per readiness event of a listener, so that a flood
  * of new clients cannot starve the established ones. */
 #define ACCEPT_BATCH 64
@@ -155,7 +155,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 	(void)events;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
 		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,

@@ -214,8 +214,8 @@ static int client_setup(struct client *cl, const struct bench_opts *o, struct re
 		n = (int)o->count;
 	want = (size_t)n + CLIENT_SPARE_FDS;
 	if ((have = net_nofile_raise(want)) < want) {
-		int can =
-		    have > 2 * CLIENT_SPARE_FDS ? (int)(have - CLIENT_SPARE_FDS) : CLIENT_SPARE_FDS;
+		int can = have > (size_t)2 * CLIENT_SPARE_FDS ? (int)(have - CLIENT_SPARE_FDS)
+		                                              : CLIENT_SPARE_FDS;
 
 		report_note(rep,
 		            "RLIMIT_NOFILE allows %zu descriptors: %d connections instead of %d",

@@ -217,7 +217,7 @@ static void stream_connect(struct bconn_run *run, struct bconn *c)
 	if (c->fd == -1) {
 		if (errno == EAGAIN && run->target.family == AF_UNIX) {
 			pace_at(&run->pace, &c->timer,
-			        clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
+			        clock_mono_ns() + STREAM_RETRY_MS * UINT64_C(1000000));
 			return;
 		}
 		report_error(run->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),

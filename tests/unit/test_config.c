@@ -451,9 +451,8 @@ static void test_table_choices(void **state)
  */
 static void test_table_strings(void **state)
 {
-	static const char *const probes[] = {"",    "x",   "/tmp/x", "127.0.0.1",
-	                                     "::1", "a b", "syslog", "/",
-	                                     "127.0.0.1:9707"};
+	static const char *const probes[] = {"",    "x",      "/tmp/x", "127.0.0.1",     "::1",
+	                                     "a b", "syslog", "/",      "127.0.0.1:9707"};
 	char value[64], msg[256];
 	const struct config_key *k;
 	const char *why;

@@ -28,8 +28,8 @@
 struct fixture {
 	struct conn_ctx ctx;
 	struct conn *c;
-	int client;  /* the test's end */
-	int closes;  /* on_close calls */
+	int client; /* the test's end */
+	int closes; /* on_close calls */
 };
 
 static void on_close(struct conn_ctx *ctx)
