@@ -106,7 +106,7 @@ const char *config_endpoint_parse(const char *s, struct config_endpoint *ep)
 		if (why != NULL)
 			return why;
 		ep->proto = LISTEN_UNIX;
-		strcpy(ep->path, s + 5);
+		snprintf(ep->path, sizeof(ep->path), "%s", s + 5);
 		return NULL;
 	}
 	ep->proto = LISTEN_TCP;

@@ -28,7 +28,7 @@
  * side has one, and its EOF frees the slot). */
 #define REQUEST_MS 5000
 /* Queued reply beyond which a client that does not read is dropped. */
-#define MAX_REPLY (256 * 1024)
+#define MAX_REPLY ((size_t)256 * 1024)
 /* How long control_exit() may block to hand over the last lines. */
 #define EXIT_FLUSH_MS 200
 
@@ -281,7 +281,9 @@ static void on_listener(struct ev_loop *loop, int lfd, int events, void *arg)
 			ev_set(loop, lfd, 0);
 			return;
 		}
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -323,7 +325,7 @@ struct control *control_new(struct ev_loop *loop, const char *path, control_hand
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	strcpy(ep.path, path);
+	snprintf(ep.path, sizeof(ep.path), "%s", path);
 	ctl->loop = loop;
 	ctl->fn = fn;
 	ctl->arg = arg;

@@ -22,7 +22,7 @@ static int connect_unix(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -77,7 +77,7 @@ enum control_outcome control_request(const char *path, const char *request, int 
 {
 	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
 	enum control_outcome how = CONTROL_LOST;
-	char buf[4096], line[2048];
+	char buf[4096], line[2048] = "";
 	size_t llen = 0;
 	int fd, finished = 0;
 

@@ -22,7 +22,7 @@
 #include "master_int.h"
 
 /* Errors kept for one control client's reload. */
-#define TAP_MAX (64 * 1024)
+#define TAP_MAX ((size_t)64 * 1024)
 
 static double now_unix(void)
 {

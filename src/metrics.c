@@ -101,11 +101,17 @@ void metrics_render(const struct metrics_snapshot *s, struct textbuf *t)
 	const char *name;
 
 	name = "echod_connections_accepted_total";
-	family(t, name, "counter",
-	       "Stream connections accepted, by listen entry; those rejected at once included.");
-	for (size_t i = 0; i < STATS_MAX_LISTENERS; i++)
-		if (s->listeners[i] != NULL)
-			labelled(t, name, "listener", s->listeners[i], c->accepted[i]);
+	for (size_t i = 0, first = 1; i < STATS_MAX_LISTENERS; i++) {
+		if (s->listeners[i] == NULL)
+			continue;
+		/* No family without a sample: a master with only UDP has none. */
+		if (first)
+			family(t, name, "counter",
+			       "Stream connections accepted, by listen entry; those rejected at "
+			       "once included.");
+		first = 0;
+		labelled(t, name, "listener", s->listeners[i], c->accepted[i]);
+	}
 	family(t, "echod_connections_active", "gauge", "Stream connections open now.");
 	sample(t, "echod_connections_active", stats_open(c));
 	by_reason(t, "echod_connections_closed_total",
