@@ -174,8 +174,10 @@ static ssize_t read_queued(struct conn *c)
 	if (room > limit)
 		room = limit;
 	ssize_t n = read(c->fd, dst, room);
-	if (n > 0)
+	if (n > 0) {
 		buffer_commit(&c->out, (size_t)n);
+		stats_bytes_in(c->ctx->stats, (uint64_t)n);
+	}
 	return n;
 }
 
@@ -188,6 +190,9 @@ static ssize_t read_direct(struct conn *c)
 
 	if (n <= 0)
 		return n;
+	/* Counted before the echo goes out, so that no client can see its
+	 * echo before the bytes are counted as received. */
+	stats_bytes_in(ctx->stats, (uint64_t)n);
 	ssize_t sent = send(c->fd, ctx->rbuf, (size_t)n, MSG_NOSIGNAL);
 	if (sent == -1) {
 		if (!would_block(errno))
@@ -208,7 +213,6 @@ static int on_readable(struct conn *c)
 
 	if (n > 0) {
 		c->bytes_in += (uint64_t)n;
-		stats_bytes_in(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		if (c->out.len >= max_pending(c))
 			c->paused = 1;
