@@ -136,7 +136,8 @@ static void flush(struct control_client *c)
 		client_close(c);
 }
 
-static void vline(struct control_client *c, const char *prefix, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+vline(struct control_client *c, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
@@ -160,7 +161,8 @@ void control_line(struct control_client *c, char kind, const char *fmt, ...)
 	flush(c);
 }
 
-static void vdone(struct control_client *c, int ok, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+vdone(struct control_client *c, int ok, const char *fmt, va_list ap)
 {
 	vline(c, ok ? "ok" : "error", fmt, ap);
 	c->done = 1;

@@ -184,9 +184,11 @@ static void forget_master(struct master *m)
 	free(m->kids);
 	m->kids = NULL;
 	m->nkids = 0;
-	master_ctl_forget(m);
+	/* The loop first: it unlinks the timers still armed in what
+	 * master_ctl_forget() frees (a scraper's deadline). */
 	ev_loop_free(m->loop);
 	m->loop = NULL;
+	master_ctl_forget(m);
 }
 
 static void __attribute__((noreturn))

@@ -296,8 +296,8 @@ static void test_render_values(void **state)
 	metrics_render(&s, &t);
 	static const char *const want[] = {
 	    "echod_connections_accepted_total{listener=\"tcp 127.0.0.1:7\"} 10\n",
-	    "echod_connections_accepted_total{listener=\"unix /run/echod/a \\\"quoted\\\" \\\\ "
-	    "path\"} 5\n",
+	    ("echod_connections_accepted_total{listener=\"unix /run/echod/a \\\"quoted\\\" \\\\ "
+	     "path\"} 5\n"),
 	    "echod_connections_active 3\n",
 	    "echod_connections_closed_total{reason=\"client\"} 9\n",
 	    "echod_connections_closed_total{reason=\"worker_exit\"} 1\n",
