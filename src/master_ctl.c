@@ -378,7 +378,9 @@ void master_ctl_commit(struct master *m)
 	if (m->httpd_change) {
 		httpd_free(m->httpd);
 		m->httpd = m->httpd_next;
-		if (m->httpd != NULL)
+		if (m->httpd != NULL && strncmp(httpd_name(m->httpd), "unix:", 5) == 0)
+			log_notice("metrics on %s (GET /metrics)", httpd_name(m->httpd));
+		else if (m->httpd != NULL)
 			log_notice("metrics on http://%s/metrics", httpd_name(m->httpd));
 	}
 	if (m->ctl_change) {

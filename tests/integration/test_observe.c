@@ -582,6 +582,20 @@ static void test_reload_outcomes(void **state)
 	assert_string_equal(r.err, "");
 	h_run_free(&r);
 
+	/* A file that does not parse never reaches the master: -s reads it
+	 * first (for control_socket) and exits 78 with FILE:LINE. */
+	FILE *bad = fopen(e->conf, "w");
+	assert_non_null(bad);
+	fprintf(bad, "workers = 3;\nmax_pending = ;\n");
+	fclose(bad);
+	ctl(&r, e, "reload", NULL);
+	assert_int_equal(r.status, EXITED(78));
+	char want[512];
+	snprintf(want, sizeof(want), "%s:2: syntax error", e->conf);
+	if (strstr(r.err, want) == NULL)
+		fail_msg("no \"%s\" in: %s", want, r.err);
+	h_run_free(&r);
+
 	/* A syntax error: FILE:LINE on stderr, exit 1; the master carries on.
 	 * (-s reads its own copy of the file first and would refuse it with
 	 * 78, so it is given the good one while the master rereads the bad.) */
@@ -595,7 +609,6 @@ static void test_reload_outcomes(void **state)
 	fclose(f);
 	h_run_echod(&r, 60000, "-c", good, "-s", "reload", (char *)NULL);
 	assert_int_equal(r.status, EXITED(1));
-	char want[512];
 	snprintf(want, sizeof(want), "%s:3: syntax error", e->conf);
 	if (strstr(r.err, want) == NULL)
 		fail_msg("no \"%s\" in: %s", want, r.err);
