@@ -754,6 +754,31 @@ static void test_status_needs_control_socket(void **state)
 	h_echod_free(e);
 }
 
+/* -s reopen over the control socket: the log file is opened again (made
+ * anew after a rotation) before the answer comes. */
+static void test_reopen(void **state)
+{
+	struct h_run r;
+	char log[400], rotated[420];
+	(void)state;
+
+	struct echod *e =
+	    h_echod_prepare("workers = 1;\ncontrol_socket = \"@DIR@/control.sock\";\n"
+	                    "log = { target = \"@DIR@/echod.log\"; };\n" LISTEN_TCP_UDP);
+	snprintf(log, sizeof(log), "%s/echod.log", e->dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", log);
+	struct h_opts opts = {.no_wait = 1};
+	h_echod_launch(e, &opts);
+	assert_true(h_file_wait(log, "workers serve", 1, 10000));
+	assert_int_equal(rename(log, rotated), 0);
+	ctl(&r, e, "reopen", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "log reopened\n");
+	h_run_free(&r);
+	assert_int_equal(access(log, F_OK), 0);
+	h_echod_free(e);
+}
+
 /* The inode of the listening socket on 127.0.0.1:port in /proc/net/tcp. */
 static unsigned long tcp_listen_inode(int port)
 {
@@ -855,6 +880,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_reload_outcomes, h_teardown),
 	    cmocka_unit_test_teardown(test_status, h_teardown),
 	    cmocka_unit_test_teardown(test_status_needs_control_socket, h_teardown),
+	    cmocka_unit_test_teardown(test_reopen, h_teardown),
 	    cmocka_unit_test_teardown(test_workers_hold_no_master_sockets, h_teardown),
 	};
 
