@@ -76,6 +76,9 @@ reload_port_in_use() {
 		echo "systemctl reload succeeded with port 8007 taken"
 		rc=1
 	fi
+	# Failed for the right reason: the master named the address.
+	journalctl -u echod.service --no-pager -q | grep -q 'cannot listen on tcp 127.0.0.1:8007' ||
+		{ echo "no \"cannot listen on tcp 127.0.0.1:8007\" in the journal"; rc=1; }
 	mv /etc/echod.conf.orig /etc/echod.conf
 	kill "$busy"
 	wait "$busy"
