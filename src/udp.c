@@ -82,7 +82,7 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			log_debug("udp recvmmsg: %s", strerror(errno));
 		return;
 	}
-	uint64_t bytes = 0, sent_bytes = 0, failed_bytes = 0;
+	uint64_t bytes = 0, unsent = 0;
 	for (int i = 0; i < n; i++) {
 		u->iov[i].iov_len = u->msgs[i].msg_len;
 		bytes += u->msgs[i].msg_len;
@@ -99,7 +99,7 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			/* An error for one datagram (an unreachable peer reported
 			 * by ICMP, say) must not drop the rest of the batch. */
 			log_debug("udp sendmmsg: %s", strerror(errno));
-			failed_bytes += u->msgs[done].msg_len;
+			unsent += u->msgs[done].msg_len;
 			failed++;
 			done++;
 		} else {
@@ -108,8 +108,8 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 	if (done < n)
 		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
-	for (int i = 0; i < done; i++)
-		sent_bytes += u->msgs[i].msg_len;
-	stats_dgrams(u->stats, (unsigned)n, bytes, (unsigned)(done - failed),
-	             sent_bytes - failed_bytes, (unsigned)(n - done), (unsigned)failed);
+	for (int i = done; i < n; i++) /* usually none */
+		unsent += u->msgs[i].msg_len;
+	stats_dgrams(u->stats, (unsigned)n, bytes, (unsigned)(done - failed), bytes - unsent,
+	             (unsigned)(n - done), (unsigned)failed);
 }
