@@ -234,11 +234,16 @@ errors_vadd(struct config_errors *errs, const char *file, int line, const char *
 	va_list ap2;
 	int len;
 
-	v = realloc(errs->v, (errs->n + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	errs->v = v;
-	e = &v[errs->n];
+	/* Doubling: a file with 20k bad values must not cost 20k reallocs. */
+	if (errs->n == errs->cap) {
+		size_t cap = errs->cap ? errs->cap * 2 : 8;
+		v = realloc(errs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		errs->v = v;
+		errs->cap = cap;
+	}
+	e = &errs->v[errs->n];
 	va_copy(ap2, ap);
 	len = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
@@ -534,13 +539,88 @@ static int listen_same(const struct listen_conf *a, const struct listen_conf *c)
 	return memcmp(aa, ca, sizeof(aa)) == 0;
 }
 
+/* An entry as what it binds, for sorting: equal keys bind the same socket. */
+struct listen_key {
+	const struct listen_conf *l;
+	size_t index;
+	int af;
+	unsigned char addr[sizeof(struct in6_addr)];
+};
+
+static int listen_key_cmp(const void *a, const void *b)
+{
+	const struct listen_key *x = a, *y = b;
+	int c = (x->l->proto > y->l->proto) - (x->l->proto < y->l->proto);
+
+	if (c == 0 && x->l->proto == LISTEN_UNIX)
+		c = strcmp(x->l->path, y->l->path);
+	if (c == 0 && x->l->proto != LISTEN_UNIX) {
+		c = (x->af > y->af) - (x->af < y->af);
+		c = c != 0 ? c : memcmp(x->addr, y->addr, sizeof(x->addr));
+		c = c != 0 ? c : (x->l->port > y->l->port) - (x->l->port < y->l->port);
+	}
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Report each entry that binds what an earlier one does, in file order.
+ * Sorted, not compared pairwise: a file may hold thousands of entries.
+ */
+static void check_listen_dups(struct build *b, const struct config_value *list)
+{
+	struct config *cfg = b->cfg;
+	struct listen_key *keys = calloc(cfg->nlisten, sizeof(*keys));
+	size_t *first = calloc(cfg->nlisten, sizeof(*first));
+	char name[LISTEN_NAME_MAX];
+	size_t n = 0;
+
+	if (cfg->nlisten > 0 && (keys == NULL || first == NULL)) {
+		build_error(b, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct listen_conf *l = &cfg->listen[i];
+		struct listen_key *k = &keys[n];
+		first[i] = i;
+		k->l = l;
+		k->index = i;
+		if (l->proto == LISTEN_UNIX) {
+			n += l->path != NULL;
+			continue;
+		}
+		/* Port 0 asks for a fresh port each time: never a clash. */
+		if (l->address == NULL || l->port == 0)
+			continue;
+		k->af = strchr(l->address, ':') ? AF_INET6 : AF_INET;
+		n += inet_pton(k->af, l->address, k->addr) == 1;
+	}
+	qsort(keys, n, sizeof(*keys), listen_key_cmp);
+	for (size_t i = 1, run = 0; i < n; i++) {
+		if (listen_same(keys[run].l, keys[i].l))
+			first[keys[i].index] = keys[run].index;
+		else
+			run = i;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (first[i] == i)
+			continue;
+		/* Point at the second entry: the first is fine. */
+		struct config_value at = {.file = list->file, .line = cfg->listen[i].line};
+		build_error(b, &at, "listen: %s is already at line %d",
+		            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
+		            cfg->listen[first[i]].line);
+	}
+out:
+	free(keys);
+	free(first);
+}
+
 static void walk_listen(struct build *b, const struct config_value *list)
 {
 	struct config *cfg = b->cfg;
 	const struct config_value *e;
 	struct listen_conf *l;
-	char name[LISTEN_NAME_MAX];
-	size_t i, j;
+	size_t i;
 
 	if (list->type != CONFIG_VALUE_LIST) {
 		build_error(b, list, "listen: expected a list of groups, got %s",
@@ -569,18 +649,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 		walk_group(b, e, "listen", l);
 		check_listen(b, e, l);
 	}
-	for (i = 0; i < cfg->nlisten; i++)
-		for (j = 0; j < i; j++)
-			if (listen_same(&cfg->listen[j], &cfg->listen[i])) {
-				/* Point at the second entry: the first is fine. */
-				struct config_value at = {.file = list->file,
-				                          .line = cfg->listen[i].line};
-
-				build_error(b, &at, "listen: %s is already at line %d",
-				            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
-				            cfg->listen[j].line);
-				break;
-			}
+	check_listen_dups(b, list);
 }
 
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
@@ -703,4 +772,5 @@ void config_errors_free(struct config_errors *errs)
 	free(errs->v);
 	errs->v = NULL;
 	errs->n = 0;
+	errs->cap = 0;
 }

@@ -86,6 +86,7 @@ struct config_error {
 struct config_errors {
 	struct config_error *v;
 	size_t n;
+	size_t cap; /* entries allocated in v */
 };
 
 /*

@@ -19,6 +19,16 @@
 
 /* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
 #define CONN_IOV_MAX 64
+/*
+ * Fairness: the connections that come ready together share this many bytes
+ * of reading per loop turn, each at least CONN_READ_MIN.  One read per
+ * connection per turn already keeps one connection from starving another;
+ * the share keeps 500 of them, each with 64 KiB to give, from making a turn
+ * (and so everyone's echo) wait for 32 MB of copying.  A few bulk
+ * connections still read the full shared buffer at once.
+ */
+#define CONN_TURN_BUDGET ((size_t)1024 * 1024)
+#define CONN_READ_MIN    4096
 
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t);
@@ -28,6 +38,17 @@ static void linger(struct conn *c);
 static size_t max_pending(const struct conn *c)
 {
 	return c->ctx->max_pending;
+}
+
+/* What c may read in this loop turn (see CONN_TURN_BUDGET). */
+static size_t read_share(const struct conn *c)
+{
+	size_t ready = ev_batch(c->ctx->loop);
+	size_t share = ready > 0 ? CONN_TURN_BUDGET / ready : c->ctx->rbuf_size;
+
+	if (share < CONN_READ_MIN)
+		share = CONN_READ_MIN;
+	return share < c->ctx->rbuf_size ? share : c->ctx->rbuf_size;
 }
 
 static void touch(struct conn *c)
@@ -167,7 +188,11 @@ static ssize_t read_queued(struct conn *c)
 {
 	size_t room;
 	size_t limit = max_pending(c) - c->out.len;
+	size_t share = read_share(c);
 	char *dst = buffer_reserve(&c->out, &room);
+
+	if (limit > share)
+		limit = share;
 
 	if (dst == NULL)
 		return -1;
@@ -185,7 +210,8 @@ static ssize_t read_queued(struct conn *c)
 static ssize_t read_direct(struct conn *c)
 {
 	struct conn_ctx *ctx = c->ctx;
-	size_t room = ctx->rbuf_size < max_pending(c) ? ctx->rbuf_size : max_pending(c);
+	size_t share = read_share(c);
+	size_t room = share < max_pending(c) ? share : max_pending(c);
 	ssize_t n = read(c->fd, ctx->rbuf, room);
 
 	if (n <= 0)

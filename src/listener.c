@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Opening listening sockets.  TCP_NODELAY is set on the listening socket:
- * Linux copies it to every accepted socket, which saves a setsockopt() per
- * connection.
+ * Opening listening sockets.  TCP_NODELAY and TCP_NOTSENT_LOWAT are set on
+ * the listening socket: Linux copies them to every accepted socket, which
+ * saves a setsockopt() per connection.
  */
 #include "acconfig.h"
 
@@ -20,6 +20,9 @@
 
 #include "listener.h"
 #include "log.h"
+
+/* Unsent bytes the kernel may hold per TCP connection (see below). */
+#define LISTENER_NOTSENT_LOWAT (128 * 1024)
 
 static const int one = 1;
 
@@ -109,6 +112,18 @@ static int open_socket(struct listener *l)
 		if (l->proto == LISTEN_TCP &&
 		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
 			goto fail;
+#ifdef TCP_NOTSENT_LOWAT
+		/* Bytes a client has not yet taken wait in echod's queue, where
+		 * max_pending counts them, not in the kernel: without this a
+		 * client that never reads parks up to tcp_wmem's maximum (4 MiB)
+		 * in its socket, and 500 such clients push the whole machine's
+		 * TCP into memory pressure, where it drops everyone's packets.
+		 * In-flight bytes are not limited, so a fat pipe stays full. */
+		int lowat = LISTENER_NOTSENT_LOWAT;
+		if (l->proto == LISTEN_TCP &&
+		    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) == -1)
+			goto fail;
+#endif
 	}
 	if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) == -1)
 		goto fail;

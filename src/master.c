@@ -25,6 +25,7 @@
 #include "channel.h"
 #include "clock.h"
 #include "config.h"
+#include "config_child.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -39,9 +40,8 @@
 #include "signals.h"
 #include "worker.h"
 
-/* A worker that dies sooner than this after its start counts as failing. */
-#define QUICK_DEATH_MS 1000
-/* Restart delay after repeated quick deaths: doubles from MIN up to MAX. */
+/* Restart delay of a slot whose workers die before they serve: doubles
+ * from MIN up to MAX with each death in a row. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* Extra time, past what a retiring worker may take, before it is killed. */
@@ -278,22 +278,52 @@ static int spawn(struct master *m, size_t index)
 	return 0;
 }
 
-/* Start every worker slot of the current generation that has no process. */
+/* The slot of worker `index` of the current generation, or NULL. */
+static struct slot *slot_of(struct master *m, size_t index)
+{
+	if (m->nslots != (size_t)m->cfg->workers) {
+		struct slot *v = calloc((size_t)m->cfg->workers, sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		free(m->slots);
+		m->slots = v;
+		m->nslots = (size_t)m->cfg->workers;
+	}
+	return index < m->nslots ? &m->slots[index] : NULL;
+}
+
+/*
+ * Start every worker slot of the current generation that has no process,
+ * unless its backoff still runs; the respawn timer fires when the first
+ * such delay ends.
+ */
 static void spawn_missing(struct master *m)
 {
+	uint64_t now = ev_now_update(m->loop), wait = 0;
+
 	for (size_t index = 0; index < (size_t)m->cfg->workers; index++) {
 		int present = 0;
 		for (size_t i = 0; i < m->nkids && !present; i++)
 			present = m->kids[i].gen == m->gen && m->kids[i].index == index;
 		if (present)
 			continue;
+		struct slot *sl = slot_of(m, index);
+		if (sl != NULL && sl->not_before > now) {
+			uint64_t left = sl->not_before - now;
+			wait = wait == 0 || left < wait ? left : wait;
+			continue;
+		}
 		if (spawn(m, index) == -1) {
-			log_warn("cannot start worker %zu", index);
-			m->failures++;
-			ev_timer_start(m->loop, &m->respawn_timer, BACKOFF_MAX_MS);
-			return;
+			log_warn("cannot start worker %zu; trying again in %d ms", index,
+			         BACKOFF_MAX_MS);
+			if (sl != NULL)
+				sl->not_before = now + BACKOFF_MAX_MS;
+			wait = wait == 0 || BACKOFF_MAX_MS < wait ? BACKOFF_MAX_MS : wait;
 		}
 	}
+	ev_timer_stop(m->loop, &m->respawn_timer);
+	if (wait > 0)
+		ev_timer_start(m->loop, &m->respawn_timer, wait);
 }
 
 static void on_respawn_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -313,14 +343,34 @@ static struct child *find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-static void describe_status(int status, char *buf, size_t len)
+/*
+ * A worker of the current generation died.  One that had said it serves is
+ * replaced at once, whatever killed it: an outside killer must not turn
+ * into an outage.  One that died before it served is failing to start: its
+ * slot waits, longer with each such death in a row, so a broken worker
+ * cannot make the master fork in a loop.  Either way the other slots go on.
+ */
+static void on_death(struct master *m, const struct child *k, const char *how, uint64_t lived)
 {
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "ended (status %#x)", status);
+	struct slot *sl = slot_of(m, k->index);
+
+	if (k->ready || sl == NULL) {
+		log_warnx("worker %zu (pid %ld) %s after %llu ms; replacing it", k->index,
+		          (long)k->pid, how, (unsigned long long)lived);
+		if (sl != NULL)
+			sl->failures = 0;
+		return;
+	}
+	sl->failures++;
+	int shift = sl->failures - 1 < 7 ? sl->failures - 1 : 7;
+	uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	sl->not_before = ev_now(m->loop) + delay;
+	log_warnx("worker %zu (pid %ld) %s after %llu ms, before it served; workers keep dying "
+	          "at start (%d in a row in this slot); restarting it in %llu ms",
+	          k->index, (long)k->pid, how, (unsigned long long)lived, sl->failures,
+	          (unsigned long long)delay);
 }
 
 static void reap(struct master *m)
@@ -333,17 +383,14 @@ static void reap(struct master *m)
 		struct child *k = find_kid(m, pid);
 		if (k == NULL)
 			continue;
-		char how[64];
-		describe_status(status, how, sizeof(how));
+		char how[96];
+		process_describe_status(status, how, sizeof(how));
 		uint64_t lived = ev_now_update(m->loop) - k->started;
-		int expected = m->stopping || k->gen != m->gen;
-		if (expected) {
+		if (m->stopping || k->gen != m->gen) {
 			log_info("worker %zu (pid %ld, generation %u) %s", k->index, (long)pid,
 			         k->gen, how);
 		} else {
-			log_warnx("worker %zu (pid %ld) %s after %llu ms", k->index, (long)pid, how,
-			          (unsigned long long)lived);
-			m->failures = lived < QUICK_DEATH_MS ? m->failures + 1 : 0;
+			on_death(m, k, how, lived);
 			respawn = 1;
 			m->restarts++;
 			master_ctl_worker_died(m, k, how);
@@ -352,21 +399,8 @@ static void reap(struct master *m)
 		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
-	if (!respawn || m->stopping)
-		return;
-	if (m->failures == 0) {
+	if (respawn && !m->stopping)
 		spawn_missing(m);
-		return;
-	}
-	int shift = m->failures - 1 < 7 ? m->failures - 1 : 7;
-	uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	if (!ev_timer_active(&m->respawn_timer)) {
-		log_warnx("workers keep dying at start (%d in a row); restarting in %llu ms",
-		          m->failures, (unsigned long long)delay);
-		ev_timer_start(m->loop, &m->respawn_timer, delay);
-	}
 }
 
 static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -399,7 +433,7 @@ struct config *master_load_config(const char *path, struct config_errors *errs)
 {
 	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
 
-	return config_load_file(path, &env, errs);
+	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
 }
 
 /* Workers that dropped root must still be able to reopen the log file the
@@ -437,13 +471,19 @@ int master_reload(struct master *m)
 	            (unsigned long long)clock_mono_us());
 	log_notice("reload: reading %s", m->path);
 	struct config *cfg = master_load_config(m->path, &errs);
-	for (size_t i = 0; i < errs.n; i++) {
+	/* The first error goes on the "rejected" line, so one grep for it
+	 * tells why; the others follow, one line each. */
+	if (cfg == NULL) {
+		if (errs.n > 0)
+			config_error_format(&errs.v[0], err, sizeof(err));
+		log_errorx("reload rejected: %s; still running the previous configuration",
+		           errs.n > 0 ? err : "no configuration");
+	}
+	for (size_t i = cfg == NULL ? 1 : 0; i < errs.n; i++) {
 		config_error_format(&errs.v[i], err, sizeof(err));
 		log_errorx("%s", err);
 	}
 	if (cfg == NULL) {
-		log_errorx("reload rejected (%zu errors); still running the previous configuration",
-		           errs.n);
 		config_errors_free(&errs);
 		goto keep;
 	}
@@ -479,7 +519,10 @@ int master_reload(struct master *m)
 	m->cfg = cfg;
 	m->gen++;
 	m->announced = 0;
-	m->failures = 0;
+	/* A new generation starts with a clean record in every slot. */
+	free(m->slots);
+	m->slots = NULL;
+	m->nslots = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
 	master_ctl_reload_accepted(m);
@@ -596,6 +639,7 @@ out:
 	for (size_t i = 0; i < m.nkids; i++)
 		close_chan(&m, &m.kids[i]);
 	free(m.kids);
+	free(m.slots);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
 	config_free(m.cfg);

@@ -18,7 +18,8 @@ int master_run(struct config *cfg, const char *path, int detach);
 
 /*
  * Load the config at path for this process: the CPUs it may use and whether
- * it runs as root are looked up here.  Start-up, -t, -s and reload share it.
+ * it runs as root are looked up here, the file is read in a child process
+ * with a deadline (config_child.h).  Start-up, -t, -s and reload share it.
  * Returns the config, or NULL with the problems in errs (the caller frees
  * both).
  */

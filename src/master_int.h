@@ -29,6 +29,12 @@ struct child {
 	char backend[16];         /* the event backend it said it serves with */
 };
 
+/* A worker slot of the current generation: how its last starts went. */
+struct slot {
+	int failures;        /* deaths before ready, in a row */
+	uint64_t not_before; /* no new start before this (ev_now ms) */
+};
+
 struct master {
 	struct ev_loop *loop;
 	struct config *cfg;
@@ -39,8 +45,9 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
-	int failures;  /* consecutive quick deaths */
+	unsigned gen;       /* the serving (or starting) generation; > 1 after a reload */
+	struct slot *slots; /* cfg->workers of them, for gen */
+	size_t nslots;
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */
 	int served;    /* some generation has served: /healthz can say 200 */

@@ -6,14 +6,17 @@
  * syntax, the listen rules, FILE:LINE in every message.  Each case is loaded
  * from a string and from a file, which must agree.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,8 +54,20 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir(f->dir);
 
-	unlink(f->path);
+	/* Include tests leave files, FIFOs and directories: one level deep. */
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		if (unlink(path) == -1)
+			rmdir(path);
+	}
+	if (d != NULL)
+		closedir(d);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -932,6 +947,199 @@ static void test_multiple_errors(void **state)
 	              5, 6, "unknown key \"colour\"");
 }
 
+/* Write `text` to dir/name; its path goes to buf. */
+static const char *dir_file(struct fixture *f, const char *name, const char *text, char *buf,
+                            size_t len)
+{
+	snprintf(buf, len, "%s/%s", f->dir, name);
+	if (text != NULL)
+		write_file(buf, text);
+	return buf;
+}
+
+/* Load f->path holding `text`, with "@DIR@" standing for the fixture's
+ * directory; returns the config (or NULL) and the printed errors. */
+static struct config *load_main(void **state, const char *text, char **printed)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	char buf[4096];
+	const char *at;
+	size_t n = 0;
+
+	while ((at = strstr(text, "@DIR@")) != NULL) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%.*s%s", (int)(at - text), text,
+		                      f->dir);
+		text = at + 5;
+	}
+	snprintf(buf + n, sizeof(buf) - n, "%s", text);
+	write_file(f->path, buf);
+	/* A FIFO or device must never block the reader: fail rather than hang. */
+	alarm(10);
+	struct config *cfg = config_load_file(f->path, &f->env, &errs);
+	alarm(0);
+	*printed = errors_text(&errs);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+static void test_include_regular(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	dir_file(f, "inc.conf", "workers = 2;\n", inc, sizeof(inc));
+	struct config *cfg = load_main(state, "@include \"@DIR@/inc.conf\"\n" LISTEN1, &printed);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->workers, 2);
+	config_free(cfg);
+	free(printed);
+}
+
+/* Bug: libconfig's scanner called exit(2) on an @include of a directory,
+ * and blocked on a FIFO, inside the master. */
+static void test_include_not_regular(void **state)
+{
+	struct fixture *f = *state;
+	char sub[PATH_MAX], fifo[PATH_MAX], *printed;
+
+	dir_file(f, "sub", NULL, sub, sizeof(sub));
+	assert_int_equal(mkdir(sub, 0700), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"@DIR@/sub\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 2, "not a regular file"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "fifo", NULL, fifo, sizeof(fifo));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	cfg = load_main(state, LISTEN1 "\n@include \"@DIR@/fifo\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 3, "@include") ||
+	    !has_error(printed, f->path, 3, "not a regular file"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	/* The main file itself, too. */
+	struct config_errors errs = {0};
+	alarm(10);
+	assert_null(config_load_file(fifo, &f->env, &errs));
+	alarm(0);
+	printed = errors_text(&errs);
+	assert_true(has_error(printed, fifo, 0, "not a regular file"));
+	free(printed);
+	config_errors_free(&errs);
+}
+
+/* Bug: the 32-bit check skipped included files ("workers = 4294967298;"
+ * ran 2 workers), and a string with an escaped NUL passed. */
+static void test_include_checked_alike(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	dir_file(f, "wide.conf", "\nworkers = 4294967298;\n", inc, sizeof(inc));
+	struct config *cfg = load_main(state, LISTEN1 "@include \"@DIR@/wide.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 2, "does not fit in 32 bits"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "nul.conf", "user = \"\\x00abc\";\n", inc, sizeof(inc));
+	cfg = load_main(state, LISTEN1 "@include \"@DIR@/nul.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 1, "NUL"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "raw.conf", NULL, inc, sizeof(inc));
+	FILE *out = fopen(inc, "w");
+	assert_non_null(out);
+	assert_int_equal(fwrite("user = \"a\0b\";\n", 1, 14, out), 14);
+	assert_int_equal(fclose(out), 0);
+	cfg = load_main(state, LISTEN1 "@include \"@DIR@/raw.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 2, "contains a NUL byte"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	/* A name set in the main file and again in an included one. */
+	dir_file(f, "dup.conf", "\n\nworkers = 3;\n", inc, sizeof(inc));
+	cfg = load_main(state, "workers = 2;\n" LISTEN1 "@include \"@DIR@/dup.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 3, "duplicate setting name \"workers\""))
+		fail_msg("got: %s", printed);
+	free(printed);
+}
+
+static void test_nul_escape(void **state)
+{
+	expect_error(state, LISTEN1 "user = \"\\x00abc\";\n", 2, "NUL");
+	expect_error(state, "listen = ( { path = \"/tmp/a\\x00b\"; } );\n", 1, "NUL");
+	/* Other escapes are fine. */
+	struct config *cfg = load_ok(state, LISTEN1 "user = \"a\\x41\\\\b\";\n");
+	assert_string_equal(cfg->user, "aA\\b");
+	config_free(cfg);
+}
+
+static void test_include_limits(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	/* Including itself: stopped at the nesting limit, not looping. */
+	dir_file(f, "self.conf", "@include \"self.conf\"\n", inc, sizeof(inc));
+	assert_int_equal(chdir(f->dir), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"self.conf\"\n", &printed);
+	assert_int_equal(chdir("/"), 0);
+	assert_null(cfg);
+	if (strstr(printed, "nested deeper than") == NULL)
+		fail_msg("got: %s", printed);
+	free(printed);
+}
+
+/* Bug: a file of many distinct names took minutes in libconfig's
+ * duplicate search. */
+static void test_many_settings(void **state)
+{
+	size_t cap = 400 * 16 + sizeof(LISTEN1);
+	char *text = malloc(cap);
+	size_t n = 0;
+
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "%s", LISTEN1);
+	for (int i = 0; i < 400; i++)
+		n += (size_t)snprintf(text + n, cap - n, "k%d = 1;\n", i);
+	/* listen is the first setting, k255 on line 257 the 257th */
+	expect_error(state, text, 257, "more than 256 settings in one group");
+	free(text);
+}
+
+/* Many listen entries that repeat: found by sorting, each reported. */
+static void test_listen_many_duplicates(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	size_t cap = 3000 * 48 + 32;
+	char *text = malloc(cap);
+	size_t n = 0;
+
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "listen = (\n");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+		                      "{ address = \"127.0.0.%d\"; port = 7; },\n", i % 2 + 1);
+	snprintf(text + n - 2, cap - n + 2, "\n);\n");
+	assert_null(config_load_string(text, STRING_NAME, &f->env, &errs));
+	assert_int_equal(errs.n, 2998);
+	assert_int_equal(errs.v[0].line, 4);
+	assert_non_null(strstr(errs.v[0].msg, "127.0.0.1:7 is already at line 2"));
+	assert_int_equal(errs.v[1].line, 5);
+	assert_non_null(strstr(errs.v[1].msg, "127.0.0.2:7 is already at line 3"));
+	config_errors_free(&errs);
+	free(text);
+}
+
 static const char *testdata(void)
 {
 	static char dir[PATH_MAX];
@@ -1169,6 +1377,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_packaged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_matches_packaged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_from_value, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_not_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_checked_alike, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nul_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_many_duplicates, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
