@@ -74,13 +74,60 @@ static const char *check_log_target(const char *s)
 	return "must be \"stderr\", \"syslog\" or an absolute path";
 }
 
+int listen_address_split(const char *address, char host[INET6_ADDRSTRLEN], const char **scope)
+{
+	const char *pct = strchr(address, '%');
+	size_t len = pct != NULL ? (size_t)(pct - address) : strlen(address);
+
+	*scope = pct != NULL ? pct + 1 : NULL;
+	if (len >= INET6_ADDRSTRLEN)
+		return -1;
+	memcpy(host, address, len);
+	host[len] = '\0';
+	return 0;
+}
+
+/* fe80::/10: an address that means something only on one link, so a socket
+ * bound to it must say which (its scope). */
+static int is_link_local(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
+}
+
 static const char *check_address(const char *s)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN];
+	const char *scope;
 
-	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
-		return NULL;
-	return "not a numeric IPv4 or IPv6 address";
+	if (listen_address_split(s, host, &scope) == -1)
+		return "not a numeric IPv4 or IPv6 address";
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return scope == NULL ? NULL : "an IPv4 address takes no %scope";
+	if (inet_pton(AF_INET6, host, buf) != 1)
+		return "not a numeric IPv4 or IPv6 address";
+	if (!is_link_local((const struct in6_addr *)(void *)buf))
+		return scope == NULL ? NULL
+		                     : "only a link-local address (fe80::/10) takes a %scope";
+	if (scope == NULL)
+		return "a link-local address needs its interface, as in fe80::1%eth0";
+	/* IF_NAMESIZE is 16, NUL included; a name never holds '/' or blanks. */
+	if (*scope == '\0' || strlen(scope) >= 16 || strpbrk(scope, "/ \t%") != NULL)
+		return "the %scope must be an interface name or index";
+	return NULL;
+}
+
+/* Unix socket permissions: an octal number up to 0777 ("0660", "660").  The
+ * setuid, setgid and sticky bits mean nothing on a socket. */
+static const char *check_mode(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 4 || strspn(s, "01234567") != len)
+		return "not an octal mode such as \"0660\"";
+	if (strtol(s, NULL, 8) > 0777)
+		return "above 0777: only permission bits apply to a socket";
+	return NULL;
 }
 
 static const char *check_socket_path(const char *s)
@@ -215,6 +262,15 @@ const struct config_key config_keys[] = {
 	{.name = "listen.path", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(path), .check = check_socket_path,
 	 .help = "absolute path of a Unix stream socket"},
+	{.name = "listen.mode", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(mode), .check = check_mode, .def = "0660",
+	 .help = "permissions of the Unix socket file, in octal"},
+	{.name = "listen.owner", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(owner), .check = check_name,
+	 .help = "user (name or number) that owns the Unix socket file"},
+	{.name = "listen.group", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(group), .check = check_name,
+	 .help = "group (name or number) of the Unix socket file"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -223,6 +279,7 @@ const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 struct build {
 	struct config *cfg;
 	const char *file;
+	const struct config_env *env; /* may be NULL */
 	struct config_errors *errs;
 	int failed;
 };
@@ -463,7 +520,9 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 			continue;
 		memset(&v, 0, sizeof(v));
 		v.i = strtoll(k->def, &end, 10);
-		v.type = *end == '\0' ? CONFIG_VALUE_INT : CONFIG_VALUE_STRING;
+		/* A string key's default stays a string, digits or not ("0660"). */
+		v.type = *end == '\0' && k->type != CONFIG_KEY_STRING ? CONFIG_VALUE_INT
+		                                                      : CONFIG_VALUE_STRING;
 		v.s = k->def;
 		set_value(b, k, &v, base);
 	}
@@ -509,10 +568,27 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 		build_error(b, entry, "listen: protocol \"unix\" needs a path");
 		return;
 	}
+	static const char *const file_keys[] = {"mode", "owner", "group"};
+	for (size_t i = 0; i < sizeof(file_keys) / sizeof(file_keys[0]); i++) {
+		const struct config_value *v = child_find(entry, file_keys[i]);
+		if (v != NULL)
+			build_error(b, v, "listen: %s applies to a Unix socket (path) only",
+			            file_keys[i]);
+	}
 	if (!has_addr)
 		build_error(b, entry, "listen: entry needs an address (or a path)");
 	if (!has_port)
 		build_error(b, entry, "listen: entry needs a port");
+	/* The interface of a link-local address must exist, or the bind
+	 * would fail at start-up long after -t said ok. */
+	const struct config_value *addr = child_find(entry, "address");
+	char host[INET6_ADDRSTRLEN];
+	const char *scope;
+	if (addr != NULL && l->address != NULL && b->env != NULL && b->env->if_exists != NULL &&
+	    listen_address_split(l->address, host, &scope) == 0 && scope != NULL &&
+	    !b->env->if_exists(scope))
+		build_error(b, addr, "listen: address \"%s\": no network interface \"%s\"",
+		            l->address, scope);
 }
 
 /* Whether two complete entries would bind the same socket. */
@@ -528,13 +604,21 @@ static int listen_same(const struct listen_conf *a, const struct listen_conf *c)
 	/* Port 0 asks for a fresh port each time: never a clash. */
 	if (a->address == NULL || c->address == NULL || a->port != c->port || a->port == 0)
 		return 0;
-	/* Compare addresses as bytes so that "::" and "0::0" are the same. */
-	af = strchr(a->address, ':') ? AF_INET6 : AF_INET;
-	if (af != (strchr(c->address, ':') ? AF_INET6 : AF_INET))
+	/* Compare addresses as bytes so that "::" and "0::0" are the same;
+	 * one link-local address on two interfaces is two sockets. */
+	char ah[INET6_ADDRSTRLEN], ch[INET6_ADDRSTRLEN];
+	const char *as, *cs;
+	if (listen_address_split(a->address, ah, &as) == -1 ||
+	    listen_address_split(c->address, ch, &cs) == -1)
+		return 0;
+	if ((as == NULL) != (cs == NULL) || (as != NULL && strcmp(as, cs) != 0))
+		return 0;
+	af = strchr(ah, ':') ? AF_INET6 : AF_INET;
+	if (af != (strchr(ch, ':') ? AF_INET6 : AF_INET))
 		return 0;
 	memset(aa, 0, sizeof(aa));
 	memset(ca, 0, sizeof(ca));
-	if (inet_pton(af, a->address, aa) != 1 || inet_pton(af, c->address, ca) != 1)
+	if (inet_pton(af, ah, aa) != 1 || inet_pton(af, ch, ca) != 1)
 		return 0;
 	return memcmp(aa, ca, sizeof(aa)) == 0;
 }
@@ -545,6 +629,7 @@ struct listen_key {
 	size_t index;
 	int af;
 	unsigned char addr[sizeof(struct in6_addr)];
+	const char *scope; /* a link-local address's interface, or NULL */
 };
 
 static int listen_key_cmp(const void *a, const void *b)
@@ -558,6 +643,9 @@ static int listen_key_cmp(const void *a, const void *b)
 		c = (x->af > y->af) - (x->af < y->af);
 		c = c != 0 ? c : memcmp(x->addr, y->addr, sizeof(x->addr));
 		c = c != 0 ? c : (x->l->port > y->l->port) - (x->l->port < y->l->port);
+		if (c == 0 && (x->scope == NULL) != (y->scope == NULL))
+			c = x->scope == NULL ? -1 : 1;
+		c = c != 0 || x->scope == NULL ? c : strcmp(x->scope, y->scope);
 	}
 	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
 }
@@ -591,8 +679,11 @@ static void check_listen_dups(struct build *b, const struct config_value *list)
 		/* Port 0 asks for a fresh port each time: never a clash. */
 		if (l->address == NULL || l->port == 0)
 			continue;
-		k->af = strchr(l->address, ':') ? AF_INET6 : AF_INET;
-		n += inet_pton(k->af, l->address, k->addr) == 1;
+		char host[INET6_ADDRSTRLEN];
+		if (listen_address_split(l->address, host, &k->scope) == -1)
+			continue;
+		k->af = strchr(host, ':') ? AF_INET6 : AF_INET;
+		n += inet_pton(k->af, host, k->addr) == 1;
 	}
 	qsort(keys, n, sizeof(*keys), listen_key_cmp);
 	for (size_t i = 1, run = 0; i < n; i++) {
@@ -692,7 +783,7 @@ static void walk_group(struct build *b, const struct config_value *group, const 
 struct config *config_from_value(const struct config_value *root, const char *file,
                                  const struct config_env *env, struct config_errors *errs)
 {
-	struct build b = {.file = file, .errs = errs};
+	struct build b = {.file = file, .env = env, .errs = errs};
 	struct config *cfg;
 	const struct config_key *wk = key_find(NULL, "workers");
 	int cpus = env != NULL ? env->cpus : 1;
@@ -709,6 +800,15 @@ struct config *config_from_value(const struct config_value *root, const char *fi
 		walk_group(&b, root, NULL, cfg);
 	if (root == NULL || child_find(root, "listen") == NULL)
 		build_error(&b, NULL, "listen: missing; at least one listening socket is needed");
+	if (root != NULL) {
+		const struct config_value *v;
+		if ((v = child_find(root, "user")) != NULL)
+			cfg->user_line = v->line;
+		if ((v = child_find(root, "group")) != NULL)
+			cfg->group_line = v->line;
+		if ((v = child_find(root, "pid_file")) != NULL)
+			cfg->pid_file_line = v->line;
+	}
 	if (cfg->workers == 0) {
 		cfg->workers_auto = 1;
 		cfg->workers = cpus < wk->min ? (int)wk->min : cpus > wk->max ? (int)wk->max : cpus;
@@ -730,6 +830,9 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisten; i++) {
 		free(cfg->listen[i].address);
 		free(cfg->listen[i].path);
+		free(cfg->listen[i].mode);
+		free(cfg->listen[i].owner);
+		free(cfg->listen[i].group);
 	}
 	free(cfg->listen);
 	free(cfg->file);

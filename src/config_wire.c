@@ -3,9 +3,10 @@
  * The config reader's answer on the wire.  Layout, integers little-endian:
  *
  *   "ECW1"  u8 has_config
- *   config: str file, u32 workers_auto, each top-level key of the table in
- *           table order, u32 nlisten, then per entry u32 line and each
- *           "listen.*" key in table order
+ *   config: str file, u32 workers_auto, u32 user_line, u32 group_line,
+ *           u32 pid_file_line, each top-level key of the table in table
+ *           order, u32 nlisten, then per entry u32 line and each "listen.*"
+ *           key in table order
  *   u32 nerrors, then per error: str file, u32 line, str msg
  *
  * A key is an u32 (int, index), an u64 (size) or a str: u32 length, then the
@@ -132,6 +133,9 @@ int config_wire_encode(const struct config *cfg, const struct config_errors *err
 	if (cfg != NULL) {
 		put_str(&w, cfg->file);
 		put_u32(&w, (uint32_t)cfg->workers_auto);
+		put_u32(&w, (uint32_t)cfg->user_line);
+		put_u32(&w, (uint32_t)cfg->group_line);
+		put_u32(&w, (uint32_t)cfg->pid_file_line);
 		put_keys(&w, cfg, 0);
 		put_u32(&w, (uint32_t)cfg->nlisten);
 		for (size_t i = 0; i < cfg->nlisten; i++) {
@@ -300,6 +304,12 @@ static struct config *get_config(struct rbuf *r)
 	r->bad |= cfg->file == NULL;
 	cfg->workers_auto = (int)get_u32(r);
 	r->bad |= cfg->workers_auto != 0 && cfg->workers_auto != 1;
+	int *lines[] = {&cfg->user_line, &cfg->group_line, &cfg->pid_file_line};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		uint32_t line = get_u32(r);
+		r->bad |= line > INT32_MAX;
+		*lines[i] = (int)line;
+	}
 	get_keys(r, cfg, 0);
 	uint32_t n = get_u32(r);
 	/* Each entry takes at least its line: a count past that is a lie,

@@ -9,6 +9,7 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -86,6 +87,24 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 	ctx->nconns--;
 }
 
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement)
+{
+	if (replacement == 0)
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zu", gen, worker);
+	else
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zur%u", gen, worker,
+		         replacement);
+}
+
+char *conn_id(const struct conn *c, char *buf, size_t len)
+{
+	const char *prefix = c->ctx->id_prefix;
+
+	snprintf(buf, len, "%s%s%llu", prefix, *prefix != '\0' ? "." : "",
+	         (unsigned long long)c->id);
+	return buf;
+}
+
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -93,6 +112,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->id = ctx->last_id + 1;
 	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
@@ -105,6 +125,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 		goto fail;
 	}
 	link_conn(ctx, c);
+	ctx->last_id = c->id;
 	return c;
 
 fail:;
@@ -118,8 +139,13 @@ void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
 
-	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
-	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char id[CONN_ID_MAX];
+		log_debug("connection %s closed (%s): %llu %s in, %llu out",
+		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          log_plural(c->bytes_in, "byte", "bytes"),
+		          (unsigned long long)conn_bytes_out(c));
+	}
 	stats_conn_closed(ctx->stats, reason, ev_now(ctx->loop) - c->opened);
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
@@ -172,7 +198,6 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
-		c->bytes_out += (uint64_t)n;
 		stats_bytes_out(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		/* A short write means the socket is full: asking again would
@@ -225,7 +250,6 @@ static ssize_t read_direct(struct conn *c)
 			return -1;
 		sent = 0;
 	}
-	c->bytes_out += (uint64_t)sent;
 	stats_bytes_out(ctx->stats, (uint64_t)sent);
 	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
 		return -1;

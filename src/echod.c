@@ -102,20 +102,67 @@ static int ask_master(const struct config *cfg, const char *word, int json)
 	return EXIT_RUNTIME;
 }
 
-/* -s WORD: signal the master named in cfg's pid_file; frees cfg.  Returns
- * the exit status: 1 with a message if no master runs. */
+/* The name `kill -l` gives signo, for messages. */
+static const char *signal_abbrev(int signo)
+{
+	switch (signo) {
+	case SIGHUP:
+		return "HUP";
+	case SIGTERM:
+		return "TERM";
+	case SIGQUIT:
+		return "QUIT";
+	case SIGUSR1:
+		return "USR1";
+	default:
+		return "a signal";
+	}
+}
+
+/*
+ * -s WORD: signal the master named in cfg's pid_file; frees cfg.  Only a
+ * process that holds the pid file's lock and has the file open is signalled
+ * (pidfile_check), and never pid 1: a stale file may name anything.  Returns
+ * the exit status: 1 with a message if no master runs.
+ */
 static int send_signal(struct config *cfg, const char *word)
 {
 	int signo = signals_from_word(word);
 	int rc = EXIT_RUNTIME;
+	pid_t pid;
 
 	if (cfg->pid_file == NULL) {
 		fprintf(stderr, "echod: %s sets no pid_file: cannot find the master\n", cfg->file);
 		goto out;
 	}
-	pid_t pid = pidfile_read(cfg->pid_file);
-	if (pid == -1) {
+	switch (pidfile_check(cfg->pid_file, &pid)) {
+	case PIDFILE_RUNNING:
+		break;
+	case PIDFILE_ABSENT:
 		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file, strerror(errno));
+		goto out;
+	case PIDFILE_STALE:
+		if (pid > 0)
+			fprintf(stderr,
+			        "echod: no master runs: %s is stale (it names pid %ld, but no "
+			        "process holds its lock); nothing signalled\n",
+			        cfg->pid_file, (long)pid);
+		else
+			fprintf(stderr, "echod: no master runs: %s is stale; nothing signalled\n",
+			        cfg->pid_file);
+		goto out;
+	case PIDFILE_FOREIGN:
+		if (pid == 0)
+			fprintf(stderr, "echod: %s is locked but names no pid; nothing signalled\n",
+			        cfg->pid_file);
+		else
+			fprintf(stderr,
+			        "echod: %s names pid %ld, which is not the master that holds "
+			        "it; nothing signalled\n",
+			        cfg->pid_file, (long)pid);
+		goto out;
+	case PIDFILE_ERROR:
+		fprintf(stderr, "echod: cannot check %s: %s\n", cfg->pid_file, strerror(errno));
 		goto out;
 	}
 	if (kill(pid, signo) == -1) {
@@ -123,10 +170,65 @@ static int send_signal(struct config *cfg, const char *word)
 		        strerror(errno));
 		goto out;
 	}
+	printf("echod: sent %s to pid %ld; outcome in the log\n", signal_abbrev(signo), (long)pid);
 	rc = EXIT_OK;
 out:
 	config_free(cfg);
 	return rc;
+}
+
+/*
+ * -s WORD: over cfg's control socket if it has one, where the outcome is
+ * known; else, or if no master answers there (one started before the file
+ * named the socket), by the signal.  A word with no signal (status) needs
+ * the socket.  Frees cfg; returns the exit status.
+ */
+static int signal_master(struct config *cfg, const char *word, int json)
+{
+	if (cfg->control_socket != NULL) {
+		int rc = ask_master(cfg, word, json);
+		if (rc != -1) {
+			config_free(cfg);
+			return rc;
+		}
+		if (signals_from_word(word) != -1)
+			fprintf(stderr, "echod: no master answers on %s (%s); signalling instead\n",
+			        cfg->control_socket, strerror(errno));
+	}
+	if (signals_from_word(word) != -1)
+		return send_signal(cfg, word);
+	if (cfg->control_socket == NULL)
+		fprintf(stderr, "echod: -s %s needs control_socket, which %s does not set\n", word,
+		        cfg->file);
+	else
+		fprintf(stderr, "echod: no master answers on %s: %s\n", cfg->control_socket,
+		        strerror(errno));
+	config_free(cfg);
+	return EXIT_RUNTIME;
+}
+
+/*
+ * path made absolute against the current directory (a new string, or NULL
+ * with errno): the master reads it again on every reload, and after -d its
+ * current directory is /.  Symbolic links are kept, not resolved, so that a
+ * link switched to another file is followed on the next reload.
+ */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs;
+	size_t len;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return NULL;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	len = strlen(cwd) + 1 + strlen(path) + 1;
+	if ((abs = malloc(len)) != NULL)
+		snprintf(abs, len, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+	free(cwd);
+	return abs;
 }
 
 int main(int argc, char **argv)
@@ -139,12 +241,15 @@ int main(int argc, char **argv)
 	};
 	const char *path = DEFAULT_CONFIG;
 	const char *signame = NULL;
-	int test = 0, daemonize = 0, json = 0, ch;
+	int test = 0, daemonize = 0, json = 0, path_given = 0, ch;
 
 	while ((ch = getopt_long(argc, argv, "c:tds:jVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			/* optarg is never NULL for an option that requires an
+			 * argument; the analyzer cannot know it. */
+			path = optarg != NULL ? optarg : path;
+			path_given = 1;
 			break;
 		case 't':
 			test = 1;
@@ -179,42 +284,39 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 		        "echod: unknown signal '%s' (reload, stop, quit, reopen or status)\n",
 		        signame);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (json && (signame == NULL || control_from_word(signame) != CONTROL_STATUS)) {
 		fprintf(stderr, "echod: -j goes with -s status only\n");
 		return EXIT_USAGE;
 	}
-
-	struct config *cfg = load(path);
-	if (cfg == NULL)
+	/* Before libconfig's terse "FILE: No such file or directory": which
+	 * file was meant, and how to name another. */
+	if (access(path, R_OK) == -1) {
+		fprintf(stderr, "echod: cannot read %s: %s%s\n", path, strerror(errno),
+		        path_given ? "" : " (the default; name another with -c FILE)");
 		return EXIT_CONFIG;
+	}
 	if (test) {
+		struct config *cfg = load(path);
+		if (cfg == NULL)
+			return EXIT_CONFIG;
 		printf("%s: ok\n", path);
 		config_free(cfg);
 		return EXIT_OK;
 	}
-	if (signame != NULL && cfg->control_socket != NULL) {
-		int rc = ask_master(cfg, signame, json);
-		if (rc != -1) {
-			config_free(cfg);
-			return rc;
-		}
-		if (signals_from_word(signame) != -1)
-			fprintf(stderr, "echod: no master answers on %s (%s); signalling instead\n",
-			        cfg->control_socket, strerror(errno));
-	}
-	if (signame != NULL && signals_from_word(signame) == -1) {
-		if (cfg->control_socket == NULL)
-			fprintf(stderr,
-			        "echod: -s %s needs control_socket, which %s does not set\n",
-			        signame, cfg->file);
-		else
-			fprintf(stderr, "echod: no master answers on %s: %s\n", cfg->control_socket,
-			        strerror(errno));
-		config_free(cfg);
+
+	char *abs = absolute_path(path);
+	if (abs == NULL) {
+		fprintf(stderr, "echod: %s: %s\n", path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	int rc = signame != NULL ? send_signal(cfg, signame) : master_run(cfg, path, daemonize);
+	struct config *cfg = load(abs);
+	int rc = EXIT_CONFIG;
+	if (cfg != NULL)
+		rc = signame != NULL ? signal_master(cfg, signame, json)
+		                     : master_run(cfg, abs, daemonize);
+	free(abs);
 	return rc;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +43,28 @@ void log_set_tap(log_tap_fn *fn, void *arg)
 	tap_arg = arg;
 }
 
+#ifndef _PATH_LOG
+#define _PATH_LOG "/dev/log"
+#endif
+
+/* Whether a syslog daemon (or journald) takes messages on _PATH_LOG.  Without
+ * one, syslog(3) drops every message without a word. */
+static int syslog_listens(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int types[] = {SOCK_DGRAM, SOCK_STREAM}, ok = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (size_t i = 0; i < 2 && !ok; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
 static int open_file(const char *path)
 {
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -49,6 +73,12 @@ static int open_file(const char *path)
 int log_open(const char *where, enum log_level level)
 {
 	if (strcmp(where, "stderr") == 0 || strcmp(where, "syslog") == 0) {
+		/* Said where the log still goes: after the switch, nobody
+		 * would read it. */
+		if (where[1] == 'y' && !syslog_listens())
+			log_warnx("log.target is \"syslog\", but no syslog daemon listens on %s: "
+			          "messages are lost until one does",
+			          _PATH_LOG);
 		log_close();
 		target = where[1] == 't' ? TARGET_STDERR : TARGET_SYSLOG;
 		if (target == TARGET_SYSLOG)
@@ -159,4 +189,58 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, with_errno, fmt, ap);
 	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 0)))
+rate_write(struct log_rate *r, uint64_t now_ms, enum log_level level, const char *fmt, va_list ap)
+{
+	char msg[900], times[64] = "";
+	uint64_t span = now_ms - r->first_ms;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (r->pending > 1 && span >= 1000)
+		snprintf(times, sizeof(times), " (%llu times in %llu s)", r->pending,
+		         (unsigned long long)((span + 999) / 1000));
+	else if (r->pending > 1)
+		snprintf(times, sizeof(times), " (%llu times)", r->pending);
+	log_msg(level, 0, "%s%s", msg, times);
+	r->written = 1;
+	r->last_ms = now_ms;
+	r->pending = 0;
+}
+
+int log_rate(struct log_rate *r, uint64_t now_ms, unsigned long long n, enum log_level level,
+             const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level) || n == 0)
+		return 0;
+	if (r->pending == 0)
+		r->first_ms = now_ms;
+	r->pending += n;
+	if (r->written && now_ms - r->last_ms < LOG_RATE_MS)
+		return 0;
+	va_start(ap, fmt);
+	rate_write(r, now_ms, level, fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+uint64_t log_rate_due(const struct log_rate *r)
+{
+	return r->pending > 0 ? r->last_ms + LOG_RATE_MS : 0;
+}
+
+int log_rate_flush(struct log_rate *r, uint64_t now_ms, int force, enum log_level level,
+                   const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->pending == 0 || (!force && now_ms < log_rate_due(r)))
+		return 0;
+	va_start(ap, fmt);
+	rate_write(r, now_ms, level, fmt, ap);
+	va_end(ap);
+	return 1;
 }

@@ -54,6 +54,11 @@
 
 static void spawn_missing(struct master *m);
 
+/* "1 worker", "2 workers"; "1 worker serves", "2 workers serve" (the line
+ * the tests and bench/run wait for ends in "serve" or "serves"). */
+#define WORKERS(n)       log_plural((unsigned long long)(n), "worker", "workers")
+#define WORKERS_SERVE(n) log_plural((unsigned long long)(n), "worker serves", "workers serve")
+
 /* Workers of the current generation that said they serve. */
 static size_t count_ready(const struct master *m)
 {
@@ -97,11 +102,6 @@ static void tell_all(struct master *m, enum chan_type type)
 		tell(m, &m->kids[i], type);
 }
 
-static const char *plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
@@ -112,18 +112,18 @@ static void check_ready(struct master *m)
 	m->announced = 1;
 	master_ctl_generation_serves(m);
 	if (m->gen > 1) {
-		log_notice("reload: %d workers of generation %u serve; retiring older generations",
-		           m->cfg->workers, m->gen);
+		log_notice("reload: generation %u serves with %d %s; retiring older generations",
+		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting. */
 		for (size_t i = 0; i < m->nkids; i++)
 			if (m->kids[i].gen != m->gen)
 				tell(m, &m->kids[i], CHAN_RETIRE);
 	} else {
-		log_notice("%d workers serve", m->cfg->workers);
+		log_notice("%d %s", m->cfg->workers, WORKERS_SERVE(m->cfg->workers));
 	}
-	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
-	            (long)m->pid);
+	notify_send("READY=1\nSTATUS=%d %s serving\nMAINPID=%ld", m->cfg->workers,
+	            WORKERS(m->cfg->workers), (long)m->pid);
 }
 
 static struct child *find_chan(struct master *m, int fd)
@@ -188,11 +188,12 @@ static void forget_master(struct master *m)
 	 * master_ctl_forget() frees (a scraper's deadline). */
 	ev_loop_free(m->loop);
 	m->loop = NULL;
+	pidfile_forget(&m->pidfile);
 	master_ctl_forget(m);
 }
 
 static void __attribute__((noreturn))
-child_main(struct master *m, size_t index, int chan, struct stats_slot *slot)
+child_main(struct master *m, size_t index, unsigned replacement, int chan, struct stats_slot *slot)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -201,6 +202,8 @@ child_main(struct master *m, size_t index, int chan, struct stats_slot *slot)
 	    .nlisteners = m->nls,
 	    .index = index,
 	    .count = (size_t)m->cfg->workers,
+	    .gen = m->gen,
+	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
 	    .stats = slot,
@@ -221,12 +224,13 @@ static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
-		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
-		            (unsigned long long)master_ctl_connections(m));
+		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
+		            WORKERS(m->cfg->workers), (unsigned long long)master_ctl_connections(m),
+		            log_plural(master_ctl_connections(m), "connection", "connections"));
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
-static int spawn(struct master *m, size_t index)
+static int spawn(struct master *m, size_t index, unsigned replacement)
 {
 	int ch[2];
 
@@ -256,7 +260,7 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, ch[1], slot);
+		child_main(m, index, replacement, ch[1], slot);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -313,12 +317,14 @@ static void spawn_missing(struct master *m)
 			wait = wait == 0 || left < wait ? left : wait;
 			continue;
 		}
-		if (spawn(m, index) == -1) {
+		if (spawn(m, index, sl != NULL ? sl->starts : 0) == -1) {
 			log_warn("cannot start worker %zu; trying again in %d ms", index,
 			         BACKOFF_MAX_MS);
 			if (sl != NULL)
 				sl->not_before = now + BACKOFF_MAX_MS;
 			wait = wait == 0 || BACKOFF_MAX_MS < wait ? BACKOFF_MAX_MS : wait;
+		} else if (sl != NULL) {
+			sl->starts++;
 		}
 	}
 	ev_timer_stop(m->loop, &m->respawn_timer);
@@ -409,7 +415,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_warnx("%zu %s still running past the deadline; killing them", m->nkids,
-	          plural(m->nkids, "worker", "workers"));
+	          log_plural(m->nkids, "worker", "workers"));
 	for (size_t i = 0; i < m->nkids; i++)
 		kill(m->kids[i].pid, SIGKILL);
 }
@@ -424,14 +430,19 @@ void master_stop(struct master *m, int immediate)
 	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
 	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
 	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
-	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
+	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
+	           WORKERS(m->nkids));
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
-	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
+	struct config_env env = {
+	    .cpus = cpus_available(),
+	    .is_root = geteuid() == 0,
+	    .if_exists = listener_if_exists,
+	};
 
 	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
 }
@@ -446,12 +457,47 @@ static void give_log(const struct master *m)
 		log_warn("cannot hand %s to the workers' user", path);
 }
 
-/* user and group apply only when started as root. */
+/*
+ * user and group apply only when started as root.  Returns 0, or -1 with
+ * "FILE:LINE: unknown user 'x'" (the line of the key at fault) in err.
+ */
 static int lookup_privs(const struct config *cfg, struct privs *p, char *err, size_t len)
 {
+	char why[256];
+	int line;
+
 	if (geteuid() != 0)
-		return privs_lookup(NULL, NULL, p, err, len);
-	return privs_lookup(cfg->user, cfg->group, p, err, len);
+		return privs_lookup(NULL, NULL, p, why, sizeof(why));
+	/* The user alone first, to know which of the two keys is wrong. */
+	if (privs_lookup(cfg->user, NULL, p, why, sizeof(why)) == -1)
+		line = cfg->user_line;
+	else if (privs_lookup(cfg->user, cfg->group, p, why, sizeof(why)) == -1)
+		line = cfg->group_line;
+	else
+		return 0;
+	snprintf(err, len, "%s:%d: %s", cfg->file, line, why);
+	return -1;
+}
+
+/*
+ * Lock cfg's pid file into *pf.  Returns 0, or -1 with the reason in err:
+ * another master holds it, or it cannot be created.
+ */
+static int lock_pidfile(struct pidfile *pf, const struct config *cfg, char *err, size_t len)
+{
+	pid_t holder;
+
+	if (pidfile_lock(pf, cfg->pid_file, &holder) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		snprintf(err, len, "%s:%d: cannot lock pid file %s: %s", cfg->file,
+		         cfg->pid_file_line, cfg->pid_file, strerror(errno));
+	else if (holder > 0)
+		snprintf(err, len, "already running as pid %ld (pid file %s)", (long)holder,
+		         cfg->pid_file);
+	else
+		snprintf(err, len, "already running (pid file %s is locked)", cfg->pid_file);
+	return -1;
 }
 
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
@@ -489,12 +535,23 @@ int master_reload(struct master *m)
 	}
 	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s; reload rejected", cfg->file, err);
+		log_errorx("%s; reload rejected", err);
+		config_free(cfg);
+		goto keep;
+	}
+	/* A pid file that is not the one locked (another path, or the file
+	 * was removed): locked before anything changes, so that one held by
+	 * another master rejects the reload. */
+	struct pidfile pf = PIDFILE_NONE;
+	int new_pidfile = cfg->pid_file != NULL && !pidfile_same(&m->pidfile, cfg->pid_file);
+	if (new_pidfile && lock_pidfile(&pf, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s; reload rejected", err);
 		config_free(cfg);
 		goto keep;
 	}
 	if (master_ctl_prepare(m, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
+		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
@@ -510,11 +567,12 @@ int master_reload(struct master *m)
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
 	give_log(m);
-	if (m->cfg->pid_file != NULL &&
-	    (cfg->pid_file == NULL || strcmp(cfg->pid_file, m->cfg->pid_file) != 0))
-		pidfile_remove(m->cfg->pid_file);
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1)
-		log_warn("cannot write pid file %s", cfg->pid_file);
+	if (cfg->pid_file == NULL || new_pidfile) {
+		pidfile_release(&m->pidfile);
+		m->pidfile = pf;
+		if (new_pidfile && pidfile_write(&m->pidfile) == -1)
+			log_warn("cannot write pid file %s", cfg->pid_file);
+	}
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->gen++;
@@ -524,13 +582,15 @@ int master_reload(struct master *m)
 	m->slots = NULL;
 	m->nslots = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
-	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
+	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
+	           WORKERS(cfg->workers));
 	master_ctl_reload_accepted(m);
 	spawn_missing(m);
 	return 0;
 keep:
 	master_ctl_reload_rejected(m);
-	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
+	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
+	            WORKERS(m->cfg->workers));
 	return -1;
 }
 
@@ -547,20 +607,27 @@ int master_reopen(struct master *m)
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1};
-	char err[256];
+	struct master m = {.cfg = cfg, .path = path, .gen = 1, .pidfile = PIDFILE_NONE};
+	char err[1024];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	/* First of all, and said on standard error whatever the log target:
+	 * a second instance must not open a socket, nor write into the log of
+	 * the one that runs. */
+	if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		goto out;
+	}
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
 		goto out;
 	}
 	if (lookup_privs(cfg, &m.privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s", cfg->file, err);
+		log_errorx("%s", err);
 		goto out;
 	}
 	give_log(&m);
@@ -575,7 +642,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	m.start_time = m.loaded_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1) {
+	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
 	}
@@ -600,8 +667,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 	process_raise_nofile(m.cfg->max_connections);
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
-	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
-	           m.cfg->workers);
+	log_notice("echod %s started (pid %ld), %d %s", PACKAGE_VERSION, (long)m.pid,
+	           m.cfg->workers, WORKERS(m.cfg->workers));
 	spawn_missing(&m);
 
 	for (;;) {
@@ -629,8 +696,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 	log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
-	if (m.cfg->pid_file != NULL && m.pid != 0)
-		pidfile_remove(m.cfg->pid_file);
+	pidfile_release(&m.pidfile);
 	master_ctl_abort(&m);
 	master_ctl_exit(&m);
 	for (size_t i = 0; i < m.nls; i++)

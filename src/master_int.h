@@ -14,6 +14,7 @@
 
 #include "ev.h"
 #include "metrics.h"
+#include "pidfile.h"
 #include "privs.h"
 #include "stats.h"
 #include "textbuf.h"
@@ -33,6 +34,8 @@ struct child {
 struct slot {
 	int failures;        /* deaths before ready, in a row */
 	uint64_t not_before; /* no new start before this (ev_now ms) */
+	unsigned starts;     /* workers started in it: a replacement is numbered
+	                      * by it, so the connection ids of two never meet */
 };
 
 struct master {
@@ -45,8 +48,9 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;       /* the serving (or starting) generation; > 1 after a reload */
-	struct slot *slots; /* cfg->workers of them, for gen */
+	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
+	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
+	struct slot *slots;     /* cfg->workers of them, for gen */
 	size_t nslots;
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */

@@ -4,7 +4,7 @@
  * largest UDP payload), so nothing is ever truncated; the pages of a slot are
  * touched only as far as the datagrams reach, so small datagrams cost little
  * resident memory.  A datagram the socket cannot send at once is dropped, as
- * UDP allows (a debug line says so).
+ * UDP allows; a notice says so, at most once per LOG_RATE_MS with the count.
  */
 #include "acconfig.h"
 
@@ -24,9 +24,21 @@ struct udp_echo {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
-	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
+	char *data;            /* UDP_BATCH slots of UDP_SLOT bytes */
+	struct log_rate drops; /* datagrams dropped: the send buffer was full */
+	struct ev_timer timer; /* writes what drops held back, once due */
+	struct ev_loop *loop;  /* where timer runs, once armed */
 	struct stats_slot *stats;
 };
+
+#define DROPS_MSG "datagram dropped: the socket's send buffer is full"
+
+static void on_drops_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct udp_echo *u = ev_container_of(t, struct udp_echo, timer);
+
+	log_rate_flush(&u->drops, ev_now(loop), 0, LOG_LEVEL_NOTICE, DROPS_MSG);
+}
 
 struct udp_echo *udp_echo_new(void)
 {
@@ -39,6 +51,7 @@ struct udp_echo *udp_echo_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
+	ev_timer_init(&u->timer, on_drops_timer);
 	return u;
 }
 
@@ -46,6 +59,10 @@ void udp_echo_free(struct udp_echo *u)
 {
 	if (u == NULL)
 		return;
+	if (u->loop != NULL) {
+		log_rate_flush(&u->drops, ev_now(u->loop), 1, LOG_LEVEL_NOTICE, DROPS_MSG);
+		ev_timer_stop(u->loop, &u->timer);
+	}
 	free(u->data);
 	free(u);
 }
@@ -72,7 +89,6 @@ static void prepare(struct udp_echo *u)
 void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct udp_echo *u = arg;
-	(void)loop;
 	(void)events;
 
 	prepare(u);
@@ -106,10 +122,16 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			break;
 		}
 	}
-	if (done < n)
-		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
 	for (int i = done; i < n; i++) /* usually none */
 		unsent += u->msgs[i].msg_len;
 	stats_dgrams(u->stats, (unsigned)n, bytes, (unsigned)(done - failed), bytes - unsent,
 	             (unsigned)(n - done), (unsigned)failed);
+	if (done == n)
+		return;
+	u->loop = loop;
+	log_rate(&u->drops, ev_now(loop), (unsigned long long)(n - done), LOG_LEVEL_NOTICE,
+	         DROPS_MSG);
+	uint64_t due = log_rate_due(&u->drops), now = ev_now(loop);
+	if (due != 0 && !ev_timer_active(&u->timer))
+		ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
 }

@@ -13,6 +13,8 @@ struct udp_echo;
 /* The batch buffers one worker shares over all its UDP sockets; NULL with
  * errno ENOMEM. */
 struct udp_echo *udp_echo_new(void);
+/* Free u, after logging the drops it held back; call it before freeing the
+ * event loop that ran its sockets. */
 void udp_echo_free(struct udp_echo *u);
 
 struct stats_slot;

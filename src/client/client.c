@@ -64,8 +64,6 @@ static void client_launch(struct client *cl, struct bconn *c, uint64_t due)
 	c->state = BCONN_CONNECTING;
 	cl->active++;
 	rep->conns_active = (uint64_t)cl->active;
-	if (rep->conns_active > rep->conns_peak)
-		rep->conns_peak = rep->conns_active;
 	cl->ops->start(c);
 }
 

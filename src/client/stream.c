@@ -203,7 +203,7 @@ static void stream_connected(struct bconn_run *run, struct bconn *c, uint64_t no
 {
 	c->state = BCONN_RUNNING;
 	c->progress_ns = now;
-	run->rep->conns_opened++;
+	bconn_opened(c);
 	stream_fill(run, c, now);
 	(void)stream_flush(run, c);
 }

@@ -769,7 +769,7 @@ static void test_reopen(void **state)
 	snprintf(rotated, sizeof(rotated), "%s.1", log);
 	struct h_opts opts = {.no_wait = 1};
 	h_echod_launch(e, &opts);
-	assert_true(h_file_wait(log, "workers serve", 1, 10000));
+	assert_true(h_file_wait(log, " worker serves", 1, 10000));
 	assert_int_equal(rename(log, rotated), 0);
 	ctl(&r, e, "reopen", NULL);
 	assert_int_equal(r.status, 0);
@@ -851,7 +851,7 @@ static void test_workers_hold_no_master_sockets(void **state)
 	/* New workers, forked while both are connected. */
 	h_echod_rewrite(e, "workers = 3;\n" CONFIG_HEAD LISTEN_TCP_UDP);
 	kill(e->pid, SIGHUP);
-	assert_true(h_log_wait(e, "3 workers of generation 2 serve", 1, 5000));
+	assert_true(h_log_wait(e, "generation 2 serves with 3 workers", 1, 5000));
 	unsigned long minode = tcp_listen_inode(mport), cinode = unix_inode(path);
 	assert_true(minode != 0);
 	assert_true(cinode != 0);

@@ -301,6 +301,9 @@ static const char *listen_rest(const char *leaf, const char *value)
 {
 	if (strcmp(leaf, "path") == 0)
 		return "";
+	/* The socket file's keys go with a path only. */
+	if (strcmp(leaf, "mode") == 0 || strcmp(leaf, "owner") == 0 || strcmp(leaf, "group") == 0)
+		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "protocol") == 0 && strcmp(value, "\"unix\"") == 0)
 		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "address") == 0)
@@ -466,8 +469,8 @@ static void test_table_choices(void **state)
  */
 static void test_table_strings(void **state)
 {
-	static const char *const probes[] = {"",    "x",      "/tmp/x", "127.0.0.1",     "::1",
-	                                     "a b", "syslog", "/",      "127.0.0.1:9707"};
+	static const char *const probes[] = {"",       "x", "/tmp/x", "127.0.0.1",     "::1", "a b",
+	                                     "syslog", "/", "0640",   "127.0.0.1:9707"};
 	char value[64], msg[256];
 	const struct config_key *k;
 	const char *why;
@@ -530,6 +533,36 @@ static void test_string_checks(void **state)
 	    {"listen.path", "\"echod.sock\"", "listen.path: \"echod.sock\": not an absolute path"},
 	    {"listen.address", "\"::\"", NULL},
 	    {"listen.address", "\"0.0.0.0\"", NULL},
+	    /* Link-local: with its interface, and only link-local with one. */
+	    {"listen.address", "\"fe80::1%eth0\"", NULL},
+	    {"listen.address", "\"FE80::a:b%2\"", NULL},
+	    {"listen.address", "\"febf::1%lo\"", NULL},
+	    {"listen.address", "\"fe80::1\"",
+	     "listen.address: \"fe80::1\": a link-local address needs its interface"},
+	    {"listen.address", "\"fe80::1%\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%a/b\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%abcdefghijklmnop\"",
+	     "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fec0::1%eth0\"",
+	     "only a link-local address (fe80::/10) takes a %scope"},
+	    {"listen.address", "\"::1%lo\"", "only a link-local address"},
+	    {"listen.address", "\"127.0.0.1%lo\"", "an IPv4 address takes no %scope"},
+	    {"listen.address", "\"%eth0\"", "not a numeric IPv4 or IPv6 address"},
+	    /* Octal, up to 0777. */
+	    {"listen.mode", "\"0666\"", NULL},
+	    {"listen.mode", "\"600\"", NULL},
+	    {"listen.mode", "\"0\"", NULL},
+	    {"listen.mode", "\"0777\"", NULL},
+	    {"listen.mode", "\"1777\"", "listen.mode: \"1777\": above 0777"},
+	    {"listen.mode", "\"0668\"", "not an octal mode such as \"0660\""},
+	    {"listen.mode", "\"rw-rw-rw-\"", "not an octal mode"},
+	    {"listen.mode", "\"00660\"", "not an octal mode"},
+	    {"listen.mode", "\"-660\"", "not an octal mode"},
+	    {"listen.owner", "\"_echod\"", NULL},
+	    {"listen.owner", "\"0\"", NULL},
+	    {"listen.owner", "\"\"", "listen.owner: \"\": must not be empty"},
+	    {"listen.group", "\"staff\"", NULL},
+	    {"listen.group", "\"\"", "listen.group: \"\": must not be empty"},
 	    {"metrics.listen", "\"127.0.0.1:9707\"", NULL},
 	    {"metrics.listen", "\"[::1]:0\"", NULL},
 	    {"metrics.listen", "\"unix:/run/echod/metrics.sock\"", NULL},
@@ -863,6 +896,85 @@ static void test_listen_values(void **state)
 	             "protocol \"tcp\" does not go with path");
 	expect_error(state, "listen = (\n { protocol = \"unix\"; }\n);\n", 2,
 	             "protocol \"unix\" needs a path");
+}
+
+/* A Unix socket file's mode, owner and group: stored as given, "0660" by
+ * default, and refused on an entry without a path. */
+static void test_listen_unix_file(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { path = \"/run/a.sock\"; },\n"
+	                     "  { path = \"/run/b.sock\"; mode = \"0666\"; owner = \"nobody\";\n"
+	                     "    group = \"1000\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].mode, "0660");
+	assert_null(cfg->listen[0].owner);
+	assert_null(cfg->listen[0].group);
+	assert_string_equal(cfg->listen[1].mode, "0666");
+	assert_string_equal(cfg->listen[1].owner, "nobody");
+	assert_string_equal(cfg->listen[1].group, "1000");
+	config_free(cfg);
+
+	expect_error(
+	    state, "listen = (\n { address = \"127.0.0.1\"; port = 7;\n   mode = \"0666\"; }\n);\n",
+	    3, "listen: mode applies to a Unix socket (path) only");
+	expect_errors(state,
+	              "listen = (\n { address = \"::1\"; port = 7; protocol = \"udp\";\n"
+	              "   owner = \"a\";\n   group = \"b\"; }\n);\n",
+	              2, 4, "listen: group applies to a Unix socket (path) only");
+}
+
+static int fake_if_exists(const char *scope)
+{
+	return strcmp(scope, "eth0") == 0 || strcmp(scope, "2") == 0;
+}
+
+/* The interface of a link-local address must exist (config_env.if_exists,
+ * pinned here); one address on two interfaces is two listeners. */
+static void test_listen_link_local(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cfg;
+
+	f->env.if_exists = fake_if_exists;
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%2\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; protocol = \"udp\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].address, "fe80::1%eth0");
+	config_free(cfg);
+	expect_error(state,
+	             "workers = 1;\nlisten = ( { address = \"fe80::1%eth9\"; port = 7; } );\n", 2,
+	             "listen: address \"fe80::1%eth9\": no network interface \"eth9\"");
+	expect_error(state,
+	             "listen = (\n"
+	             "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	             "  { address = \"fe80:0::1%eth0\"; port = 7; }\n"
+	             ");\n",
+	             3, "listen: tcp [fe80:0::1%eth0]:7 is already at line 2");
+	/* Without a way to look, nothing is refused for the interface. */
+	f->env.if_exists = NULL;
+	config_free(load_ok(state, "listen = ( { address = \"fe80::1%eth9\"; port = 7; } );\n"));
+}
+
+/* The lines of the keys that are only checked at run time, for their
+ * FILE:LINE messages then (an unknown user, a pid file that is locked). */
+static void test_key_lines(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "workers = 1;\nuser = \"a\";\n\ngroup = \"b\";\n"
+	                     "pid_file = \"/run/p.pid\";\n" LISTEN1);
+	assert_int_equal(cfg->user_line, 2);
+	assert_int_equal(cfg->group_line, 4);
+	assert_int_equal(cfg->pid_file_line, 5);
+	config_free(cfg);
+	cfg = load_ok(state, LISTEN1);
+	assert_int_equal(cfg->user_line, 0);
+	config_free(cfg);
 }
 
 static void test_listen_duplicate(void **state)
@@ -1368,6 +1480,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_unix_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_link_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_duplicate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),

@@ -38,7 +38,9 @@ static const char full_text[] = "workers = 7;\n"
                                 "listen = (\n"
                                 "  { address = \"127.0.0.1\"; port = 7; },\n"
                                 "  { address = \"::1\"; port = 0; protocol = \"udp\"; },\n"
-                                "  { path = \"/run/e.sock\"; }\n"
+                                "  { address = \"fe80::1%lo\"; port = 7; },\n"
+                                "  { path = \"/run/e.sock\"; mode = \"0600\"; owner = \"nobody\";\n"
+                                "    group = \"nogroup\"; }\n"
                                 ");\n";
 
 static struct config *load_full(void)
@@ -85,6 +87,11 @@ static void assert_same(const struct config *a, const struct config *b)
 {
 	assert_string_equal(a->file, b->file);
 	assert_int_equal(a->workers_auto, b->workers_auto);
+	/* The lines of the keys checked at run time, for FILE:LINE then. */
+	assert_int_equal(a->user_line, b->user_line);
+	assert_int_equal(a->group_line, b->group_line);
+	assert_int_equal(a->pid_file_line, b->pid_file_line);
+	assert_true(a->user_line == 3 && a->group_line == 4 && a->pid_file_line == 5);
 	assert_int_equal(a->nlisten, b->nlisten);
 	for (size_t i = 0; i < config_nkeys; i++) {
 		const struct config_key *k = &config_keys[i];
@@ -305,7 +312,7 @@ static void test_child(void **state)
 	struct config *cfg = config_child_load_with(&r, "x.conf", &env, 5000, &errs);
 	assert_non_null(cfg);
 	assert_int_equal(cfg->workers, 7);
-	assert_int_equal(cfg->nlisten, 3);
+	assert_int_equal(cfg->nlisten, 4);
 	config_free(cfg);
 
 	r.load = read_crash;
