@@ -99,12 +99,11 @@ void report_progress(struct report *r, uint64_t now_ns)
 
 	if (secs <= 0)
 		return;
-	fprintf(stderr,
-	        "\r\033[K[%5.1fs] %.0f msg/s  %.2f MB/s  %s %llu  errors %llu  p99 %.1f us",
+	fprintf(stderr, "\r\033[K[%5.1fs] %.0f msg/s  %.2f MB/s  %s %llu  errors %llu  p99 %.1f us",
 	        (double)(now_ns - r->start_ns) / 1e9, (double)r->tick_messages / secs,
 	        (double)r->tick_bytes / secs / 1e6, r->opts->udp ? "flows" : "conns",
-	        (unsigned long long)r->conns_active,
-	        (unsigned long long)r->errors, (double)hist_percentile(&r->tick_lat, 99.0) / 1e3);
+	        (unsigned long long)r->conns_active, (unsigned long long)r->errors,
+	        (double)hist_percentile(&r->tick_lat, 99.0) / 1e3);
 	if (r->dgrams_lost != 0)
 		fprintf(stderr, "  lost %llu", (unsigned long long)r->dgrams_lost);
 	fflush(stderr);
