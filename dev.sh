@@ -13,7 +13,7 @@ top=$(pwd)
 
 # Debian packages the builds, the tests and the lint need.  clang comes
 # without its sanitizer runtime (only recommended), hence libclang-rt-dev.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc python3
 	clang libclang-rt-dev clang-tidy clang-format cppcheck"
 
 install_deps() {

@@ -23,6 +23,7 @@ enum chan_type {
 	CHAN_REOPEN,    /* M->W: reopen the log file */
 	CHAN_STATS_REQ, /* M->W: send CHAN_STATS */
 	CHAN_STATS,     /* W->M: payload struct chan_stats */
+	CHAN_DRAIN,     /* M->W: draining before a stop: fail balancers' checks */
 };
 
 struct chan_hdr {

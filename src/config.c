@@ -234,6 +234,9 @@ const struct config_key config_keys[] = {
 	{.name = "max_pending", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_SIZE,
 	 .offset = CFG(max_pending), .min = 4096, .max = 1 << 30, .def = "1048576",
 	 .help = "bytes not yet echoed, per connection, before echod stops reading"},
+	{.name = "drain_delay", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(drain_delay), .min = 0, .max = 3600, .def = "0",
+	 .help = "seconds a graceful stop reports draining but keeps serving first"},
 	{.name = "log", .type = CONFIG_KEY_GROUP, .help = "where and what to log"},
 	{.name = "log.target", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",
@@ -271,6 +274,16 @@ const struct config_key config_keys[] = {
 	{.name = "listen.group", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(group), .check = check_name,
 	 .help = "group (name or number) of the Unix socket file"},
+	/* The group's presence is stored: 1 when the entry has one. */
+	{.name = "listen.proxy_protocol", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
+	 .offset = LST(proxy), .min = 0, .max = 1,
+	 .help = "expect a PROXY protocol header from the sources in from"},
+	{.name = "listen.proxy_protocol.from", .type = CONFIG_KEY_CIDRS,
+	 .store = CONFIG_STORE_CIDRS, .offset = LST(proxy_from),
+	 .help = "addresses or prefixes of the proxies that may send a header; required"},
+	{.name = "listen.proxy_protocol.timeout", .type = CONFIG_KEY_INT,
+	 .store = CONFIG_STORE_INT, .offset = LST(proxy_timeout), .min = 1, .max = 3600,
+	 .def = "3", .help = "seconds a connection may take to send its whole header"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -421,6 +434,7 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 		*(char **)(void *)field = copy;
 		break;
 	case CONFIG_STORE_NONE:
+	case CONFIG_STORE_CIDRS: /* set_cidrs() */
 		break;
 	}
 }
@@ -453,6 +467,47 @@ static void set_choice(struct build *b, const struct config_key *k, const struct
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
 		                        i > 0 ? ", " : "", c);
 	build_error(b, v, "%s: \"%s\" is not one of %s", k->name, v->s, list);
+}
+
+/*
+ * An array of prefixes.  Empty is an error, not "nobody": a list meant to
+ * name who is trusted must say it (an empty proxy_protocol.from would
+ * otherwise be read as "anyone" by someone, some day).
+ */
+static void set_cidrs(struct build *b, const struct config_key *k, const struct config_value *v,
+                      void *base)
+{
+	struct cidr_list *l = (struct cidr_list *)(void *)((char *)base + k->offset);
+	const char *why;
+
+	if (v->type != CONFIG_VALUE_LIST) {
+		build_error(b, v, "%s: expected an array of addresses or prefixes, got %s", k->name,
+		            value_type_name(v->type));
+		return;
+	}
+	if (v->nchild == 0) {
+		build_error(b, v, "%s: empty; name at least one address or prefix", k->name);
+		return;
+	}
+	free(l->v);
+	l->n = 0;
+	if ((l->v = calloc(v->nchild, sizeof(*l->v))) == NULL) {
+		build_error(b, NULL, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < v->nchild; i++) {
+		const struct config_value *e = &v->child[i];
+		if (e->type != CONFIG_VALUE_STRING) {
+			build_error(b, e, "%s: expected a string, got %s", k->name,
+			            value_type_name(e->type));
+			continue;
+		}
+		if (cidr_parse(e->s, &l->v[l->n], &why) == -1) {
+			build_error(b, e, "%s: \"%s\": %s", k->name, e->s, why);
+			continue;
+		}
+		l->n++;
+	}
 }
 
 /* Check the scalar `v` against key `k` and store it into `base`. */
@@ -494,6 +549,9 @@ static void set_value(struct build *b, const struct config_key *k, const struct 
 		} else {
 			store(b, k, base, 0, v->s);
 		}
+		break;
+	case CONFIG_KEY_CIDRS:
+		set_cidrs(b, k, v, base);
 		break;
 	case CONFIG_KEY_GROUP:
 	case CONFIG_KEY_LIST:
@@ -550,6 +608,7 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 static void check_listen(struct build *b, const struct config_value *entry, struct listen_conf *l)
 {
 	const struct config_value *proto = child_find(entry, "protocol");
+	const struct config_value *pp = child_find(entry, "proxy_protocol");
 	int has_addr = child_find(entry, "address") != NULL;
 	int has_port = child_find(entry, "port") != NULL;
 
@@ -562,7 +621,18 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 			build_error(b, proto, "listen: protocol \"%s\" does not go with path",
 			            proto->s);
 		l->proto = LISTEN_UNIX;
+		if (pp != NULL)
+			build_error(b, pp,
+			            "listen: proxy_protocol needs a TCP or UDP entry (from "
+			            "matches IP sources)");
 		return;
+	}
+	if (pp != NULL && pp->type == CONFIG_VALUE_GROUP) {
+		l->proxy = 1;
+		if (child_find(pp, "from") == NULL)
+			build_error(b, pp,
+			            "listen: proxy_protocol needs from: a header accepted from "
+			            "anyone lets anyone claim any address");
 	}
 	if (l->proto == LISTEN_UNIX) {
 		build_error(b, entry, "listen: protocol \"unix\" needs a path");
@@ -737,6 +807,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 		l = &cfg->listen[cfg->nlisten++];
 		l->line = e->line;
 		apply_defaults(b, "listen", l);
+		apply_defaults(b, "listen.proxy_protocol", l);
 		walk_group(b, e, "listen", l);
 		check_listen(b, e, l);
 	}
@@ -833,6 +904,7 @@ void config_free(struct config *cfg)
 		free(cfg->listen[i].mode);
 		free(cfg->listen[i].owner);
 		free(cfg->listen[i].group);
+		free(cfg->listen[i].proxy_from.v);
 	}
 	free(cfg->listen);
 	free(cfg->file);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/un.h>
 
+#include "cidr.h"
+
 enum listen_proto {
 	LISTEN_TCP,
 	LISTEN_UDP,
@@ -29,6 +31,11 @@ struct listen_conf {
 	char *owner;   /* UNIX: user (name or number) owning the file; NULL: the master's */
 	char *group;   /* UNIX: its group (name or number); NULL: the master's */
 	int line;      /* where it was configured, for messages */
+	/* proxy_protocol: sources in proxy_from must start with a PROXY
+	 * header, within proxy_timeout seconds; others are refused. */
+	int proxy;                   /* 1 if the entry has proxy_protocol */
+	struct cidr_list proxy_from; /* non-empty when proxy is set */
+	int proxy_timeout;
 };
 
 struct config {
@@ -43,6 +50,7 @@ struct config {
 	int idle_timeout;     /* seconds, 0 = never */
 	int shutdown_timeout; /* seconds */
 	size_t max_pending;   /* bytes per connection */
+	int drain_delay;      /* seconds a graceful stop keeps serving, "draining" */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
 	struct listen_conf *listen;
@@ -168,6 +176,7 @@ enum config_key_type {
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
 	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
 	CONFIG_KEY_LIST,     /* a list of such groups */
+	CONFIG_KEY_CIDRS,    /* a non-empty array of prefixes (cidr_parse) */
 };
 
 /* Where the value goes, at offset in struct config or struct listen_conf. */
@@ -177,6 +186,7 @@ enum config_key_store {
 	CONFIG_STORE_SIZE,   /* size_t */
 	CONFIG_STORE_STRING, /* char *, a copy */
 	CONFIG_STORE_INDEX,  /* int: the index of the choice */
+	CONFIG_STORE_CIDRS,  /* struct cidr_list, owned */
 };
 
 /* One row of the key table: the single description of a key. */

@@ -10,8 +10,10 @@
  *   u32 nerrors, then per error: str file, u32 line, str msg
  *
  * A key is an u32 (int, index), an u64 (size) or a str: u32 length, then the
- * bytes, no NUL; length 0xffffffff is NULL.
+ * bytes, no NUL; length 0xffffffff is NULL; a prefix list is an u32 count,
+ * then per prefix u32 family, u32 length and 16 address bytes.
  */
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -108,6 +110,16 @@ static void put_key(struct wbuf *w, const struct config_key *k, const void *base
 	case CONFIG_STORE_STRING:
 		put_str(w, *(char *const *)(const void *)field);
 		break;
+	case CONFIG_STORE_CIDRS: {
+		const struct cidr_list *l = (const void *)field;
+		put_u32(w, (uint32_t)l->n);
+		for (size_t i = 0; i < l->n; i++) {
+			put_u32(w, (uint32_t)l->v[i].family);
+			put_u32(w, l->v[i].prefix);
+			put(w, l->v[i].addr, sizeof(l->v[i].addr));
+		}
+		break;
+	}
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -244,6 +256,38 @@ static size_t nchoices(const struct config_key *k)
 	return n;
 }
 
+/* A prefix list, held to what cidr_parse() gives: a known family, a length
+ * it allows, no bit set past it. */
+static void get_cidrs(struct rbuf *r, struct cidr_list *l)
+{
+	uint32_t n = get_u32(r);
+
+	l->v = NULL;
+	l->n = 0;
+	if (r->bad || n == 0)
+		return;
+	if (n > (r->len - r->off) / 24 || (l->v = calloc(n, sizeof(*l->v))) == NULL) {
+		r->bad = 1;
+		return;
+	}
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct cidr *c = &l->v[l->n++];
+		uint32_t family = get_u32(r), len = get_u32(r);
+		const unsigned char *a = take(r, sizeof(c->addr));
+		unsigned max = family == AF_INET ? 32 : 128;
+		if (a == NULL || (family != AF_INET && family != AF_INET6) || len > max) {
+			r->bad = 1;
+			break;
+		}
+		c->family = (int)family;
+		c->prefix = len;
+		memcpy(c->addr, a, sizeof(c->addr));
+		for (unsigned bit = len; bit < 128; bit++)
+			if (c->addr[bit / 8] & (0x80u >> (bit % 8)))
+				r->bad = 1;
+	}
+}
+
 /* Read key k into base and check it as config.c would have. */
 static void get_key(struct rbuf *r, const struct config_key *k, void *base)
 {
@@ -278,6 +322,9 @@ static void get_key(struct rbuf *r, const struct config_key *k, void *base)
 			r->bad |= !is_choice(k, s, &index);
 		else if (k->check != NULL)
 			r->bad |= k->check(s) != NULL;
+		break;
+	case CONFIG_STORE_CIDRS:
+		get_cidrs(r, (struct cidr_list *)(void *)field);
 		break;
 	case CONFIG_STORE_NONE:
 		break;
@@ -323,6 +370,12 @@ static struct config *get_config(struct rbuf *r)
 		l->line = (int)get_u32(r);
 		get_keys(r, l, 1);
 		if (l->proto == LISTEN_UNIX ? l->path == NULL : l->address == NULL)
+			r->bad = 1;
+		/* proxy_protocol: only on TCP and UDP, and never trusting nobody
+		 * (or, read the other way, everybody). */
+		if (l->proxy && (l->proto == LISTEN_UNIX || l->proxy_from.n == 0))
+			r->bad = 1;
+		if (!l->proxy && l->proxy_from.n != 0)
 			r->bad = 1;
 	}
 	if (r->bad) {

@@ -292,8 +292,9 @@ static void on_control(void *arg, struct control_client *c, enum control_cmd cmd
 		status(m, c, json);
 		break;
 	case CONTROL_RELOAD:
-		if (m->stopping) {
-			control_done(c, 0, "the master is stopping; no reload");
+		if (m->stopping || m->draining) {
+			control_done(c, 0, "the master is %s; no reload",
+			             m->draining ? "draining before a stop" : "stopping");
 			break;
 		}
 		log_set_tap(on_tap, m);
@@ -309,9 +310,12 @@ static void on_control(void *arg, struct control_client *c, enum control_cmd cmd
 			             m->gen);
 		break;
 	case CONTROL_STOP:
+		control_wait(c, CONTROL_WAIT_EXIT);
+		master_stop_requested(m, 1); /* as TERM: drain_delay first, if set */
+		break;
 	case CONTROL_QUIT:
 		control_wait(c, CONTROL_WAIT_EXIT);
-		master_stop(m, cmd == CONTROL_QUIT);
+		master_stop(m, 1);
 		break;
 	case CONTROL_REOPEN:
 		if (master_reopen(m) == 0)

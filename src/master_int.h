@@ -55,13 +55,14 @@ struct master {
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */
 	int served;    /* some generation has served: /healthz can say 200 */
-	int draining;  /* set while connections are drained away before a stop
-	                * (drain_delay): /healthz says 503 first */
+	int draining;  /* a graceful stop waits drain_delay, serving meanwhile;
+	                * /healthz says 503 "draining" */
 	pid_t pid;
 	sigset_t wait_mask;
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
+	struct ev_timer drain_timer;
 
 	/* Observability (master_ctl.c). */
 	struct stats_pool *pool;
@@ -83,11 +84,14 @@ struct master {
 	struct textbuf tap; /* errors logged while a control client's reload ran */
 };
 
-/* From master.c, for the control socket: the same as HUP, TERM/QUIT, USR1.
+/* From master.c, for the control socket: the same as HUP, TERM, QUIT, USR1.
  * master_reload() returns 0 if the reload was accepted (its generation is
  * starting), -1 if it was rejected. */
 int master_reload(struct master *m);
 void master_stop(struct master *m, int immediate);
+/* What `stops` TERMs or INTs in a row ask for: with drain_delay, the first
+ * one drains before the graceful stop. */
+void master_stop_requested(struct master *m, int stops);
 int master_reopen(struct master *m);
 
 /* ---- master_ctl.c ---- */

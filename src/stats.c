@@ -28,26 +28,24 @@ const char *const stats_close_names[STATS_CLOSE_COUNT] = {
 const char *const stats_reject_names[STATS_REJECT_COUNT] = {
     [STATS_REJECT_MAX_CONNECTIONS] = "max_connections",
     [STATS_REJECT_ERROR] = "error",
+    [STATS_REJECT_PROXY] = "proxy",
 };
 
 const char *const stats_drop_names[STATS_DROP_COUNT] = {
     [STATS_DROP_BUFFER] = "buffer_full",
     [STATS_DROP_ERROR] = "error",
+    [STATS_DROP_PROXY] = "proxy",
 };
 
-void stats_dgrams(struct stats_slot *s, unsigned n, uint64_t bytes, unsigned sent,
-                  uint64_t sent_bytes, unsigned full, unsigned failed)
+void stats_dgrams_out(struct stats_slot *s, unsigned sent, uint64_t bytes, unsigned full,
+                      unsigned failed)
 {
 	if (s == NULL)
 		return;
-	stats_add(&s->c.dgrams_in, n);
-	stats_add(&s->c.bytes_in, bytes);
 	stats_add(&s->c.dgrams_out, sent);
-	stats_add(&s->c.bytes_out, sent_bytes);
-	if (full > 0)
-		stats_add(&s->c.dropped[STATS_DROP_BUFFER], full);
-	if (failed > 0)
-		stats_add(&s->c.dropped[STATS_DROP_ERROR], failed);
+	stats_add(&s->c.bytes_out, bytes);
+	stats_dropped(s, STATS_DROP_BUFFER, full);
+	stats_dropped(s, STATS_DROP_ERROR, failed);
 }
 
 enum stats_close stats_close_reason(const char *reason)

@@ -34,6 +34,7 @@ enum stats_close {
 enum stats_reject {
 	STATS_REJECT_MAX_CONNECTIONS, /* the worker holds max_connections */
 	STATS_REJECT_ERROR,           /* no memory, or a descriptor the backend cannot watch */
+	STATS_REJECT_PROXY,           /* proxy_protocol: the peer is not in proxy_protocol.from */
 	STATS_REJECT_COUNT,
 };
 
@@ -41,6 +42,7 @@ enum stats_reject {
 enum stats_drop {
 	STATS_DROP_BUFFER, /* the socket's send buffer was full */
 	STATS_DROP_ERROR,  /* sendmmsg refused it (an ICMP error, say) */
+	STATS_DROP_PROXY,  /* proxy_protocol: no valid header, or a source not allowed */
 	STATS_DROP_COUNT,
 };
 
@@ -112,11 +114,26 @@ static inline void stats_rejected(struct stats_slot *s, enum stats_reject why)
 		stats_add(&s->c.rejected[why], 1);
 }
 
-/* A datagram batch: n received with `bytes` of payload, `sent` of them
- * echoed with `sent_bytes`, `full` dropped for a full send buffer and
- * `failed` refused by sendmmsg. */
-void stats_dgrams(struct stats_slot *s, unsigned n, uint64_t bytes, unsigned sent,
-                  uint64_t sent_bytes, unsigned full, unsigned failed);
+/* A batch of n datagrams received, `bytes` in all. */
+static inline void stats_dgrams_in(struct stats_slot *s, unsigned n, uint64_t bytes)
+{
+	if (s != NULL) {
+		stats_add(&s->c.dgrams_in, n);
+		stats_add(&s->c.bytes_in, bytes);
+	}
+}
+
+/* Datagrams not echoed for `why`. */
+static inline void stats_dropped(struct stats_slot *s, enum stats_drop why, unsigned n)
+{
+	if (s != NULL && n > 0)
+		stats_add(&s->c.dropped[why], n);
+}
+
+/* A batch sent back: `sent` datagrams echoed with `bytes`, `full` dropped
+ * for a full send buffer and `failed` refused by sendmmsg. */
+void stats_dgrams_out(struct stats_slot *s, unsigned sent, uint64_t bytes, unsigned full,
+                      unsigned failed);
 
 /* A connection closed after `ms`; `reason` is what conn_close() was given. */
 void stats_conn_closed(struct stats_slot *s, const char *reason, uint64_t ms);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "stats.h"
 #include "udp.h"
 
@@ -28,8 +29,19 @@ struct udp_echo {
 	struct log_rate drops; /* datagrams dropped: the send buffer was full */
 	struct ev_timer timer; /* writes what drops held back, once due */
 	struct ev_loop *loop;  /* where timer runs, once armed */
+	uint64_t dropped;      /* proxy_protocol: datagrams refused */
 	struct stats_slot *stats;
 };
+
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s)
+{
+	u->stats = s;
+}
+
+uint64_t udp_echo_dropped(const struct udp_echo *u)
+{
+	return u->dropped;
+}
 
 #define DROPS_MSG "datagram dropped: the socket's send buffer is full"
 
@@ -67,11 +79,6 @@ void udp_echo_free(struct udp_echo *u)
 	free(u);
 }
 
-void udp_echo_count(struct udp_echo *u, struct stats_slot *s)
-{
-	u->stats = s;
-}
-
 static void prepare(struct udp_echo *u)
 {
 	for (int i = 0; i < UDP_BATCH; i++) {
@@ -86,25 +93,30 @@ static void prepare(struct udp_echo *u)
 	}
 }
 
-void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+/* Receive a batch; returns how many datagrams, 0 if none. */
+static int receive(struct udp_echo *u, int fd)
 {
-	struct udp_echo *u = arg;
-	(void)events;
-
 	prepare(u);
 	int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp recvmmsg: %s", strerror(errno));
-		return;
+		return 0;
 	}
-	uint64_t bytes = 0, unsent = 0;
+	uint64_t bytes = 0;
 	for (int i = 0; i < n; i++) {
 		u->iov[i].iov_len = u->msgs[i].msg_len;
 		bytes += u->msgs[i].msg_len;
 	}
+	stats_dgrams_in(u->stats, (unsigned)n, bytes);
+	return n;
+}
 
+/* Send the first n prepared datagrams back. */
+static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
+{
 	int done = 0, failed = 0;
+	uint64_t unsent = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
 		if (r > 0) {
@@ -115,17 +127,20 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			/* An error for one datagram (an unreachable peer reported
 			 * by ICMP, say) must not drop the rest of the batch. */
 			log_debug("udp sendmmsg: %s", strerror(errno));
-			unsent += u->msgs[done].msg_len;
+			unsent += u->iov[done].iov_len;
 			failed++;
 			done++;
 		} else {
 			break;
 		}
 	}
-	for (int i = done; i < n; i++) /* usually none */
-		unsent += u->msgs[i].msg_len;
-	stats_dgrams(u->stats, (unsigned)n, bytes, (unsigned)(done - failed), bytes - unsent,
-	             (unsigned)(n - done), (unsigned)failed);
+	if (u->stats != NULL) {
+		uint64_t bytes = 0;
+		for (int i = 0; i < done; i++)
+			bytes += u->iov[i].iov_len;
+		stats_dgrams_out(u->stats, (unsigned)(done - failed), bytes - unsent,
+		                 (unsigned)(n - done), (unsigned)failed);
+	}
 	if (done == n)
 		return;
 	u->loop = loop;
@@ -134,4 +149,57 @@ void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	uint64_t due = log_rate_due(&u->drops), now = ev_now(loop);
 	if (due != 0 && !ev_timer_active(&u->timer))
 		ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
+}
+
+void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_echo *u = arg;
+	(void)events;
+
+	int n = receive(u, fd);
+	if (n > 0)
+		send_back(loop, u, fd, n);
+}
+
+/*
+ * Strip each datagram's header in place (the iovec starts past it) and pack
+ * the ones to answer at the front of the batch; each message keeps its own
+ * iovec and peer, so moving the headers moves nothing else.
+ */
+void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_proxy *up = arg;
+	struct udp_echo *u = up->u;
+	struct proxy_hdr h;
+	int kept = 0, debug = log_enabled(LOG_LEVEL_DEBUG);
+	(void)events;
+
+	int n = receive(u, fd);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &u->msgs[i].msg_hdr;
+		struct iovec *iov = m->msg_iov;
+		long rc = -1;
+		if (cidr_list_match(up->from, (const struct sockaddr *)m->msg_name))
+			rc = proxy_parse(iov->iov_base, iov->iov_len, PROXY_DGRAM, &h, NULL);
+		if (rc < 0) {
+			u->dropped++;
+			continue;
+		}
+		if (debug && !h.local) {
+			char client[PROXY_ADDR_STRLEN];
+			log_debug("udp: datagram of %zu bytes, PROXY v2 header, client %s",
+			          iov->iov_len - (size_t)rc,
+			          proxy_addr_format(&h.src, client, sizeof(client)));
+		}
+		iov->iov_base = (char *)iov->iov_base + rc;
+		iov->iov_len -= (size_t)rc;
+		u->msgs[kept++] = u->msgs[i];
+	}
+	stats_dropped(u->stats, STATS_DROP_PROXY, (unsigned)(n - kept));
+	if (kept < n)
+		log_debug("udp: %d datagrams dropped: no valid PROXY header or source not in "
+		          "proxy_protocol.from (%llu in all)",
+		          n - kept, (unsigned long long)u->dropped);
+	if (kept > 0)
+		send_back(loop, u, fd, kept);
 }

@@ -19,6 +19,7 @@
 
 #include "buffer.h"
 #include "channel.h"
+#include "cidr.h"
 #include "config.h"
 #include "conn.h"
 #include "ev.h"
@@ -26,6 +27,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
+#include "proxy.h"
 #include "signals.h"
 #include "stats.h"
 #include "udp.h"
@@ -39,6 +41,16 @@
 /* How long accepting pauses when descriptors or memory run out. */
 #define ACCEPT_PAUSE_MS 100
 
+struct worker;
+
+/* What the callback of one listener needs: its worker and its entry. */
+struct worker_lsn {
+	struct worker *w;
+	const struct listen_conf *lc;
+	struct udp_proxy udp; /* UDP with proxy_protocol */
+	unsigned stats_id;    /* its accepted connections' counter (stats.h) */
+};
+
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
 	const struct config *cfg;
@@ -47,8 +59,8 @@ struct worker {
 	struct udp_echo *udp; /* shared UDP batch buffers, or NULL */
 	uint64_t deadline;    /* when retiring: cut what is left */
 	int *accept_fds;      /* stream listeners served */
-	unsigned *accept_ids; /* their listeners' stats ids */
 	size_t naccept_fds;
+	struct worker_lsn *lsn; /* one per listener */
 	struct ev_timer accept_timer;
 	/* Connections refused or shed, each reason logged at most once per
 	 * LOG_RATE_MS with its count (log.h); rate_timer writes what they
@@ -184,21 +196,27 @@ static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss
 	log_debug("connection %s accepted from %s port %d", id, host, port);
 }
 
-/* The stats id of the listener that listening socket lfd belongs to: a
- * look-up per readiness event, not per connection, over a handful. */
-static unsigned listener_id(const struct worker *w, int lfd)
+/* A stream listener with proxy_protocol: refuse peers outside from, and
+ * have the others send their header first.  Returns 0, or -1 when fd was
+ * closed. */
+static int proxy_accept(const struct listen_conf *lc, int fd, const struct sockaddr_storage *ss)
 {
-	for (size_t i = 0; i < w->naccept_fds; i++)
-		if (w->accept_fds[i] == lfd)
-			return w->accept_ids[i];
-	return STATS_MAX_LISTENERS - 1;
+	if (!cidr_list_match(&lc->proxy_from, (const struct sockaddr *)ss)) {
+		char peer[PROXY_ADDR_STRLEN];
+		log_debug("connection from %s refused: not in proxy_protocol.from",
+		          proxy_addr_format(ss, peer, sizeof(peer)));
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_lsn *lsn = arg;
+	struct worker *w = lsn->w;
+	const struct listen_conf *lc = lsn->lc;
 	int max = w->cfg->max_connections;
-	unsigned id = listener_id(w, lfd);
 	(void)loop;
 	(void)events;
 
@@ -206,7 +224,8 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
-		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,
+		int peer = debug || lc->proxy;
+		int fd = accept4(lfd, peer ? (struct sockaddr *)&ss : NULL, peer ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -231,7 +250,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			}
 		}
 		w->accepted++;
-		stats_accepted(w->conns.stats, id);
+		stats_accepted(w->conns.stats, lsn->stats_id);
 		if (w->conns.nconns >= (size_t)max) {
 			if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
 			             "connection refused: max_connections (%d) reached", max) == 0)
@@ -244,7 +263,17 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
 			continue;
 		}
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1) {
+			stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
+			continue;
+		}
 		struct conn *c = conn_new(&w->conns, fd);
+		if (c != NULL && lc->proxy &&
+		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
+			log_warn("connection %d", fd);
+			conn_close(c, "out of memory");
+			continue;
+		}
 		if (c == NULL) {
 			int err = errno; /* close() below may change errno */
 			close(fd);
@@ -274,31 +303,41 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
-	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL ||
-	    (w->accept_ids = calloc(total ? total : 1, sizeof(unsigned))) == NULL)
+	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
+		return -1;
+	if ((w->lsn = calloc(n ? n : 1, sizeof(*w->lsn))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
+		struct worker_lsn *lsn = &w->lsn[i];
 		if (l->proto == LISTEN_UDP && w->udp == NULL) {
 			if ((w->udp = udp_echo_new()) == NULL)
 				return -1;
 			udp_echo_count(w->udp, w->conns.stats);
 		}
+		/* The master builds listener i from entry i of this config. */
+		lsn->w = w;
+		lsn->stats_id = l->stats_id;
+		lsn->lc = &w->cfg->listen[i];
+		lsn->udp.u = w->udp;
+		lsn->udp.from = &lsn->lc->proxy_from;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
-			int rc = l->proto == LISTEN_UDP
-			             ? ev_add(loop, fd, EV_READ, udp_on_readable, w->udp)
-			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
+			int rc;
+			if (l->proto != LISTEN_UDP)
+				rc = ev_add(loop, fd, EV_READ, on_acceptable, lsn);
+			else if (lsn->lc->proxy)
+				rc = ev_add(loop, fd, EV_READ, udp_proxy_on_readable, &lsn->udp);
+			else
+				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
 			}
-			if (l->proto != LISTEN_UDP) {
-				w->accept_ids[w->naccept_fds] = l->stats_id;
+			if (l->proto != LISTEN_UDP)
 				w->accept_fds[w->naccept_fds++] = fd;
-			}
 		}
 	}
 	return 0;
@@ -376,6 +415,10 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_STATS_REQ:
 			send_stats(w, msg.hdr.id);
 			break;
+		case CHAN_DRAIN:
+			w->conns.draining = 1;
+			log_info("worker %zu draining: failing balancers' health checks", w->index);
+			break;
 		default:
 			log_warnx("worker %zu: unexpected %s message from the master", w->index,
 			          chan_type_name(msg.hdr.type));
@@ -399,7 +442,7 @@ static void worker_free(struct worker *w)
 	if (loop != NULL)
 		ev_loop_free(loop);
 	free(w->accept_fds);
-	free(w->accept_ids);
+	free(w->lsn);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }

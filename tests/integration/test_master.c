@@ -480,11 +480,11 @@ static void test_worker_outlives_no_master(void **state)
 	assert_int_equal(kill(e->pid, SIGKILL), 0);
 	assert_true(h_echod_signal_wait(e, 0, 2000) != -1);
 	assert_true(h_echo_check(fd, "still", 5, 2000));
-	assert_int_equal(h_wait_eof(fd, 3000), 1);
-	assert_true(wait_gone(kids, 2, 3000));
+	assert_int_equal(h_wait_eof(fd, 5000), 1);
 	/* Orphans are reaped by whoever adopted them, which may take its time:
-	 * a zombie has exited too. */
-	uint64_t end = h_now_ms() + 3000;
+	 * a zombie has exited too.  (The first version waited for the reaping
+	 * and failed under load.) */
+	uint64_t end = h_now_ms() + 10000;
 	while ((!exited(kids[0]) || !exited(kids[1])) && h_now_ms() < end)
 		poll(NULL, 0, 5);
 	assert_true(exited(kids[0]) && exited(kids[1]));

@@ -561,6 +561,29 @@ static void test_http_paths(void **state)
 	h_echod_free(e);
 }
 
+/* drain_delay: between the stop and its drain's end the instance still
+ * serves, and /healthz says 503 "draining" so that a balancer drops it. */
+static void test_healthz_draining(void **state)
+{
+	char *body;
+	(void)state;
+
+	struct echod *e =
+	    h_echod_start("workers = 1;\ndrain_delay = 30;\n" CONFIG_HEAD LISTEN_TCP_UDP, NULL);
+	int mport = metrics_port(e);
+	kill(e->pid, SIGTERM);
+	assert_true(h_log_wait(e, "draining for 30 s", 1, 3000));
+	assert_int_equal(http(mport, "GET /healthz HTTP/1.1\r\n\r\n", &body, 3000), 503);
+	assert_string_equal(body, "draining\n");
+	free(body);
+	int fd = h_connect("127.0.0.1", e->ports[0]);
+	echo_bytes(fd, 100, 4);
+	close(fd);
+	/* A second TERM ends the drain: a graceful stop. */
+	assert_int_equal(h_echod_signal_wait(e, SIGTERM, 10000), 0);
+	h_echod_free(e);
+}
+
 /* -s reload's exit status and words: a valid file, a syntax error, a port
  * somebody else holds, and new workers that die before serving. */
 static void test_reload_outcomes(void **state)
@@ -877,6 +900,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_metrics_page_format, h_teardown),
 	    cmocka_unit_test_teardown(test_bad_scrapers_do_not_stop_supervision, h_teardown),
 	    cmocka_unit_test_teardown(test_http_paths, h_teardown),
+	    cmocka_unit_test_teardown(test_healthz_draining, h_teardown),
 	    cmocka_unit_test_teardown(test_reload_outcomes, h_teardown),
 	    cmocka_unit_test_teardown(test_status, h_teardown),
 	    cmocka_unit_test_teardown(test_status_needs_control_socket, h_teardown),

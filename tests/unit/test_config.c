@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -115,13 +116,21 @@ static const struct config_key *key_parent(const struct config_key *k)
 	return NULL;
 }
 
+/* Whether k lives in a list entry, directly ("listen.port") or in a group
+ * of one ("listen.proxy_protocol.timeout"). */
+static int in_list(const struct config_key *k)
+{
+	for (const struct config_key *p = key_parent(k); p != NULL; p = key_parent(p))
+		if (p->type == CONFIG_KEY_LIST)
+			return 1;
+	return 0;
+}
+
 /* Where k's value is stored: in cfg, or in list entry `entry` for a key of
  * a list entry. */
 static const char *key_field_at(const struct config_key *k, const struct config *cfg, size_t entry)
 {
-	const struct config_key *p = key_parent(k);
-
-	if (p != NULL && p->type == CONFIG_KEY_LIST) {
+	if (in_list(k)) {
 		assert_true(entry < cfg->nlisten);
 		return (const char *)&cfg->listen[entry] + k->offset;
 	}
@@ -140,7 +149,7 @@ static const char *key_field(const struct config_key *k, const struct config *cf
  */
 static void assert_same_config(const struct config *a, const struct config *b)
 {
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *fa, *fb;
 	size_t i, e, n;
 
@@ -150,8 +159,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->listen[e].line, b->listen[e].line);
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
-		n = p != NULL && p->type == CONFIG_KEY_LIST ? a->nlisten : 1;
+		n = in_list(k) ? a->nlisten : 1;
 		for (e = 0; e < n; e++) {
 			fa = key_field_at(k, a, e);
 			fb = key_field_at(k, b, e);
@@ -169,6 +177,14 @@ static void assert_same_config(const struct config *a, const struct config *b)
 				assert_true(str_eq(*(char *const *)(const void *)fa,
 				                   *(char *const *)(const void *)fb));
 				break;
+			case CONFIG_STORE_CIDRS: {
+				const struct cidr_list *la = (const void *)fa,
+				                       *lb = (const void *)fb;
+				assert_int_equal(la->n, lb->n);
+				if (la->n > 0)
+					assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
+				break;
+			}
 			case CONFIG_STORE_NONE:
 				break;
 			}
@@ -320,6 +336,16 @@ static void key_text(char *buf, size_t len, const struct config_key *k, const ch
 	const char *leaf = p != NULL ? k->name + strlen(p->name) + 1 : k->name;
 	int n;
 
+	/* A key of a group inside a listen entry: the group holds the other
+	 * keys it needs (proxy_protocol needs from). */
+	if (p != NULL && p->type == CONFIG_KEY_GROUP && in_list(p)) {
+		const char *gleaf = p->name + strlen(key_parent(p)->name) + 1;
+		const char *from = strcmp(leaf, "from") == 0 ? "" : "from = [ \"127.0.0.1\" ]; ";
+		n = snprintf(buf, len, "listen = ( { %s%s = { %s%s = %s; }; } );\n",
+		             listen_rest(gleaf, value), gleaf, from, leaf, value);
+		assert_true(n > 0 && (size_t)n < len);
+		return;
+	}
 	if (p == NULL && k->type == CONFIG_KEY_LIST)
 		n = snprintf(buf, len, "%s = %s;\n", k->name, value);
 	else if (p == NULL)
@@ -343,6 +369,7 @@ static long long stored_int(const struct config_key *k, const struct config *cfg
 	case CONFIG_STORE_SIZE:
 		return (long long)*(const size_t *)(const void *)field;
 	case CONFIG_STORE_STRING:
+	case CONFIG_STORE_CIDRS:
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -641,6 +668,10 @@ static void test_table_types(void **state)
 				want = "a list of groups";
 				takes = t == CONFIG_VALUE_LIST;
 				break;
+			case CONFIG_KEY_CIDRS:
+				want = "an array of addresses or prefixes";
+				takes = t == CONFIG_VALUE_LIST;
+				break;
 			}
 			if (takes)
 				continue;
@@ -656,17 +687,22 @@ static void test_table_types(void **state)
 static void test_table_defaults(void **state)
 {
 	struct config *cfg = load_ok(state, LISTEN1);
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *c;
 	size_t i, j;
 
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
 		if (k->type == CONFIG_KEY_GROUP || k->type == CONFIG_KEY_LIST)
 			continue;
+		if (k->type == CONFIG_KEY_CIDRS) {
+			assert_null(k->def);
+			assert_int_equal(
+			    ((const struct cidr_list *)(const void *)key_field(k, cfg))->n, 0);
+			continue;
+		}
 		if (k->def == NULL) {
-			if (p == NULL || p->type != CONFIG_KEY_LIST)
+			if (!in_list(k))
 				assert_null(stored_string(k, cfg));
 			continue;
 		}
@@ -691,6 +727,7 @@ static void test_table_defaults(void **state)
 			break;
 		case CONFIG_KEY_GROUP:
 		case CONFIG_KEY_LIST:
+		case CONFIG_KEY_CIDRS:
 			break;
 		}
 	}
@@ -843,6 +880,56 @@ static void test_listen_missing(void **state)
 	             "expected a list of groups, got a group");
 	expect_error(state, "listen = (\n  { port = 7; }\n);\n", 2, "needs an address");
 	expect_error(state, "listen = (\n  { address = \"::\"; }\n);\n", 2, "needs a port");
+}
+
+/* proxy_protocol: from is required and non-empty, each element a prefix
+ * (errors at the element's line); only on TCP and UDP entries. */
+static void test_proxy_protocol(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state,
+	              "drain_delay = 5;\n"
+	              "listen = (\n"
+	              "  { address = \"127.0.0.1\"; port = 7;\n"
+	              "    proxy_protocol = { from = [ \"127.0.0.1\", \"10.0.0.0/8\" ]; }; },\n"
+	              "  { address = \"::\"; port = 7; protocol = \"udp\";\n"
+	              "    proxy_protocol = { from = [ \"::1\" ]; timeout = 10; }; },\n"
+	              "  { address = \"::1\"; port = 8; }\n"
+	              ");\n");
+	assert_int_equal(cfg->drain_delay, 5);
+	assert_int_equal(cfg->listen[0].proxy, 1);
+	assert_int_equal(cfg->listen[0].proxy_from.n, 2);
+	assert_int_equal(cfg->listen[0].proxy_from.v[1].prefix, 8);
+	assert_int_equal(cfg->listen[0].proxy_timeout, 3);
+	assert_int_equal(cfg->listen[1].proxy, 1);
+	assert_int_equal(cfg->listen[1].proxy_timeout, 10);
+	assert_int_equal(cfg->listen[1].proxy_from.v[0].family, AF_INET6);
+	assert_int_equal(cfg->listen[2].proxy, 0);
+	assert_int_equal(cfg->listen[2].proxy_from.n, 0);
+	config_free(cfg);
+
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: empty");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { timeout = 3; }; }\n);\n",
+	             3, "proxy_protocol needs from");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ \"::1\",\n"
+	             "      \"10.0.0.1/8\" ]; }; }\n);\n",
+	             4, "\"10.0.0.1/8\": address has bits set past the prefix length");
+	expect_error(state,
+	             "listen = (\n  { path = \"/run/e.sock\";\n"
+	             "    proxy_protocol = { from = [ \"::1\" ]; }; }\n);\n",
+	             3, "proxy_protocol needs a TCP or UDP entry");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ 7 ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: expected a string, got an integer");
 }
 
 /* A listen list with one Unix socket whose path is `len` bytes long. */
@@ -1478,6 +1565,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy_protocol, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_unix_file, setup, teardown),

@@ -193,7 +193,8 @@ static void test_dgrams(void **state)
 	(void)state;
 
 	memset(&s, 0, sizeof(s));
-	stats_dgrams(&s, 10, 1000, 7, 700, 2, 1);
+	stats_dgrams_in(&s, 10, 1000);
+	stats_dgrams_out(&s, 7, 700, 2, 1);
 	assert_int_equal(s.c.dgrams_in, 10);
 	assert_int_equal(s.c.bytes_in, 1000);
 	assert_int_equal(s.c.dgrams_out, 7);
@@ -201,7 +202,11 @@ static void test_dgrams(void **state)
 	assert_int_equal(s.c.dropped[STATS_DROP_BUFFER], 2);
 	assert_int_equal(s.c.dropped[STATS_DROP_ERROR], 1);
 	/* NULL: a conn_ctx or udp_echo without counters. */
-	stats_dgrams(NULL, 1, 1, 1, 1, 0, 0);
+	stats_dgrams_in(NULL, 1, 1);
+	stats_dgrams_out(NULL, 1, 1, 0, 0);
+	stats_dropped(NULL, STATS_DROP_PROXY, 1);
+	stats_dropped(&s, STATS_DROP_PROXY, 3);
+	assert_int_equal(s.c.dropped[STATS_DROP_PROXY], 3);
 	stats_bytes_in(NULL, 1);
 	stats_conn_closed(NULL, "client closed", 1);
 }
