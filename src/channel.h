@@ -16,7 +16,8 @@
 
 /* The vocabulary.  M->W: master to worker; W->M: worker to master. */
 enum chan_type {
-	CHAN_READY = 1, /* W->M: every listener is watched; the worker serves */
+	CHAN_READY = 1, /* W->M: every listener is watched; the worker serves.
+	                 * Payload: the name of its event backend (no NUL). */
 	CHAN_RETIRE,    /* M->W: stop accepting, retire connections gracefully */
 	CHAN_QUIT,      /* M->W: stop now */
 	CHAN_REOPEN,    /* M->W: reopen the log file */

@@ -150,6 +150,61 @@ static const char *check_socket_path(const char *s)
 	return NULL;
 }
 
+const char *config_endpoint_parse(const char *s, struct config_endpoint *ep)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *colon, *host = s;
+	size_t hlen;
+	char *end;
+
+	memset(ep, 0, sizeof(*ep));
+	if (strncmp(s, "unix:", 5) == 0) {
+		const char *why = check_socket_path(s + 5);
+		if (why != NULL)
+			return why;
+		ep->proto = LISTEN_UNIX;
+		snprintf(ep->path, sizeof(ep->path), "%s", s + 5);
+		return NULL;
+	}
+	ep->proto = LISTEN_TCP;
+	colon = strrchr(s, ':');
+	if (colon == NULL)
+		return "not ADDRESS:PORT or unix:PATH";
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 2 || s[hlen - 1] != ']')
+			return "not ADDRESS:PORT or unix:PATH";
+		host = s + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(ep->address))
+		return "not a numeric IPv4 or IPv6 address";
+	memcpy(ep->address, host, hlen);
+	ep->address[hlen] = '\0';
+	if (inet_pton(AF_INET, ep->address, buf) != 1) {
+		if (s[0] != '[' && strchr(ep->address, ':') != NULL)
+			return "an IPv6 address goes in brackets: [ADDRESS]:PORT";
+		if (s[0] != '[' || inet_pton(AF_INET6, ep->address, buf) != 1)
+			return "not a numeric IPv4 or IPv6 address";
+	} else if (s[0] == '[') {
+		return "only an IPv6 address goes in brackets";
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return "no port after the colon";
+	long port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535)
+		return "the port is not a number from 0 to 65535";
+	ep->port = (int)port;
+	return NULL;
+}
+
+static const char *check_endpoint(const char *s)
+{
+	struct config_endpoint ep;
+
+	return config_endpoint_parse(s, &ep);
+}
+
 #define CFG(field) offsetof(struct config, field)
 #define LST(field) offsetof(struct listen_conf, field)
 
@@ -205,6 +260,13 @@ const struct config_key config_keys[] = {
 	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
 	 .offset = CFG(log_level), .choice = level_choice, .def = "info",
 	 .help = "the least important messages that are logged"},
+	{.name = "metrics", .type = CONFIG_KEY_GROUP, .help = "the Prometheus metrics endpoint"},
+	{.name = "metrics.listen", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(metrics_listen), .check = check_endpoint,
+	 .help = "\"ADDRESS:PORT\" or \"unix:PATH\" where the master serves /metrics"},
+	{.name = "control_socket", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(control_socket), .check = check_socket_path,
+	 .help = "Unix socket of the master for echod -s"},
 	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
 	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(address), .check = check_address,
@@ -867,6 +929,8 @@ void config_free(struct config *cfg)
 	free(cfg->group);
 	free(cfg->pid_file);
 	free(cfg->log_target);
+	free(cfg->metrics_listen);
+	free(cfg->control_socket);
 	free(cfg);
 }
 

@@ -63,13 +63,29 @@ struct config {
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
 	struct listen_conf *listen;
-	size_t nlisten; /* >= 1 */
+	size_t nlisten;       /* >= 1 */
+	char *metrics_listen; /* "ADDRESS:PORT" or "unix:PATH"; NULL: no metrics */
+	char *control_socket; /* absolute path; NULL: no control socket */
 	/* Lines of the keys whose values are checked only at run time, for
 	 * FILE:LINE messages then (0: not in the file). */
 	int user_line;
 	int group_line;
 	int pid_file_line;
 };
+
+/* An HTTP endpoint as metrics.listen gives it (config_endpoint_parse). */
+struct config_endpoint {
+	enum listen_proto proto; /* LISTEN_TCP or LISTEN_UNIX */
+	char address[64];        /* TCP: numeric IPv4 or IPv6, without brackets */
+	int port;                /* TCP: 0..65535 (0: any free port) */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* UNIX */
+};
+
+/*
+ * Parse "ADDRESS:PORT" ("127.0.0.1:9707", "[::1]:9707") or "unix:PATH" into
+ * *ep.  Returns NULL, or what is wrong with s (a constant string).  Pure.
+ */
+const char *config_endpoint_parse(const char *s, struct config_endpoint *ep);
 
 /* Room for any name listen_conf_name() writes: "unix " and the longest
  * socket path, NUL included (an address and port are shorter). */

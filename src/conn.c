@@ -122,6 +122,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
 	touch(c);
+	c->opened = c->last_active;
 	if (ev_add(ctx->loop, fd, EV_READ, conn_on_io, c) == -1)
 		goto fail;
 	if (arm_idle(c) == -1) {
@@ -150,6 +151,7 @@ void conn_close(struct conn *c, const char *reason)
 		          log_plural(c->bytes_in, "byte", "bytes"),
 		          (unsigned long long)conn_bytes_out(c));
 	}
+	stats_conn_closed(ctx->stats, reason, ev_now(ctx->loop) - c->opened);
 	if (c->proxy != NULL) {
 		free(c->proxy->hdr);
 		free(c->proxy);
@@ -205,6 +207,7 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
+		stats_bytes_out(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -230,8 +233,10 @@ static ssize_t read_queued(struct conn *c)
 	if (room > limit)
 		room = limit;
 	ssize_t n = read(c->fd, dst, room);
-	if (n > 0)
+	if (n > 0) {
 		buffer_commit(&c->out, (size_t)n);
+		stats_bytes_in(c->ctx->stats, (uint64_t)n);
+	}
 	return n;
 }
 
@@ -246,6 +251,7 @@ static int echo_now(struct conn *c, const char *p, size_t n)
 			return -1;
 		sent = 0;
 	}
+	stats_bytes_out(c->ctx->stats, (uint64_t)sent);
 	if ((size_t)sent < n && buffer_append(&c->out, p + sent, n - (size_t)sent) == -1)
 		return -1;
 	return 0;
@@ -261,6 +267,9 @@ static ssize_t read_direct(struct conn *c)
 
 	if (n <= 0)
 		return n;
+	/* Counted before the echo goes out, so that no client can see its
+	 * echo before the bytes are counted as received. */
+	stats_bytes_in(ctx->stats, (uint64_t)n);
 	return echo_now(c, ctx->rbuf, (size_t)n) == -1 ? -1 : n;
 }
 
@@ -364,6 +373,7 @@ static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
 		goto fail;
 	if (rest > 0) {
 		c->bytes_in += rest;
+		stats_bytes_in(c->ctx->stats, rest);
 		if (echo_now(c, p->hdr + hlen, rest) == -1)
 			goto fail;
 	}

@@ -12,6 +12,7 @@
 
 #include "buffer.h"
 #include "ev.h"
+#include "stats.h"
 
 struct conn;
 
@@ -33,8 +34,9 @@ struct conn_ctx {
 	int draining;
 	struct conn *conns; /* every open connection */
 	size_t nconns;
-	char id_prefix[32]; /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
-	uint64_t last_id;   /* the id of the newest connection */
+	char id_prefix[32];       /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
+	uint64_t last_id;         /* the id of the newest connection */
+	struct stats_slot *stats; /* where bytes and closes are counted, or NULL */
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * or NULL. */
 	void (*on_close)(struct conn_ctx *ctx);
@@ -76,6 +78,7 @@ struct conn {
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
+	uint64_t opened;       /* ev_now() when accepted */
 	uint64_t bytes_in;     /* read; those echoed are conn_bytes_out() */
 	uint64_t id;           /* 1, 2, ... in the order ctx accepted them */
 	int fd;

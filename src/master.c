@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "activation.h"
 #include "master.h"
+#include "master_int.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
@@ -52,61 +54,6 @@
 
 /* How often STATUS= is refreshed while a service manager listens. */
 #define STATUS_INTERVAL_MS 5000
-
-struct child {
-	pid_t pid;
-	unsigned gen;
-	size_t index;
-	uint64_t started;
-	int chan;        /* the master's end of its channel; -1 once closed */
-	int ready;       /* it said it serves */
-	uint64_t nconns; /* open connections, as of its last CHAN_STATS */
-};
-
-/* A worker slot of the current generation: how its last starts went. */
-struct slot {
-	int failures;        /* deaths before ready, in a row */
-	uint64_t not_before; /* no new start before this (ev_now ms) */
-	unsigned starts;     /* workers started in it: a replacement is numbered
-	                      * by it, so the connection ids of two never meet */
-};
-
-struct master {
-	struct ev_loop *loop;
-	struct config *cfg;
-	const char *path;
-	struct listener *ls;
-	size_t nls;
-	struct child *kids;
-	size_t nkids;
-	size_t cap;
-	struct privs privs;
-	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
-	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
-	struct slot *slots;     /* cfg->workers of them, for gen */
-	size_t nslots;
-	int stopping;  /* 0, 1: graceful, 2: immediate */
-	int draining;  /* a graceful stop waits drain_delay, serving meanwhile */
-	int announced; /* READY=1 sent for gen */
-	pid_t pid;
-	sigset_t wait_mask;
-	struct ev_timer respawn_timer;
-	struct ev_timer stop_timer;
-	struct ev_timer status_timer;
-	struct relay relay; /* connection handover offers in flight */
-	/* Binary upgrade (upgrade.h): the channel to the other master and its
-	 * pid; upgrade_new: we are the new one; upgrade_done: (old one) the
-	 * new one serves, we hand our connections to it and exit. */
-	int upgrade_chan;
-	pid_t upgrade_peer;
-	int upgrade_new;
-	int upgrade_done;
-	int upgrade_detached; /* (old one) the new one is not our child */
-	/* (new one) the old master's locked pid file, ours once we serve */
-	struct pidfile upgrade_pidfile;
-	struct ev_timer upgrade_timer;
-	struct ev_timer drain_timer;
-};
 
 static void spawn_missing(struct master *m);
 
@@ -210,6 +157,7 @@ static void check_ready(struct master *m)
 	if (m->announced || m->stopping || count_ready(m) < want)
 		return;
 	m->announced = 1;
+	master_ctl_generation_serves(m);
 	if (m->gen > 1) {
 		log_notice("reload: generation %u serves with %d %s; retiring older generations",
 		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
@@ -294,12 +242,9 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		switch (msg.hdr.type) {
 		case CHAN_READY:
 			k->ready = 1;
-			break;
-		case CHAN_STATS:
-			if (msg.hdr.len == sizeof(struct chan_stats)) {
-				struct chan_stats st;
-				memcpy(&st, msg.payload, sizeof(st));
-				k->nconns = st.connections;
+			if (msg.hdr.len < sizeof(k->backend)) {
+				memcpy(k->backend, msg.payload, msg.hdr.len);
+				k->backend[msg.hdr.len] = '\0';
 			}
 			break;
 		case CHAN_HO_OFFER:
@@ -330,16 +275,19 @@ static void forget_master(struct master *m)
 	free(m->kids);
 	m->kids = NULL;
 	m->nkids = 0;
+	/* The loop first: it unlinks the timers still armed in what
+	 * master_ctl_forget() frees (a scraper's deadline). */
 	ev_loop_free(m->loop);
 	m->loop = NULL;
 	pidfile_forget(&m->pidfile);
 	pidfile_forget(&m->upgrade_pidfile);
 	if (m->upgrade_chan != -1)
 		close(m->upgrade_chan); /* the masters' channel is theirs alone */
+	master_ctl_forget(m);
 }
 
 static void __attribute__((noreturn))
-child_main(struct master *m, size_t index, unsigned replacement, int chan)
+child_main(struct master *m, size_t index, unsigned replacement, int chan, struct stats_slot *slot)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -352,6 +300,7 @@ child_main(struct master *m, size_t index, unsigned replacement, int chan)
 	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
+	    .stats = slot,
 	};
 	int rc = worker_main(&args);
 	for (size_t i = 0; i < m->nls; i++)
@@ -362,26 +311,16 @@ child_main(struct master *m, size_t index, unsigned replacement, int chan)
 	exit(rc);
 }
 
-static unsigned long long count_connections(const struct master *m)
-{
-	unsigned long long n = 0;
-
-	for (size_t i = 0; i < m->nkids; i++)
-		n += m->kids[i].nconns;
-	return n;
-}
-
-/* STATUS= carries the counts the workers sent for the previous tick; each
- * tick asks them again. */
+/* STATUS= carries the connections open at this moment, read from the
+ * workers' counters. */
 static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
 		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
-		            WORKERS(m->cfg->workers), count_connections(m),
-		            log_plural(count_connections(m), "connection", "connections"));
-	tell_all(m, CHAN_STATS_REQ);
+		            WORKERS(m->cfg->workers), (unsigned long long)master_ctl_connections(m),
+		            log_plural(master_ctl_connections(m), "connection", "connections"));
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
@@ -399,17 +338,23 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 	}
 	if (chan_pair(ch) == -1)
 		return -1;
+	/* Without a slot the worker serves all the same, uncounted. */
+	struct stats_slot *slot = stats_slot_get(m->pool);
+	if (slot == NULL)
+		log_warn("worker %zu: no memory for its counters", index);
 	pid_t pid = fork();
 	if (pid == -1) {
 		int saved = errno;
 		close(ch[0]);
 		close(ch[1]);
+		if (slot != NULL)
+			stats_slot_retire(m->pool, slot, &m->retired);
 		errno = saved;
 		return -1;
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, replacement, ch[1]);
+		child_main(m, index, replacement, ch[1], slot);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -418,6 +363,7 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 	    .index = index,
 	    .started = ev_now_update(m->loop),
 	    .chan = ch[0],
+	    .stats = slot,
 	};
 	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
 		/* Without the channel we cannot hear it is ready: count it ready. */
@@ -567,7 +513,10 @@ static void reap(struct master *m)
 		} else {
 			on_death(m, k, how, lived);
 			respawn = 1;
+			m->restarts++;
+			master_ctl_worker_died(m, k, how);
 		}
+		master_ctl_worker_gone(m, k);
 		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
@@ -586,7 +535,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 		kill(m->kids[i].pid, SIGKILL);
 }
 
-static void stop(struct master *m, int immediate)
+void master_stop(struct master *m, int immediate)
 {
 	m->draining = 0;
 	ev_timer_stop(m->loop, &m->drain_timer);
@@ -750,7 +699,7 @@ static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_notice("drain_delay over");
-	stop(m, 0);
+	master_stop(m, 0);
 }
 
 /*
@@ -758,19 +707,19 @@ static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
  * load balancer's health check must see the instance go before its
  * listeners close, so everything keeps being accepted and echoed while the
  * workers (CHAN_DRAIN) refuse the checks, which come with a PROXY LOCAL
- * header.  (The metrics issue's /healthz is to answer 503 while
+ * header, and /healthz answers 503 "draining" (master_ctl.c) while
  * m->draining.)  One during the delay ends it and stops gracefully; two at
  * once stop at once, as without a delay.
  */
-static void stop_requested(struct master *m, int stops)
+void master_stop_requested(struct master *m, int stops)
 {
 	if (m->draining) {
 		log_notice("stop requested while draining: stopping now");
-		stop(m, stops > 1);
+		master_stop(m, stops > 1);
 		return;
 	}
 	if (m->stopping || stops > 1 || m->cfg->drain_delay == 0) {
-		stop(m, stops > 1);
+		master_stop(m, stops > 1);
 		return;
 	}
 	m->draining = 1;
@@ -779,7 +728,7 @@ static void stop_requested(struct master *m, int stops)
 	           m->cfg->drain_delay);
 	notify_send("STATUS=draining for %d s, then stopping", m->cfg->drain_delay);
 	if (ev_timer_start(m->loop, &m->drain_timer, (uint64_t)m->cfg->drain_delay * 1000) == -1)
-		stop(m, 0);
+		master_stop(m, 0);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
@@ -853,7 +802,7 @@ static void apply_log(const struct config *cfg)
 		log_warn("cannot open log %s; logging stays where it was", cfg->log_target);
 }
 
-static void reload(struct master *m)
+int master_reload(struct master *m)
 {
 	struct config_errors errs = {0};
 	struct privs privs;
@@ -895,12 +844,20 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+	if (master_ctl_prepare(m, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
 		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
+	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+		log_errorx("reload rejected; still running the previous configuration");
+		master_ctl_abort(m);
+		config_free(cfg);
+		goto keep;
+	}
+	master_ctl_commit(m);
+	master_ctl_name_listeners(m);
 	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
@@ -922,11 +879,25 @@ static void reload(struct master *m)
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
 	           WORKERS(cfg->workers));
+	master_ctl_reload_accepted(m);
 	spawn_missing(m);
-	return;
+	return 0;
 keep:
+	master_ctl_reload_rejected(m);
 	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
 	            WORKERS(m->cfg->workers));
+	return -1;
+}
+
+int master_reopen(struct master *m)
+{
+	int rc = log_reopen();
+
+	if (rc == -1)
+		log_warn("cannot reopen the log");
+	give_log(m);
+	tell_all(m, CHAN_REOPEN);
+	return rc;
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
@@ -970,11 +941,15 @@ int master_run(struct config *cfg, const char *path, int detach)
 	if (activation_take(&m.ls, &m.nls, cfg) == -1 ||
 	    listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
+	master_ctl_name_listeners(&m);
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");
 		goto out;
 	}
 	m.pid = getpid();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.start_time = m.loaded_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
@@ -990,6 +965,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
+	if ((m.pool = stats_pool_new()) == NULL) {
+		log_warn("counters");
+		goto out;
+	}
+	if (master_ctl_prepare(&m, m.cfg) == -1)
+		goto out;
+	master_ctl_commit(&m);
 	if ((m.upgrade_chan = upgrade_inherited(&m.upgrade_peer)) != -1) {
 		m.upgrade_new = 1;
 		log_notice("upgrade: taking over from the master with pid %ld",
@@ -1009,23 +991,19 @@ int master_run(struct config *cfg, const char *path, int detach)
 			reap(&m);
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
-			stop_requested(&m, stops);
+			master_stop_requested(&m, stops);
 		if (signals_take(SIG_FLAG_QUIT))
-			stop(&m, 1);
+			master_stop(&m, 1);
 		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping && !m.upgrade_done) {
 			if (m.draining)
 				log_notice("reload ignored: draining before a stop");
 			else
-				reload(&m);
+				master_reload(&m);
 		}
 		if (signals_take(SIG_FLAG_UPGRADE))
 			upgrade_start(&m);
-		if (signals_take(SIG_FLAG_REOPEN)) {
-			if (log_reopen() == -1)
-				log_warn("cannot reopen the log");
-			give_log(&m);
-			tell_all(&m, CHAN_REOPEN);
-		}
+		if (signals_take(SIG_FLAG_REOPEN))
+			master_reopen(&m);
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker
 		 * runs has no SIGCHLD coming to wake us. */
@@ -1048,6 +1026,8 @@ out:
 	else
 		pidfile_release(&m.pidfile);
 	pidfile_forget(&m.upgrade_pidfile);
+	master_ctl_abort(&m);
+	master_ctl_exit(&m);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);

@@ -30,6 +30,7 @@
 #include "privs.h"
 #include "proxy.h"
 #include "signals.h"
+#include "stats.h"
 #include "udp.h"
 #include "worker.h"
 
@@ -48,6 +49,7 @@ struct worker_lsn {
 	struct worker *w;
 	const struct listen_conf *lc;
 	struct udp_proxy udp; /* UDP with proxy_protocol */
+	unsigned stats_id;    /* its accepted connections' counter (stats.h) */
 };
 
 struct worker {
@@ -250,6 +252,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			}
 		}
 		w->accepted++;
+		stats_accepted(w->conns.stats, lsn->stats_id);
 		if (w->conns.nconns >= (size_t)max) {
 			if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
 			             "connection refused: max_connections (%d) reached", max) == 0)
@@ -259,10 +262,13 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 			(void)r;
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
 			continue;
 		}
-		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1)
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1) {
+			stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
 			continue;
+		}
 		struct conn *c = conn_new(&w->conns, fd);
 		if (c != NULL && lc->proxy &&
 		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
@@ -273,6 +279,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		if (c == NULL) {
 			int err = errno; /* close() below may change errno */
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
 			if (err == ENOMEM) {
 				accept_pause(w, ENOMEM);
 				return;
@@ -305,10 +312,14 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
 		struct worker_lsn *lsn = &w->lsn[i];
-		if (l->proto == LISTEN_UDP && w->udp == NULL && (w->udp = udp_echo_new()) == NULL)
-			return -1;
+		if (l->proto == LISTEN_UDP && w->udp == NULL) {
+			if ((w->udp = udp_echo_new()) == NULL)
+				return -1;
+			udp_echo_count(w->udp, w->conns.stats);
+		}
 		/* The master builds listener i from entry i of this config. */
 		lsn->w = w;
+		lsn->stats_id = l->stats_id;
 		lsn->lc = &w->cfg->listen[i];
 		lsn->udp.u = w->udp;
 		lsn->udp.from = &lsn->lc->proxy_from;
@@ -497,7 +508,9 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
-	if (chan_send(w->chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+	/* The backend goes with it: "auto" is resolved only here. */
+	if (chan_send(w->chan, CHAN_READY, 0, ev_loop_backend(loop), strlen(ev_loop_backend(loop)),
+	              -1) == -1)
 		log_warn("worker %zu: cannot tell the master it serves", a->index);
 
 	while (!w->quit) {
@@ -545,6 +558,7 @@ int worker_main(const struct worker_args *a)
 	            .max_pending = (size_t)a->cfg->max_pending,
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
+	            .stats = a->stats,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,

@@ -144,6 +144,10 @@ void h_run(struct h_run *r, int timeout_ms, const char *const *argv);
 void h_run_echod(struct h_run *r, int timeout_ms, ...);
 void h_run_free(struct h_run *r);
 
+/* Check page against the Prometheus text format 0.0.4 (tests/lib/promtext.c);
+ * fails the test at the first problem.  Returns the number of families. */
+size_t h_promtext_validate(const char *page);
+
 /* Raise this process's RLIMIT_NOFILE soft limit to at least n (if allowed). */
 void h_raise_nofile(long n);
 
