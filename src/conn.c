@@ -597,6 +597,7 @@ void conn_freeze(struct conn *c, struct conn_transfer *t)
 	t->bytes_in = c->bytes_in;
 	t->bytes_out = conn_bytes_out(c);
 	t->idle_ms = now > c->last_active ? now - c->last_active : 0;
+	t->age_ms = now > c->opened ? now - c->opened : 0;
 	t->peer_eof = c->peer_eof;
 	t->has_proxy = c->proxy != NULL;
 	memset(&t->proxy_client, 0, sizeof(t->proxy_client));
@@ -642,6 +643,7 @@ void conn_forget(struct conn *c)
 		free(c->proxy->hdr);
 		free(c->proxy);
 	}
+	stats_handed_out(ctx->stats);
 	unlink_conn(ctx, c);
 	free(c);
 	if (ctx->on_close != NULL)
@@ -668,9 +670,12 @@ struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer
 	c->state = CONN_HANDOVER;
 	ev_timer_init(&c->timer, conn_on_timer);
 	c->last_active = t->idle_ms < now ? now - t->idle_ms : 0;
+	/* Its duration, for the histogram, counts from its first accept. */
+	c->opened = t->age_ms < now ? now - t->age_ms : 0;
 	/* bytes out follow from bytes in and the queue the caller fills */
 	c->bytes_in = t->bytes_in;
 	c->peer_eof = t->peer_eof != 0;
+	stats_handed_in(ctx->stats);
 	link_conn(ctx, c);
 	return c;
 }

@@ -56,6 +56,7 @@ struct conn_transfer {
 	uint64_t bytes_in;
 	uint64_t bytes_out;                   /* informational: bytes_in minus the queue */
 	uint64_t idle_ms;                     /* since the last byte moved */
+	uint64_t age_ms;                      /* since it was accepted (its duration so far) */
 	uint8_t peer_eof;                     /* the client sent FIN */
 	uint8_t has_proxy;                    /* its listener takes a PROXY header (it came) */
 	struct sockaddr_storage proxy_client; /* the client it claimed, or AF_UNSPEC */

@@ -20,6 +20,7 @@ enum rec_tag {
 	REC_QUEUE_LEN,
 	REC_QUEUE_DATA,
 	REC_PROXY_CLIENT, /* the listener takes PROXY headers: the claimed client */
+	REC_AGE_MS,       /* since it was accepted (optional: 0 if absent) */
 };
 
 /* Tags every record must carry, as a bit mask. */
@@ -57,6 +58,7 @@ long handover_rec_encode(const struct handover_rec *r, void *buf, size_t cap)
 	put(&w, REC_BYTES_IN, &r->t.bytes_in, 8);
 	put(&w, REC_BYTES_OUT, &r->t.bytes_out, 8);
 	put(&w, REC_IDLE_MS, &r->t.idle_ms, 8);
+	put(&w, REC_AGE_MS, &r->t.age_ms, 8);
 	put(&w, REC_PEER_EOF, &eof, 1);
 	put(&w, REC_QUEUE_LEN, &r->queue_len, 8);
 	if (r->t.has_proxy) {
@@ -109,6 +111,9 @@ int handover_rec_decode(const void *buf, size_t len, struct handover_rec *r)
 			break;
 		case REC_IDLE_MS:
 			rc = get(v, n, &r->t.idle_ms, 8);
+			break;
+		case REC_AGE_MS:
+			rc = get(v, n, &r->t.age_ms, 8);
 			break;
 		case REC_PEER_EOF:
 			rc = get(v, n, &eof, 1);

@@ -22,7 +22,7 @@ struct handover_rec {
 };
 
 /* Bytes a record takes besides an inline queue. */
-#define HANDOVER_REC_FIXED 96
+#define HANDOVER_REC_FIXED 112
 
 /*
  * Write r into buf (cap bytes).  Returns the length, or -1 if it does not fit

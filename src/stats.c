@@ -110,6 +110,8 @@ uint64_t stats_open(const struct stats_counters *c)
 
 	for (size_t i = 0; i < STATS_MAX_LISTENERS; i++)
 		in += c->accepted[i];
+	in += c->handed_in;
+	out += c->handed_out;
 	for (size_t i = 0; i < STATS_REJECT_COUNT; i++)
 		out += c->rejected[i];
 	for (size_t i = 0; i < STATS_CLOSE_COUNT; i++)

@@ -58,14 +58,18 @@ extern const char *const stats_drop_names[STATS_DROP_COUNT];
 
 /*
  * What one worker counts (or, added up, what many have).  Every field only
- * grows.  Connections open = accepted - rejected - closed.
+ * grows.  Connections open = accepted + handed_in - handed_out - rejected -
+ * closed: a connection handed over on a reload leaves its old worker's count
+ * and joins its new worker's, and is counted closed once, where it ends.
  */
 struct stats_counters {
 	uint64_t accepted[STATS_MAX_LISTENERS]; /* by listener id */
 	uint64_t rejected[STATS_REJECT_COUNT];
 	uint64_t closed[STATS_CLOSE_COUNT];
-	uint64_t bytes_in;  /* received, stream and datagram payload */
-	uint64_t bytes_out; /* echoed */
+	uint64_t handed_out; /* given to a worker of a newer generation */
+	uint64_t handed_in;  /* taken from a worker of an older generation */
+	uint64_t bytes_in;   /* received, stream and datagram payload */
+	uint64_t bytes_out;  /* echoed */
 	uint64_t dgrams_in;
 	uint64_t dgrams_out;
 	uint64_t dropped[STATS_DROP_COUNT];
@@ -108,6 +112,20 @@ static inline void stats_accepted(struct stats_slot *s, unsigned listener)
 		          1);
 }
 
+/* A connection handed over on a reload: out of the giving worker's count,
+ * into the taking one's. */
+static inline void stats_handed_out(struct stats_slot *s)
+{
+	if (s != NULL)
+		stats_add(&s->c.handed_out, 1);
+}
+
+static inline void stats_handed_in(struct stats_slot *s)
+{
+	if (s != NULL)
+		stats_add(&s->c.handed_in, 1);
+}
+
 static inline void stats_rejected(struct stats_slot *s, enum stats_reject why)
 {
 	if (s != NULL)
@@ -148,7 +166,8 @@ void stats_read(const struct stats_slot *s, struct stats_counters *out);
 /* *sum += *add, field by field. */
 void stats_sum(struct stats_counters *sum, const struct stats_counters *add);
 
-/* Connections open in `c`: accepted - rejected - closed (0 if the figures
+/* Connections open in `c`: accepted + handed_in - handed_out - rejected -
+ * closed (0 if the figures
  * were read while they moved and would make it negative). */
 uint64_t stats_open(const struct stats_counters *c);
 

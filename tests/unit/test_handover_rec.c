@@ -20,7 +20,11 @@
 static struct handover_rec sample(void)
 {
 	struct handover_rec r = {
-	    .t = {.bytes_in = 123456789012ULL, .bytes_out = 42, .idle_ms = 7, .peer_eof = 1},
+	    .t = {.bytes_in = 123456789012ULL,
+	          .bytes_out = 42,
+	          .idle_ms = 7,
+	          .age_ms = 9000,
+	          .peer_eof = 1},
 	    .queue_len = 5,
 	    .queue_inline = "hello",
 	    .queue_inline_len = 5,
@@ -41,6 +45,7 @@ static void test_roundtrip(void **state)
 	assert_int_equal(out.t.bytes_in, in.t.bytes_in);
 	assert_int_equal(out.t.bytes_out, 42);
 	assert_int_equal(out.t.idle_ms, 7);
+	assert_int_equal(out.t.age_ms, 9000);
 	assert_int_equal(out.t.peer_eof, 1);
 	assert_int_equal(out.queue_len, 5);
 	assert_int_equal(out.queue_inline_len, 5);

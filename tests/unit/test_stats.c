@@ -270,9 +270,35 @@ static void test_pool_shared_and_folded(void **state)
 	stats_pool_free(p);
 }
 
+/* A connection handed over on a reload is open in exactly one worker and
+ * closed once, where it ends (bug: counted closed{worker_exit} when its old
+ * worker exited, and closed again by the worker that took it). */
+static void test_handover_counts_once(void **state)
+{
+	struct stats_slot old = {0}, new = {0};
+	struct stats_counters a, b, sum = {0};
+	(void)state;
+
+	stats_accepted(&old, 0);
+	stats_handed_out(&old);
+	stats_handed_in(&new);
+	stats_read(&old, &a);
+	stats_read(&new, &b);
+	assert_int_equal(stats_open(&a), 0);
+	assert_int_equal(stats_open(&b), 1);
+	stats_conn_closed(&new, "client closed", 5);
+	stats_read(&new, &b);
+	assert_int_equal(stats_open(&b), 0);
+	stats_sum(&sum, &a);
+	stats_sum(&sum, &b);
+	assert_int_equal(stats_open(&sum), 0);
+	assert_int_equal(sum.closed[STATS_CLOSE_CLIENT], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_handover_counts_once),
 	    cmocka_unit_test(test_close_reasons),
 	    cmocka_unit_test(test_conn_counts_bytes_and_close),
 	    cmocka_unit_test(test_conn_idle_close),
