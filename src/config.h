@@ -105,6 +105,10 @@ struct config_env {
 	/* Whether the network interface a link-local address names exists
 	 * (its name, or its index in decimal); NULL: do not check. */
 	int (*if_exists)(const char *scope);
+	/* The directory a relative @include is taken from; NULL: the current
+	 * one.  The master passes the one it started in, so that a reload after
+	 * -d (which moves to /) reads the same files. */
+	const char *dir;
 };
 
 /*

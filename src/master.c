@@ -756,10 +756,16 @@ void master_stop_requested(struct master *m, int stops)
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
+	/* The directory echod started in, taken at the first load (start-up,
+	 * before -d leaves it): relative @include names stay relative to it. */
+	static char *start_dir;
+	if (start_dir == NULL)
+		start_dir = getcwd(NULL, 0);
 	struct config_env env = {
 	    .cpus = cpus_available(),
 	    .is_root = geteuid() == 0,
 	    .if_exists = listener_if_exists,
+	    .dir = start_dir,
 	};
 
 	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
