@@ -63,6 +63,7 @@ struct conn_u {
 	uint8_t sending;            /* a send is in flight */
 	uint8_t queue_send;         /* ... and it is from c.out */
 	uint8_t starved;            /* the last receive ended with -ENOBUFS */
+	uint8_t stopping;           /* a handover asked for no more I/O (stop) */
 	uint8_t closed;             /* conn_close() ran */
 };
 
@@ -175,8 +176,10 @@ static int take(struct conn_u *cu, int bid, char *data, size_t n)
 	struct cu_slot *s = cu->slot;
 	int rc;
 
-	if (buffer_empty(&cu->c.out) && (s == NULL || s->nheld < CONN_URING_HELD) &&
-	    (s = slot_get(cu)) != NULL) {
+	/* Stopping for a handover: everything goes into the queue, which
+	 * travels with the connection. */
+	if (!cu->stopping && buffer_empty(&cu->c.out) &&
+	    (s == NULL || s->nheld < CONN_URING_HELD) && (s = slot_get(cu)) != NULL) {
 		s->iov[s->nheld].iov_base = data;
 		s->iov[s->nheld].iov_len = n;
 		s->bid[s->nheld] = (uint16_t)bid;
@@ -240,6 +243,8 @@ static void on_recv(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 			conn_close(c, "out of memory");
 			return;
 		} else {
+			/* Counted before its echo can go out (next turn). */
+			stats_bytes_in(c->ctx->stats, n - (size_t)used);
 			conn_received(c, n - (size_t)used);
 		}
 	} else if (cq->res == 0) {
@@ -370,13 +375,17 @@ static void on_send(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 		buffer_consume(&c->out, sent);
 	else
 		rc = held_sent(cu, sent);
-	if (sent > 0)
+	if (sent > 0) {
+		stats_bytes_out(c->ctx->stats, sent);
 		conn_sent(c, sent);
+	}
 	if (rc == -1) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	if (cq->res < 0 && cq->res != -EAGAIN && cq->res != -EINTR) {
+	/* Not an error: the socket was full (a send that does not wait), or
+	 * a handover stopped a send that had sent nothing. */
+	if (cq->res < 0 && cq->res != -EAGAIN && cq->res != -EINTR && cq->res != -ECANCELED) {
 		conn_close(c, "write error");
 		return;
 	}
@@ -393,6 +402,12 @@ static void flush(struct conn_u *cu)
 	struct conn *c = &cu->c;
 	struct ev_loop *loop = loop_of(cu);
 
+	if (cu->stopping || c->state == CONN_HANDOVER) {
+		/* A handover: what is in the kernel leaves it, nothing new goes. */
+		if (cu->recv == RECV_ARMED && ev_op_cancel(loop, &cu->recv_op) == 0)
+			cu->recv = RECV_CANCELLING;
+		return;
+	}
 	if (!cu->sending && send_next(cu) == -1)
 		goto fail;
 	if (conn_wants_read(c)) {
@@ -447,6 +462,64 @@ static int cu_update(struct conn *c)
 	return 0;
 }
 
+/* Fold the held buffers that no send is reading into the queue, in front
+ * of it (they are older), and give them back. */
+static int fold_held(struct conn_u *cu)
+{
+	struct cu_slot *s = cu->slot;
+	struct buffer front = {0};
+	unsigned from = cu->sending && !cu->queue_send ? s->nsend : 0;
+
+	if (s == NULL || s->nheld == from)
+		return 0;
+	for (unsigned i = from; i < s->nheld; i++) {
+		if (buffer_append(&front, s->iov[i].iov_base, s->iov[i].iov_len) == -1) {
+			buffer_clear(&front);
+			return -1;
+		}
+	}
+	release_held(cu, from);
+	buffer_splice_front(&cu->c.out, &front);
+	return 0;
+}
+
+static int cu_stop(struct conn *c)
+{
+	struct conn_u *cu = cu_of(c);
+	struct ev_loop *loop = loop_of(cu);
+
+	cu->stopping = 1;
+	if (cu->recv == RECV_ARMED && ev_op_cancel(loop, &cu->recv_op) == 0)
+		cu->recv = RECV_CANCELLING;
+	/* A send from the queue may wait for room for ever: cancelled, having
+	 * sent nothing (a short send completes); one from held buffers does
+	 * not wait. */
+	if (cu->sending && cu->queue_send)
+		(void)ev_op_cancel(loop, &cu->send_op);
+	/* Until then a send may still read held buffers: they fold once it has
+	 * completed. */
+	if (cu->sending || fold_held(cu) == -1)
+		return 0;
+	if (cu->recv != RECV_IDLE)
+		return 0;
+	cu_unlink(cu);
+	slot_put(cu);
+	return 1;
+}
+
+static int cu_resume(struct conn *c)
+{
+	struct conn_u *cu = cu_of(c);
+
+	if (cu->recv_op.fn == NULL) { /* adopted: never started here */
+		ev_op_init(&cu->recv_op, on_recv);
+		ev_op_init(&cu->send_op, on_send);
+	}
+	cu->stopping = 0;
+	cu_link(cu, CU_DIRTY);
+	return 0;
+}
+
 static size_t cu_held(const struct conn *c)
 {
 	return ev_container_of(c, const struct conn_u, c)->held;
@@ -487,6 +560,8 @@ static const struct conn_io conn_io_uring = {
     .update = cu_update,
     .held = cu_held,
     .release = cu_release,
+    .stop = cu_stop,
+    .resume = cu_resume,
 };
 
 int conn_uring_attach(struct conn_ctx *ctx)

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "stats.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
@@ -29,7 +30,13 @@ struct udp_echo {
 	struct ev_timer timer; /* writes what drops held back, once due */
 	struct ev_loop *loop;  /* where timer runs, once armed */
 	uint64_t dropped;      /* proxy_protocol: datagrams refused */
+	struct stats_slot *stats;
 };
+
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s)
+{
+	u->stats = s;
+}
 
 uint64_t udp_echo_dropped(const struct udp_echo *u)
 {
@@ -96,15 +103,20 @@ static int receive(struct udp_echo *u, int fd)
 			log_debug("udp recvmmsg: %s", strerror(errno));
 		return 0;
 	}
-	for (int i = 0; i < n; i++)
+	uint64_t bytes = 0;
+	for (int i = 0; i < n; i++) {
 		u->iov[i].iov_len = u->msgs[i].msg_len;
+		bytes += u->msgs[i].msg_len;
+	}
+	stats_dgrams_in(u->stats, (unsigned)n, bytes);
 	return n;
 }
 
 /* Send the first n prepared datagrams back. */
 static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
 {
-	int done = 0;
+	int done = 0, failed = 0;
+	uint64_t unsent = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
 		if (r > 0) {
@@ -115,10 +127,19 @@ static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
 			/* An error for one datagram (an unreachable peer reported
 			 * by ICMP, say) must not drop the rest of the batch. */
 			log_debug("udp sendmmsg: %s", strerror(errno));
+			unsent += u->iov[done].iov_len;
+			failed++;
 			done++;
 		} else {
 			break;
 		}
+	}
+	if (u->stats != NULL) {
+		uint64_t bytes = 0;
+		for (int i = 0; i < done; i++)
+			bytes += u->iov[i].iov_len;
+		stats_dgrams_out(u->stats, (unsigned)(done - failed), bytes - unsent,
+		                 (unsigned)(n - done), (unsigned)failed);
 	}
 	if (done == n)
 		return;
@@ -174,6 +195,7 @@ void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 		iov->iov_len -= (size_t)rc;
 		u->msgs[kept++] = u->msgs[i];
 	}
+	stats_dropped(u->stats, STATS_DROP_PROXY, (unsigned)(n - kept));
 	if (kept < n)
 		log_debug("udp: %d datagrams dropped: no valid PROXY header or source not in "
 		          "proxy_protocol.from (%llu in all)",

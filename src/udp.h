@@ -27,6 +27,10 @@ struct udp_echo *udp_echo_new(void);
  * event loop that ran its sockets. */
 void udp_echo_free(struct udp_echo *u);
 
+struct stats_slot;
+/* Count datagrams and their bytes in s (NULL: not counted). */
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s);
+
 /* The ev callback for a UDP socket; arg is the struct udp_echo. */
 void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg);
 

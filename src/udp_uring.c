@@ -18,6 +18,7 @@
 
 #include "ev_uring.h"
 #include "log.h"
+#include "stats.h"
 #include "udp.h"
 #include "udp_uring.h"
 
@@ -46,10 +47,18 @@ struct udp_uring {
 	struct msghdr rmsg; /* what each receive asks for: the sender, no control */
 	struct uu_sock *socks;
 	struct uu_send send[EV_URING_DGRAM_BUFS];
-	struct udp_echo *ready; /* for readiness, where multishot recvmsg is missing */
-	struct log_rate drops;  /* datagrams dropped: the send buffer was full */
-	struct ev_timer timer;  /* writes what drops held back, once due */
+	struct udp_echo *ready;   /* for readiness, where multishot recvmsg is missing */
+	struct log_rate drops;    /* datagrams dropped: the send buffer was full */
+	struct ev_timer timer;    /* writes what drops held back, once due */
+	struct stats_slot *stats; /* udp_uring_count(), or NULL */
 };
+
+void udp_uring_count(struct udp_uring *u, struct stats_slot *s)
+{
+	u->stats = s;
+	if (u->ready != NULL)
+		udp_echo_count(u->ready, s);
+}
 
 #define DROPS_MSG "datagram dropped: the socket's send buffer is full"
 
@@ -66,9 +75,12 @@ static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 	struct udp_uring *u = s->u;
 
 	ev_buf_release(loop, EV_BUF_DGRAM, s->bid);
+	if (c->res >= 0)
+		stats_dgrams_out(u->stats, 1, (uint64_t)c->res, 0, 0);
 	if (c->res == -EAGAIN || c->res == -EWOULDBLOCK || c->res == -ENOBUFS) {
 		uint64_t now = ev_now(loop), due;
 
+		stats_dgrams_out(u->stats, 0, 0, 1, 0);
 		log_rate(&u->drops, now, 1, LOG_LEVEL_NOTICE, DROPS_MSG);
 		due = log_rate_due(&u->drops);
 		if (due != 0 && !ev_timer_active(&u->timer))
@@ -76,6 +88,7 @@ static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 	} else if (c->res < 0 && c->res != -ECANCELED) {
 		/* An unreachable peer reported by ICMP, say. */
 		log_debug("udp sendmsg: %s", strerror(-c->res));
+		stats_dgrams_out(u->stats, 0, 0, 0, 1);
 	}
 }
 
@@ -94,6 +107,7 @@ static void echo(struct uu_sock *k, const struct ev_completion *c)
 		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
 		return;
 	}
+	stats_dgrams_in(u->stats, 1, (uint64_t)len);
 	s->iov.iov_base = payload;
 	s->iov.iov_len = (size_t)len;
 	memset(&s->msg, 0, sizeof(s->msg));
@@ -121,9 +135,12 @@ static void to_readiness(struct uu_sock *k)
 {
 	struct udp_uring *u = k->u;
 
-	if (u->ready == NULL && (u->ready = udp_echo_new()) == NULL) {
-		log_warn("udp: socket %d", k->fd);
-		return;
+	if (u->ready == NULL) {
+		if ((u->ready = udp_echo_new()) == NULL) {
+			log_warn("udp: socket %d", k->fd);
+			return;
+		}
+		udp_echo_count(u->ready, u->stats);
 	}
 	if (ev_add(u->loop, k->fd, EV_READ, udp_on_readable, u->ready) == -1)
 		log_warn("udp: cannot watch socket %d", k->fd);

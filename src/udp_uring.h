@@ -14,6 +14,11 @@ struct udp_uring;
  * completions; NULL with errno (ENOMEM). */
 struct udp_uring *udp_uring_new(struct ev_loop *loop);
 
+struct stats_slot;
+
+/* Count what u echoes and drops in s (as udp_echo_count() does). */
+void udp_uring_count(struct udp_uring *u, struct stats_slot *s);
+
 /* Echo on fd from now on.  Returns 0, or -1 with errno. */
 int udp_uring_watch(struct udp_uring *u, int fd);
 

@@ -29,11 +29,13 @@
 #include "ev.h"
 #include "ev_uring.h"
 #include "exitcode.h"
+#include "handover.h"
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
 #include "proxy.h"
 #include "signals.h"
+#include "stats.h"
 #include "udp.h"
 #include "udp_uring.h"
 #include "worker.h"
@@ -53,6 +55,7 @@ struct worker_lsn {
 	struct worker *w;
 	const struct listen_conf *lc;
 	struct udp_proxy udp; /* UDP with proxy_protocol */
+	unsigned stats_id;    /* its accepted connections' counter (stats.h) */
 };
 
 enum acceptor_state {
@@ -71,6 +74,7 @@ struct acceptor {
 
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
+	struct handover ho;    /* connections moving to or from other workers */
 	const struct config *cfg;
 	size_t index;
 	int chan;                   /* to the master; -1 once it is gone */
@@ -314,6 +318,7 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 		ss = &peer;
 	}
 	w->accepted++;
+	stats_accepted(w->conns.stats, lsn->stats_id);
 	if (w->conns.nconns >= (size_t)max) {
 		if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
 		             "connection refused: max_connections (%d) reached", max) == 0)
@@ -323,10 +328,13 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 		ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 		(void)r;
 		close(fd);
+		stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
 		return 0;
 	}
-	if (lc->proxy && proxy_accept(lc, fd, ss) == -1)
+	if (lc->proxy && proxy_accept(lc, fd, ss) == -1) {
+		stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
 		return 0;
+	}
 	struct conn *c = conn_new(&w->conns, fd);
 	if (c != NULL && lc->proxy &&
 	    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
@@ -337,6 +345,7 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 	if (c == NULL) {
 		int err = errno; /* close() below may change errno */
 		close(fd);
+		stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
 		if (err == ENOMEM) {
 			accept_pause(w, ENOMEM);
 			return -1;
@@ -380,6 +389,27 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 	}
 }
 
+/*
+ * A retiring worker's accept has ended: take what waits in the listen queue
+ * now.  An io_uring accept waits on the socket exclusively, so a connection
+ * whose wake-up it took just before it was cancelled wakes no other waiter
+ * (the next generation's): it would wait there until another client came.
+ * Served here, it retires like the others.
+ */
+static void accept_leftovers(struct acceptor *a)
+{
+	for (;;) {
+		int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (accept_failed(a->lsn->w, errno))
+				continue;
+			return;
+		}
+		if (take_connection(a->lsn, fd, NULL) == -1)
+			return;
+	}
+}
+
 /* A completion of a multishot accept: a connection, or why it ended. */
 static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
 {
@@ -394,7 +424,9 @@ static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_
 	else if (c->res != -ECANCELED && !accept_failed(w, -c->res) && !w->accept_paused)
 		/* An error it would only repeat: wait a moment, as for EMFILE. */
 		accept_pause(w, -c->res);
-	if (a->state == ACC_IDLE && !w->retiring && !w->accept_paused)
+	if (a->state == ACC_IDLE && w->retiring)
+		accept_leftovers(a);
+	else if (a->state == ACC_IDLE && !w->accept_paused)
 		acceptor_set(a, 1);
 }
 
@@ -420,13 +452,19 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 		/* UDP with a PROXY header per datagram stays with udp.c, by
 		 * readiness, on io_uring too. */
 		int udp_uring = l->proto == LISTEN_UDP && completions && !w->cfg->listen[i].proxy;
-		if (l->proto == LISTEN_UDP && !udp_uring && w->udp == NULL &&
-		    (w->udp = udp_echo_new()) == NULL)
-			return -1;
-		if (udp_uring && w->udpu == NULL && (w->udpu = udp_uring_new(loop)) == NULL)
-			return -1;
+		if (l->proto == LISTEN_UDP && !udp_uring && w->udp == NULL) {
+			if ((w->udp = udp_echo_new()) == NULL)
+				return -1;
+			udp_echo_count(w->udp, w->conns.stats);
+		}
+		if (udp_uring && w->udpu == NULL) {
+			if ((w->udpu = udp_uring_new(loop)) == NULL)
+				return -1;
+			udp_uring_count(w->udpu, w->conns.stats);
+		}
 		/* The master builds listener i from entry i of this config. */
 		lsn->w = w;
+		lsn->stats_id = l->stats_id;
 		lsn->lc = &w->cfg->listen[i];
 		lsn->udp.u = w->udp;
 		lsn->udp.from = &lsn->lc->proxy_from;
@@ -462,15 +500,20 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	return 0;
 }
 
-/* Stop accepting and retire every connection.  UDP stays served until the
- * worker exits: each datagram goes to one socket's reader, so the old and
- * the new generation answering side by side neither drop nor repeat one. */
-static void worker_retire(struct worker *w)
+/* Stop accepting and retire every connection, or first offer each one to
+ * the new generation (handover.h) for up to handover_ms.  UDP stays served
+ * until the worker exits: each datagram goes to one socket's reader, so the
+ * old and the new generation answering side by side neither drop nor repeat
+ * one. */
+static void worker_retire(struct worker *w, int handover, uint64_t handover_ms)
 {
 	struct ev_loop *loop = w->conns.loop;
 
-	if (w->retiring)
+	if (w->retiring) {
+		if (!handover)
+			handover_finish(&w->ho, 0); /* a stop: no more offers */
 		return;
+	}
 	w->retiring = 1;
 	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	if (w->acceptors != NULL) {
@@ -481,13 +524,17 @@ static void worker_retire(struct worker *w)
 		w->naccept_fds = 0;
 	}
 	ev_timer_stop(loop, &w->accept_timer);
-	conn_retire_all(&w->conns);
 	log_info("worker retiring: %zu %s open (worker %zu)", w->conns.nconns,
 	         log_plural(w->conns.nconns, "connection", "connections"), w->index);
+	if (handover && w->chan != -1)
+		handover_start(&w->ho, handover_ms);
+	else
+		conn_retire_all(&w->conns);
 }
 
 static void channel_gone(struct worker *w)
 {
+	w->ho.chan = -1;
 	ev_del(w->conns.loop, w->chan);
 	close(w->chan);
 	w->chan = -1;
@@ -511,7 +558,18 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)events;
 
 	for (;;) {
-		int rc = chan_recv(fd, &msg, NULL);
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == 2 && msg.hdr.type == CHAN_HO_OFFER) {
+			handover_on_offer(&w->ho, &msg, fds, 0, 1, 0, 0);
+			continue;
+		}
+		if (rc == 2) {
+			log_warnx("worker %zu: a %s came without its descriptors", w->index,
+			          chan_type_name(msg.hdr.type));
+			continue;
+		}
 		if (rc == -1 && errno == EAGAIN)
 			return;
 		if (rc == -1 && errno == EBADMSG) {
@@ -521,12 +579,25 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc <= 0) {
 			log_notice("worker %zu: the master is gone; retiring", w->index);
 			channel_gone(w);
-			worker_retire(w);
+			handover_finish(&w->ho, 1);
+			worker_retire(w, 0, 0);
 			return;
 		}
 		switch (msg.hdr.type) {
-		case CHAN_RETIRE:
-			worker_retire(w);
+		case CHAN_RETIRE: {
+			struct chan_retire r = {0};
+			if (msg.hdr.len == sizeof(r))
+				memcpy(&r, msg.payload, sizeof(r));
+			worker_retire(w, r.handover != 0, r.timeout_ms);
+			break;
+		}
+		case CHAN_HO_OFFER:
+			handover_on_offer(&w->ho, &msg, fds, nfds, 0, !w->retiring,
+			                  (size_t)w->cfg->max_connections);
+			nfds = 0; /* handover_on_offer took them */
+			break;
+		case CHAN_HO_ANSWER:
+			handover_on_answer(&w->ho, &msg);
 			break;
 		case CHAN_QUIT:
 			w->quit = 1;
@@ -547,6 +618,8 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 			          chan_type_name(msg.hdr.type));
 			break;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }
 
@@ -613,14 +686,16 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
-	if (chan_send(w->chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+	/* The backend goes with it: "auto" is resolved only here. */
+	if (chan_send(w->chan, CHAN_READY, 0, ev_loop_backend(loop), strlen(ev_loop_backend(loop)),
+	              -1) == -1)
 		log_warn("worker %zu: cannot tell the master it serves", a->index);
 
 	while (!w->quit) {
 		if (signals_take(SIG_FLAG_QUIT))
 			break;
 		if (signals_take(SIG_FLAG_STOP))
-			worker_retire(w);
+			worker_retire(w, 0, 0);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
 		if (w->retiring && w->conns.nconns == 0 && !accepts_pending(w))
@@ -629,7 +704,11 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			if (w->conns.cut)
 				break;
 			/* shutdown_timeout: stop waiting for quiet moments; what
-			 * still runs after one more linger time is closed. */
+			 * still runs after one more linger time is closed.  No
+			 * more handover offers either: what is not offered yet
+			 * retires here (offers on their way keep their answer's
+			 * chance until the end). */
+			handover_finish(&w->ho, 0);
 			w->deadline = ev_now(loop) + CONN_LINGER_MS;
 			conn_cut_all(&w->conns);
 			continue;
@@ -657,6 +736,7 @@ int worker_main(const struct worker_args *a)
 	            .max_pending = (size_t)a->cfg->max_pending,
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
+	            .stats = a->stats,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,
@@ -666,6 +746,7 @@ int worker_main(const struct worker_args *a)
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&w.accept_timer, on_accept_timer);
+	handover_init(&w.ho, &w.conns, a->chan);
 	ev_timer_init(&w.rate_timer, on_rate_timer);
 	conn_ctx_set_id(&w.conns, a->gen, a->index, a->replacement);
 	if (signals_install(&wait_mask) == -1) {

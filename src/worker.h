@@ -13,6 +13,7 @@
 struct config;
 struct listener;
 struct privs;
+struct stats_slot;
 
 /* What the master hands a worker. */
 struct worker_args {
@@ -26,6 +27,7 @@ struct worker_args {
 	                            * one that died */
 	const struct privs *privs; /* dropped to before serving */
 	int chan;                  /* the worker's end of its channel */
+	struct stats_slot *stats;  /* its counters, shared with the master (or NULL) */
 };
 
 /*

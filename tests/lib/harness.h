@@ -37,6 +37,10 @@ struct h_opts {
 	int deny_io_uring; /* run echod under a seccomp filter that makes
 	                    * io_uring_setup fail with EPERM, as a container's
 	                    * profile does (see h_can_deny_io_uring) */
+	/* A command (absolute path, arguments, NULL) that runs echod: its
+	 * arguments are followed by echod's path, "-c" and the config; e.g.
+	 * systemd-socket-activate.  NULL: echod itself. */
+	const char *const *wrap;
 };
 
 /* Whether this system call filter can be installed here (a kernel with
@@ -146,6 +150,10 @@ void h_run(struct h_run *r, int timeout_ms, const char *const *argv);
 /* h_run of $ECHOD_BIN with the arguments that follow, up to a NULL. */
 void h_run_echod(struct h_run *r, int timeout_ms, ...);
 void h_run_free(struct h_run *r);
+
+/* Check page against the Prometheus text format 0.0.4 (tests/lib/promtext.c);
+ * fails the test at the first problem.  Returns the number of families. */
+size_t h_promtext_validate(const char *page);
 
 /* Raise this process's RLIMIT_NOFILE soft limit to at least n (if allowed). */
 void h_raise_nofile(long n);
