@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "acl.h"
+#include "cidr.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -83,6 +85,13 @@ static const char *check_address(const char *s)
 	return "not a numeric IPv4 or IPv6 address";
 }
 
+static const char *check_cidr(const char *s)
+{
+	struct cidr c;
+
+	return cidr_parse(s, &c);
+}
+
 static const char *check_socket_path(const char *s)
 {
 	if (s[0] != '/')
@@ -139,6 +148,37 @@ const struct config_key config_keys[] = {
 	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
 	 .offset = CFG(log_level), .choice = level_choice, .def = "info",
 	 .help = "the least important messages that are logged"},
+	{.name = "udp_guard", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
+	 .offset = CFG(udp_guard), .def = "true",
+	 .help = "drop datagrams that would make an echo loop or reflect an attack"},
+	{.name = "sandbox", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
+	 .offset = CFG(sandbox), .def = "true",
+	 .help = "workers run under a seccomp allow-list of system calls"},
+	{.name = "access", .type = CONFIG_KEY_GROUP,
+	 .help = "who may connect or send, for listeners without their own list"},
+	{.name = "access.allow", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_ALLOW,
+	 .offset = CFG(access), .check = check_cidr,
+	 .help = "prefixes let in; if any, only these"},
+	{.name = "access.deny", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_DENY,
+	 .offset = CFG(access), .check = check_cidr,
+	 .help = "prefixes kept out"},
+	{.name = "limits", .type = CONFIG_KEY_GROUP,
+	 .help = "per-source limits over all workers; 0 = off"},
+	{.name = "limits.per_source_connections", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_connections), .min = 0, .max = 1000000, .def = "0",
+	 .help = "open stream connections per source"},
+	{.name = "limits.per_source_rate", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_rate), .min = 0, .max = 1000000, .def = "0",
+	 .help = "new stream connections per second per source"},
+	{.name = "limits.per_source_burst", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_burst), .min = 0, .max = 1000000, .def = "0",
+	 .help = "new connections a source may open at once; 0 = per_source_rate"},
+	{.name = "limits.udp_per_source_rate", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.udp_per_source_rate), .min = 0, .max = 1000000, .def = "0",
+	 .help = "datagrams per second per source"},
+	{.name = "limits.source_prefix_v6", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.source_prefix_v6), .min = 1, .max = 128, .def = "64",
+	 .help = "IPv6 sources are counted per prefix of this length"},
 	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
 	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(address), .check = check_address,
@@ -153,6 +193,15 @@ const struct config_key config_keys[] = {
 	{.name = "listen.path", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(path), .check = check_socket_path,
 	 .help = "absolute path of a Unix stream socket"},
+	{.name = "listen.access", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
+	 .offset = LST(access_set),
+	 .help = "this listener's access list, in place of the global one (TCP, UDP)"},
+	{.name = "listen.access.allow", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_ALLOW,
+	 .offset = LST(access), .check = check_cidr,
+	 .help = "prefixes let in; if any, only these"},
+	{.name = "listen.access.deny", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_DENY,
+	 .offset = LST(access), .check = check_cidr,
+	 .help = "prefixes kept out"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -296,6 +345,8 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 		free(*(char **)(void *)field);
 		*(char **)(void *)field = copy;
 		break;
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -329,6 +380,41 @@ static void set_choice(struct build *b, const struct config_key *k, const struct
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
 		                        i > 0 ? ", " : "", c);
 	build_error(b, v, "%s: \"%s\" is not one of %s", k->name, v->s, list);
+}
+
+/* A list of prefixes: each element checked, and added to the struct acl at
+ * k->offset as an allow or a deny rule. */
+static void set_cidrs(struct build *b, const struct config_key *k, const struct config_value *v,
+                      void *base)
+{
+	struct acl *acl = (struct acl *)(void *)((char *)base + k->offset);
+	enum acl_verdict verdict = k->store == CONFIG_STORE_DENY ? ACL_DENY : ACL_ALLOW;
+	const char *why;
+	struct cidr net;
+
+	if (v->type != CONFIG_VALUE_LIST) {
+		build_error(b, v, "%s: expected a list of strings, got %s", k->name,
+		            value_type_name(v->type));
+		return;
+	}
+	for (size_t i = 0; i < v->nchild; i++) {
+		const struct config_value *e = &v->child[i];
+		/* An element without a line of its own is on its list's. */
+		struct config_value at = *e;
+		if (at.line == 0) {
+			at.line = v->line;
+			at.file = v->file;
+		}
+		if (e->type != CONFIG_VALUE_STRING) {
+			build_error(b, &at, "%s: expected a string, got %s", k->name,
+			            value_type_name(e->type));
+		} else if ((why = cidr_parse(e->s, &net)) != NULL) {
+			build_error(b, &at, "%s: \"%s\": %s", k->name, e->s, why);
+		} else if (acl_add(acl, &net, verdict) == -1) {
+			build_error(b, NULL, "out of memory");
+			return;
+		}
+	}
 }
 
 /* Check the scalar `v` against key `k` and store it into `base`. */
@@ -371,6 +457,16 @@ static void set_value(struct build *b, const struct config_key *k, const struct 
 			store(b, k, base, 0, v->s);
 		}
 		break;
+	case CONFIG_KEY_BOOL:
+		if (v->type != CONFIG_VALUE_BOOL)
+			build_error(b, v, "%s: expected true or false, got %s", k->name,
+			            value_type_name(v->type));
+		else
+			store(b, k, base, v->i != 0, NULL);
+		break;
+	case CONFIG_KEY_CIDRS:
+		set_cidrs(b, k, v, base);
+		break;
 	case CONFIG_KEY_GROUP:
 	case CONFIG_KEY_LIST:
 		break;
@@ -398,12 +494,31 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 		v.i = strtoll(k->def, &end, 10);
 		v.type = *end == '\0' ? CONFIG_VALUE_INT : CONFIG_VALUE_STRING;
 		v.s = k->def;
+		if (strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0) {
+			v.type = CONFIG_VALUE_BOOL;
+			v.i = k->def[0] == 't';
+		}
 		set_value(b, k, &v, base);
 	}
 }
 
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
                        void *base);
+
+const struct acl *config_listen_access(const struct config *cfg, size_t i)
+{
+	const struct listen_conf *lc = &cfg->listen[i];
+
+	if (lc->proto == LISTEN_UNIX)
+		return NULL;
+	return lc->access_set ? &lc->access : &cfg->access;
+}
+
+int config_limits_on(const struct limits_conf *l)
+{
+	return l->per_source_connections > 0 || l->per_source_rate > 0 ||
+	       l->udp_per_source_rate > 0;
+}
 
 char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 {
@@ -426,6 +541,11 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 	int has_port = child_find(entry, "port") != NULL;
 
 	if (child_find(entry, "path") != NULL) {
+		const struct config_value *acc = child_find(entry, "access");
+		if (acc != NULL)
+			build_error(b, acc,
+			            "listen.access: a Unix socket has no source address to check; "
+			            "the permissions of its file decide who connects");
 		if (has_addr || has_port)
 			build_error(b, entry,
 			            "listen: a Unix socket entry (path) takes no "
@@ -542,8 +662,11 @@ static void walk_group(struct build *b, const struct config_value *group, const 
 			if (v->type != CONFIG_VALUE_GROUP)
 				build_error(b, v, "%s: expected a group, got %s", k->name,
 				            value_type_name(v->type));
-			else
+			else {
+				if (k->store == CONFIG_STORE_INT)
+					store(b, k, base, 1, NULL);
 				walk_group(b, v, k->name, base);
+			}
 			break;
 		case CONFIG_KEY_LIST:
 			/* "listen" is the only list; its entries have their own struct. */
@@ -572,10 +695,16 @@ struct config *config_from_value(const struct config_value *root, const char *fi
 	b.cfg = cfg;
 	apply_defaults(&b, NULL, cfg);
 	apply_defaults(&b, "log", cfg);
+	apply_defaults(&b, "limits", cfg);
 	if (root != NULL)
 		walk_group(&b, root, NULL, cfg);
 	if (root == NULL || child_find(root, "listen") == NULL)
 		build_error(&b, NULL, "listen: missing; at least one listening socket is needed");
+	if (acl_finish(&cfg->access) == -1)
+		build_error(&b, NULL, "out of memory");
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (acl_finish(&cfg->listen[i].access) == -1)
+			build_error(&b, NULL, "out of memory");
 	if (cfg->workers == 0) {
 		cfg->workers_auto = 1;
 		cfg->workers = cpus < wk->min ? (int)wk->min : cpus > wk->max ? (int)wk->max : cpus;
@@ -597,7 +726,9 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisten; i++) {
 		free(cfg->listen[i].address);
 		free(cfg->listen[i].path);
+		acl_free(&cfg->listen[i].access);
 	}
+	acl_free(&cfg->access);
 	free(cfg->listen);
 	free(cfg->file);
 	free(cfg->backend);

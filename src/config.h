@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <sys/un.h>
 
+#include "acl.h"
+
 enum listen_proto {
 	LISTEN_TCP,
 	LISTEN_UDP,
@@ -20,10 +22,22 @@ enum listen_proto {
 
 struct listen_conf {
 	enum listen_proto proto;
-	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address */
-	int port;      /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
-	char *path;    /* UNIX: absolute socket path */
-	int line;      /* where it was configured, for messages */
+	char *address;     /* TCP/UDP: numeric IPv4 or IPv6 address */
+	int port;          /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
+	char *path;        /* UNIX: absolute socket path */
+	int line;          /* where it was configured, for messages */
+	struct acl access; /* its own access list, finished */
+	int access_set;    /* it has one: it replaces the global one */
+};
+
+/* limits = { ... }: per source address (IPv6: per prefix), counted over all
+ * workers together; 0 turns each one off. */
+struct limits_conf {
+	int per_source_connections; /* open stream connections */
+	int per_source_rate;        /* new stream connections per second */
+	int per_source_burst;       /* beyond the rate at once; 0: one second's worth */
+	int udp_per_source_rate;    /* datagrams per second (a second's worth at once) */
+	int source_prefix_v6;       /* IPv6 sources are counted per prefix this long */
 };
 
 struct config {
@@ -40,6 +54,10 @@ struct config {
 	size_t max_pending;   /* bytes per connection */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
+	int udp_guard;        /* drop datagrams that would loop or reflect */
+	int sandbox;          /* workers install their seccomp filter */
+	struct acl access;    /* for listeners without their own; finished */
+	struct limits_conf limits;
 	struct listen_conf *listen;
 	size_t nlisten; /* >= 1 */
 };
@@ -47,6 +65,13 @@ struct config {
 /* Room for any name listen_conf_name() writes: "unix " and the longest
  * socket path, NUL included (an address and port are shorter). */
 #define LISTEN_NAME_MAX (sizeof("unix ") + sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* The access list that applies to entry i: its own, or the global one;
+ * NULL for a Unix socket, which has no source address to check. */
+const struct acl *config_listen_access(const struct config *cfg, size_t i);
+
+/* Whether any per-source limit is on. */
+int config_limits_on(const struct limits_conf *l);
 
 /*
  * The entry as every message names it: "tcp 127.0.0.1:7", "udp [::1]:7",
@@ -128,7 +153,10 @@ enum config_key_type {
 	CONFIG_KEY_INT_AUTO, /* the same, or the string "auto" */
 	CONFIG_KEY_CHOICE,   /* one of the strings choice() gives */
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
-	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
+	CONFIG_KEY_BOOL,     /* true or false */
+	CONFIG_KEY_CIDRS,    /* a list of strings, each an address or prefix (cidr.h) */
+	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*"; with STORE_INT,
+	                      * 1 is stored where the group is present */
 	CONFIG_KEY_LIST,     /* a list of such groups */
 };
 
@@ -139,6 +167,8 @@ enum config_key_store {
 	CONFIG_STORE_SIZE,   /* size_t */
 	CONFIG_STORE_STRING, /* char *, a copy */
 	CONFIG_STORE_INDEX,  /* int: the index of the choice */
+	CONFIG_STORE_ALLOW,  /* struct acl: each prefix added as an allow rule */
+	CONFIG_STORE_DENY,   /* struct acl: each prefix added as a deny rule */
 };
 
 /* One row of the key table: the single description of a key. */

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "acl.h"
+#include "cidr.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -100,13 +102,21 @@ static const struct config_key *key_parent(const struct config_key *k)
 	return NULL;
 }
 
+/* Whether k belongs to the entries of a list ("listen.port",
+ * "listen.access.allow"): some key above it is a list. */
+static int key_in_list(const struct config_key *k)
+{
+	for (const struct config_key *p = key_parent(k); p != NULL; p = key_parent(p))
+		if (p->type == CONFIG_KEY_LIST)
+			return 1;
+	return 0;
+}
+
 /* Where k's value is stored: in cfg, or in list entry `entry` for a key of
  * a list entry. */
 static const char *key_field_at(const struct config_key *k, const struct config *cfg, size_t entry)
 {
-	const struct config_key *p = key_parent(k);
-
-	if (p != NULL && p->type == CONFIG_KEY_LIST) {
+	if (key_in_list(k)) {
 		assert_true(entry < cfg->nlisten);
 		return (const char *)&cfg->listen[entry] + k->offset;
 	}
@@ -125,7 +135,7 @@ static const char *key_field(const struct config_key *k, const struct config *cf
  */
 static void assert_same_config(const struct config *a, const struct config *b)
 {
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *fa, *fb;
 	size_t i, e, n;
 
@@ -135,8 +145,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->listen[e].line, b->listen[e].line);
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
-		n = p != NULL && p->type == CONFIG_KEY_LIST ? a->nlisten : 1;
+		n = key_in_list(k) ? a->nlisten : 1;
 		for (e = 0; e < n; e++) {
 			fa = key_field_at(k, a, e);
 			fb = key_field_at(k, b, e);
@@ -153,6 +162,11 @@ static void assert_same_config(const struct config *a, const struct config *b)
 			case CONFIG_STORE_STRING:
 				assert_true(str_eq(*(char *const *)(const void *)fa,
 				                   *(char *const *)(const void *)fb));
+				break;
+			case CONFIG_STORE_ALLOW:
+			case CONFIG_STORE_DENY:
+				assert_true(acl_equal((const struct acl *)(const void *)fa,
+				                      (const struct acl *)(const void *)fb));
 				break;
 			case CONFIG_STORE_NONE:
 				break;
@@ -300,12 +314,17 @@ static void key_text(char *buf, size_t len, const struct config_key *k, const ch
 {
 	const struct config_key *p = key_parent(k);
 	const char *leaf = p != NULL ? k->name + strlen(p->name) + 1 : k->name;
+	const struct config_key *pp = p != NULL ? key_parent(p) : NULL;
 	int n;
 
 	if (p == NULL && k->type == CONFIG_KEY_LIST)
 		n = snprintf(buf, len, "%s = %s;\n", k->name, value);
 	else if (p == NULL)
 		n = snprintf(buf, len, "%s = %s;\n" LISTEN1, k->name, value);
+	else if (p->type == CONFIG_KEY_GROUP && pp != NULL && pp->type == CONFIG_KEY_LIST)
+		/* A group in a list entry: "listen.access.allow". */
+		n = snprintf(buf, len, "%s = ( { %s%s = { %s = %s; }; } );\n", pp->name,
+		             listen_rest("", value), p->name + strlen(pp->name) + 1, leaf, value);
 	else if (p->type == CONFIG_KEY_GROUP)
 		n = snprintf(buf, len, "%s = { %s = %s; };\n" LISTEN1, p->name, leaf, value);
 	else
@@ -325,11 +344,20 @@ static long long stored_int(const struct config_key *k, const struct config *cfg
 	case CONFIG_STORE_SIZE:
 		return (long long)*(const size_t *)(const void *)field;
 	case CONFIG_STORE_STRING:
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
 		break;
 	}
 	fail_msg("key %s does not store a number", k->name);
 	return 0;
+}
+
+static const struct acl *stored_acl(const struct config_key *k, const struct config *cfg)
+{
+	if (k->store != CONFIG_STORE_ALLOW && k->store != CONFIG_STORE_DENY)
+		fail_msg("key %s does not store an access list", k->name);
+	return (const struct acl *)(const void *)key_field(k, cfg);
 }
 
 static const char *stored_string(const struct config_key *k, const struct config *cfg)
@@ -489,6 +517,71 @@ static void test_table_strings(void **state)
 	assert_true(tested > 0);
 }
 
+/* Every boolean key takes true and false, and stores 1 and 0. */
+static void test_table_bools(void **state)
+{
+	const struct config_key *k;
+	struct config *cfg;
+	size_t i, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_BOOL)
+			continue;
+		cfg = key_ok(state, k, "true");
+		assert_int_equal(stored_int(k, cfg), 1);
+		config_free(cfg);
+		cfg = key_ok(state, k, "false");
+		assert_int_equal(stored_int(k, cfg), 0);
+		config_free(cfg);
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
+/*
+ * Every list-of-prefixes key stores each prefix as a rule of its kind
+ * (allow or deny), takes an empty list, and refuses a bad prefix or a
+ * non-string element with the reason, on the element's own line.
+ */
+static void test_table_cidrs(void **state)
+{
+	const struct config_key *k;
+	struct config *cfg;
+	char msg[256];
+	const char *why;
+	struct cidr c;
+	size_t i, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_CIDRS)
+			continue;
+		assert_non_null(k->check);
+		cfg = key_ok(state, k, "[ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ]");
+		const struct acl *acl = stored_acl(k, cfg);
+		assert_int_equal(acl->n, 3);
+		assert_int_equal(acl->nallow, k->store == CONFIG_STORE_ALLOW ? 3 : 0);
+		/* Finished: longest first within a family, IPv4 before IPv6. */
+		assert_int_equal(acl->rules[0].net.len, 32);
+		assert_int_equal(acl->rules[1].net.len, 8);
+		assert_int_equal(acl->rules[2].net.len, 128);
+		config_free(cfg);
+		cfg = key_ok(state, k, "[ ]");
+		assert_true(acl_empty(stored_acl(k, cfg)));
+		config_free(cfg);
+
+		why = cidr_parse("10.0.0.0/33", &c);
+		assert_non_null(why);
+		snprintf(msg, sizeof(msg), "%s: \"10.0.0.0/33\": %s", k->name, why);
+		key_bad(state, k, "[ \"10.0.0.0/33\" ]", msg);
+		snprintf(msg, sizeof(msg), "%s: expected a string, got an integer", k->name);
+		key_bad(state, k, "[ 10 ]", msg);
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
 static const struct config_key *key_named(const char *name)
 {
 	for (size_t i = 0; i < config_nkeys; i++)
@@ -565,6 +658,14 @@ static void test_table_types(void **state)
 				want = "a string";
 				takes = t == CONFIG_VALUE_STRING;
 				break;
+			case CONFIG_KEY_BOOL:
+				want = "true or false";
+				takes = t == CONFIG_VALUE_BOOL;
+				break;
+			case CONFIG_KEY_CIDRS:
+				want = "a list of strings";
+				takes = t == CONFIG_VALUE_LIST;
+				break;
 			case CONFIG_KEY_GROUP:
 				want = "a group";
 				takes = t == CONFIG_VALUE_GROUP;
@@ -598,7 +699,9 @@ static void test_table_defaults(void **state)
 		if (k->type == CONFIG_KEY_GROUP || k->type == CONFIG_KEY_LIST)
 			continue;
 		if (k->def == NULL) {
-			if (p == NULL || p->type != CONFIG_KEY_LIST)
+			if (k->type == CONFIG_KEY_CIDRS)
+				assert_true(acl_empty(stored_acl(k, cfg)));
+			else if (p == NULL || p->type != CONFIG_KEY_LIST)
 				assert_null(stored_string(k, cfg));
 			continue;
 		}
@@ -621,6 +724,10 @@ static void test_table_defaults(void **state)
 		case CONFIG_KEY_STRING:
 			assert_string_equal(stored_string(k, cfg), k->def);
 			break;
+		case CONFIG_KEY_BOOL:
+			assert_int_equal(stored_int(k, cfg), strcmp(k->def, "true") == 0);
+			break;
+		case CONFIG_KEY_CIDRS:
 		case CONFIG_KEY_GROUP:
 		case CONFIG_KEY_LIST:
 			break;
@@ -1046,7 +1153,9 @@ static char *read_text(const char *path)
 /*
  * Adding a key means a table row and a line in the packaged file: every key
  * appears there as "name = ", and a top-level or log key with a default
- * shows exactly that default.
+ * shows exactly that default.  The per-source limits are the exception: the
+ * built-in defaults keep them off, and the packaged file sets what a public
+ * echo service would use (it says why).
  */
 static void test_table_matches_packaged(void **state)
 {
@@ -1071,7 +1180,8 @@ static void test_table_matches_packaged(void **state)
 			print_error("key %s is not in %s\n", k->name, path);
 			fail();
 		}
-		if (k->def == NULL || strncmp(k->name, "listen.", 7) == 0)
+		if (k->def == NULL || strncmp(k->name, "listen.", 7) == 0 ||
+		    strncmp(k->name, "limits.", 7) == 0)
 			continue;
 		/* The value: up to the ';', without quotes. */
 		p += strlen(pattern);
@@ -1129,6 +1239,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_table_ints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_choices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_bools, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_cidrs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_string_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_types, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_defaults, setup, teardown),
