@@ -103,7 +103,8 @@ int cidr_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct cid
 	}
 	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-		if (memcmp(sin6->sin6_addr.s6_addr, v4mapped, sizeof(v4mapped)) == 0) {
+		int mapped = memcmp(sin6->sin6_addr.s6_addr, v4mapped, sizeof(v4mapped)) == 0;
+		if (mapped) {
 			out->family = AF_INET;
 			memcpy(out->b, sin6->sin6_addr.s6_addr + 12, 4);
 		} else {
@@ -112,7 +113,7 @@ int cidr_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct cid
 		}
 		if (port != NULL)
 			*port = ntohs(sin6->sin6_port);
-		return 0;
+		return mapped;
 	}
 	return -1;
 }

@@ -44,8 +44,8 @@ char *cidr_format(const struct cidr *c, char *buf, size_t len);
 /*
  * The source address of an AF_INET or AF_INET6 socket address, an
  * IPv4-mapped IPv6 one turned into IPv4; *port gets the port (host order)
- * if port is not NULL.  Returns 0, or -1 for another family or a short
- * address.
+ * if port is not NULL.  Returns 0, 1 if the address was IPv4-mapped, or -1
+ * for another family or a short address.
  */
 int cidr_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct cidr_addr *out,
                             uint16_t *port);

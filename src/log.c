@@ -145,3 +145,21 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 	log_vmsg(level, with_errno, fmt, ap);
 	va_end(ap);
 }
+
+uint64_t log_limit_hit(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms)
+{
+	l->pending++;
+	return log_limit_due(l, now_ms, interval_ms);
+}
+
+uint64_t log_limit_due(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms)
+{
+	uint64_t n = l->pending;
+
+	if (n == 0 || (l->written && interval_ms > 0 && now_ms < l->last_ms + interval_ms))
+		return 0;
+	l->written = 1;
+	l->last_ms = now_ms;
+	l->pending = 0;
+	return n;
+}

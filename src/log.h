@@ -7,6 +7,7 @@
 #define ECHOD_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -51,5 +52,37 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
 			log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__);                                  \
 	} while (0)
+
+/*
+ * A recurring message, written at most once per interval, each line saying
+ * how many events it stands for.  Zero it to start.  The clock is the
+ * caller's (ms), so that tests can drive it.
+ */
+struct log_limit {
+	uint64_t last_ms; /* when the last line was due */
+	uint64_t pending; /* events not reported yet */
+	int written;      /* a line was ever due */
+};
+
+/*
+ * Count one event at now_ms.  If no line was due within interval_ms, a line
+ * is due now: returns the number of events it reports (this one and those
+ * held back since the last line), and the count starts again.  Otherwise
+ * returns 0 and the event is held back.
+ */
+uint64_t log_limit_hit(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms);
+
+/*
+ * The events held back, if their line is due at now_ms (0 if there are none
+ * or it is not due yet), for a timer that reports the tail of a burst; with
+ * interval_ms 0, whatever is held back (at exit).
+ */
+uint64_t log_limit_due(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms);
+
+/* When the events held back will be due (meaningful if l->pending > 0). */
+static inline uint64_t log_limit_next(const struct log_limit *l, uint64_t interval_ms)
+{
+	return l->last_ms + interval_ms;
+}
 
 #endif

@@ -162,7 +162,7 @@ static void test_from_sockaddr(void **state)
 	/* IPv4-mapped: an IPv4 source. */
 	inet_pton(AF_INET6, "::ffff:192.0.2.1", &sin6.sin6_addr);
 	assert_int_equal(cidr_addr_from_sockaddr((struct sockaddr *)&sin6, sizeof(sin6), &a, &port),
-	                 0);
+	                 1);
 	assert_true(cidr_addr_equal(&a, &want));
 	assert_int_equal(port, 19);
 	inet_pton(AF_INET6, "2001:db8::1", &sin6.sin6_addr);
