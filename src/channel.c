@@ -111,9 +111,13 @@ int chan_recv(int fd, struct chan_msg *m, int *fd_recv)
 const char *chan_type_name(unsigned type)
 {
 	static const char *const names[] = {
-	    [CHAN_READY] = "ready",         [CHAN_RETIRE] = "retire", [CHAN_QUIT] = "quit",
-	    [CHAN_REOPEN] = "reopen",       [CHAN_STATS_REQ] = "stats request",
+	    [CHAN_READY] = "ready",
+	    [CHAN_RETIRE] = "retire",
+	    [CHAN_QUIT] = "quit",
+	    [CHAN_REOPEN] = "reopen",
+	    [CHAN_STATS_REQ] = "stats request",
 	    [CHAN_STATS] = "stats",
+	    [CHAN_SANDBOX] = "sandbox violation",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)

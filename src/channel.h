@@ -22,6 +22,7 @@ enum chan_type {
 	CHAN_REOPEN,    /* M->W: reopen the log file */
 	CHAN_STATS_REQ, /* M->W: send CHAN_STATS */
 	CHAN_STATS,     /* W->M: payload struct chan_stats */
+	CHAN_SANDBOX,   /* W->M: payload struct chan_sandbox; the worker is dying */
 };
 
 struct chan_hdr {
@@ -41,6 +42,13 @@ struct chan_msg {
 struct chan_stats {
 	uint64_t connections; /* open stream connections */
 	uint64_t accepted;    /* stream connections accepted since the worker started */
+};
+
+/* What a worker reports in CHAN_SANDBOX, from its SIGSYS handler: the
+ * system call its seccomp filter refused. */
+struct chan_sandbox {
+	int32_t syscall; /* the number, as the kernel's siginfo gives it */
+	uint32_t arch;   /* AUDIT_ARCH_* of the call */
 };
 
 /*

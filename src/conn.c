@@ -95,6 +95,7 @@ fail:;
 void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
+	uint64_t tag = c->tag;
 
 	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
 	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
@@ -105,7 +106,7 @@ void conn_close(struct conn *c, const char *reason)
 	unlink_conn(ctx, c);
 	free(c);
 	if (ctx->on_close != NULL)
-		ctx->on_close(ctx);
+		ctx->on_close(ctx, tag);
 }
 
 /* The interest a connection needs in its current state. */

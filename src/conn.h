@@ -30,8 +30,8 @@ struct conn_ctx {
 	struct conn *conns; /* every open connection */
 	size_t nconns;
 	/* Called after a connection closed (it is already unlinked and freed),
-	 * or NULL. */
-	void (*on_close)(struct conn_ctx *ctx);
+	 * with its tag, or NULL. */
+	void (*on_close)(struct conn_ctx *ctx, uint64_t tag);
 };
 
 enum conn_state {
@@ -48,6 +48,7 @@ struct conn {
 	uint64_t last_active;  /* ev_now() of the last byte moved */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t tag; /* the owner's, handed back to on_close (0 unless set) */
 	int fd;
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
@@ -62,7 +63,7 @@ struct conn {
 struct conn *conn_new(struct conn_ctx *ctx, int fd);
 
 /* Close now, for `reason` (logged at debug).  Unlinks and frees c, then
- * calls ctx->on_close. */
+ * calls ctx->on_close with c's tag. */
 void conn_close(struct conn *c, const char *reason);
 
 /* Start retiring: c closes with a half-close at its first quiet moment,

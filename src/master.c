@@ -34,7 +34,9 @@
 #include "pidfile.h"
 #include "privs.h"
 #include "process.h"
+#include "sandbox.h"
 #include "signals.h"
+#include "srclimit.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start counts as failing. */
@@ -55,9 +57,11 @@ struct child {
 	unsigned gen;
 	size_t index;
 	uint64_t started;
-	int chan;         /* the master's end of its channel; -1 once closed */
-	int ready;        /* it said it serves */
-	uint64_t nconns;  /* open connections, as of its last CHAN_STATS */
+	int chan;        /* the master's end of its channel; -1 once closed */
+	int ready;       /* it said it serves */
+	uint64_t nconns; /* open connections, as of its last CHAN_STATS */
+
+	int bad_syscall; /* the call its sandbox refused (CHAN_SANDBOX), or -1 */
 };
 
 struct master {
@@ -79,6 +83,8 @@ struct master {
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
+
+	struct srclimit *limits; /* the per-source table, or NULL */
 };
 
 static void spawn_missing(struct master *m);
@@ -162,21 +168,20 @@ static struct child *find_chan(struct master *m, int fd)
 	return NULL;
 }
 
-/* What a worker says.  Its EOF comes as it exits; reap() does the rest. */
-static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
+/* Read what worker k has said.  Its EOF comes as it exits; reap() does the
+ * rest. */
+static void read_chan(struct master *m, struct child *k)
 {
-	struct master *m = arg;
-	struct child *k = find_chan(m, fd);
 	struct chan_msg msg;
-	(void)loop;
-	(void)events;
+	int fd = k->chan;
 
-	while (k != NULL) {
+	while (k->chan != -1) {
 		int rc = chan_recv(fd, &msg, NULL);
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
-			log_warnx("worker %zu (pid %ld): malformed message", k->index, (long)k->pid);
+			log_warnx("worker %zu (pid %ld): malformed message", k->index,
+			          (long)k->pid);
 			continue;
 		}
 		if (rc <= 0) {
@@ -194,12 +199,38 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 				k->nconns = st.connections;
 			}
 			break;
+		case CHAN_SANDBOX:
+			if (msg.hdr.len == sizeof(struct chan_sandbox)) {
+				struct chan_sandbox sb;
+				char name[64];
+				memcpy(&sb, msg.payload, sizeof(sb));
+				k->bad_syscall = sb.syscall;
+				/* Said now, in case the process does not die of it. */
+				log_warnx(
+				    "worker %zu (pid %ld): its sandbox refused system call %s "
+				    "(number %d)",
+				    k->index, (long)k->pid,
+				    sandbox_syscall_name(sb.syscall, name, sizeof(name)),
+				    sb.syscall);
+			}
+			break;
 		default:
 			log_warnx("worker %zu (pid %ld): unexpected %s message", k->index,
 			          (long)k->pid, chan_type_name(msg.hdr.type));
 			break;
 		}
 	}
+}
+
+static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct master *m = arg;
+	struct child *k = find_chan(m, fd);
+	(void)loop;
+	(void)events;
+
+	if (k != NULL)
+		read_chan(m, k);
 	check_ready(m);
 }
 
@@ -229,6 +260,7 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	    .count = (size_t)m->cfg->workers,
 	    .privs = &m->privs,
 	    .chan = chan,
+	    .limits = m->limits,
 	};
 	int rc = worker_main(&args);
 	for (size_t i = 0; i < m->nls; i++)
@@ -294,6 +326,7 @@ static int spawn(struct master *m, size_t index)
 	    .index = index,
 	    .started = ev_now_update(m->loop),
 	    .chan = ch[0],
+	    .bad_syscall = -1,
 	};
 	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
 		/* Without the channel we cannot hear it is ready: count it ready. */
@@ -341,10 +374,23 @@ static struct child *find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-static void describe_status(int status, char *buf, size_t len)
+static void describe_status(const struct child *k, int status, char *buf, size_t len)
 {
+	char name[64];
+
 	if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && k->bad_syscall >= 0)
+		snprintf(buf, len,
+		         "killed by signal %d (SIGSYS): its sandbox refused system call %s "
+		         "(number %d)",
+		         SIGSYS, sandbox_syscall_name(k->bad_syscall, name, sizeof(name)),
+		         k->bad_syscall);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len,
+		         "killed by signal %d (SIGSYS): a system call its sandbox refuses, "
+		         "not reported",
+		         SIGSYS);
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
 	else
@@ -361,8 +407,16 @@ static void reap(struct master *m)
 		struct child *k = find_kid(m, pid);
 		if (k == NULL)
 			continue;
-		char how[64];
-		describe_status(status, how, sizeof(how));
+		char how[160];
+		/* A sandbox report may still wait in the channel. */
+		read_chan(m, k);
+		describe_status(k, status, how, sizeof(how));
+		/* Its connections were never counted off the per-source table. */
+		if (m->limits != NULL && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			srclimit_forget_connections(m->limits);
+			log_info(
+			    "per-source connection counts reset: a worker did not exit cleanly");
+		}
 		uint64_t lived = ev_now_update(m->loop) - k->started;
 		int expected = m->stopping || k->gen != m->gen;
 		if (expected) {
@@ -412,10 +466,9 @@ static void stop(struct master *m, int immediate)
 	m->stopping = immediate ? 2 : 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	notify_send("STOPPING=1");
-	uint64_t wait_ms =
-	    immediate ? QUIT_WAIT_MS
-	              : (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
-	                    STOP_SLACK_MS;
+	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
+	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
+	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
@@ -444,6 +497,30 @@ static int lookup_privs(const struct config *cfg, struct privs *p, char *err, si
 	if (geteuid() != 0)
 		return privs_lookup(NULL, NULL, p, err, len);
 	return privs_lookup(cfg->user, cfg->group, p, err, len);
+}
+
+/*
+ * Make sure a per-source table big enough for cfg exists if cfg has a limit
+ * on (the table made at start is kept across reloads, counts and all, while
+ * it is big enough).  Returns 0, or -1 (logged).
+ */
+static int update_limits(struct master *m, const struct config *cfg)
+{
+	size_t want = srclimit_size_for(cfg->workers, cfg->max_connections);
+	struct srclimit *t;
+
+	if (!config_limits_on(&cfg->limits) ||
+	    (m->limits != NULL && srclimit_entries(m->limits) >= want))
+		return 0;
+	if ((t = srclimit_new(want)) == NULL) {
+		log_warn("cannot make the per-source table (%zu entries)", want);
+		return -1;
+	}
+	/* Workers still running keep their own mapping of the old one. */
+	srclimit_free(m->limits);
+	m->limits = t;
+	log_info("per-source limits: a table of %zu sources shared by the workers", want);
+	return 0;
 }
 
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
@@ -476,6 +553,11 @@ static void reload(struct master *m)
 	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
 		log_errorx("%s: %s; reload rejected", cfg->file, err);
+		config_free(cfg);
+		goto keep;
+	}
+	if (update_limits(m, cfg) == -1) {
+		log_errorx("reload rejected; still running the previous configuration");
 		config_free(cfg);
 		goto keep;
 	}
@@ -525,7 +607,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	give_log(&m);
-	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
+	if (listener_set_update(&m.ls, &m.nls, cfg) == -1 || update_limits(&m, cfg) == -1)
 		goto out;
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");
@@ -548,6 +630,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
 	process_raise_nofile(m.cfg->max_connections);
+	/* Every socket is bound and the descriptor limit raised: what is
+	 * left for root to do needs only a few capabilities. */
+	if (geteuid() == 0 && privs_limit_master() == -1)
+		log_warn("cannot limit the master's capabilities");
+	if (m.cfg->sandbox && !sandbox_available())
+		log_notice("this echod is built without libseccomp: workers run without their "
+		           "sandbox");
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
 	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
@@ -593,6 +682,7 @@ out:
 	free(m.kids);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
+	srclimit_free(m.limits);
 	config_free(m.cfg);
 	log_close();
 	return rc;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "buffer.h"
 #include "channel.h"
 #include "config.h"
@@ -26,6 +27,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
+#include "sandbox.h"
 #include "signals.h"
 #include "udp.h"
 #include "worker.h"
@@ -55,6 +57,10 @@ struct worker {
 	int accept_paused;
 	int retiring;
 	int quit;
+
+	/* Who gets in: what each connection and datagram is checked against. */
+	struct admit admit;             /* access lists, per-source limits, UDP guard */
+	const struct acl **accept_acls; /* the access list of each of accept_fds */
 };
 
 uint64_t worker_retire_margin_ms(void)
@@ -83,12 +89,13 @@ static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
 	accept_resume(ev_container_of(t, struct worker, accept_timer));
 }
 
-/* A connection closed: a descriptor just came free, so a paused accept need
- * not wait for its pause to end. */
-static void on_conn_closed(struct conn_ctx *ctx)
+/* A connection closed: its source counts one fewer, and a descriptor just
+ * came free, so a paused accept need not wait for its pause to end. */
+static void on_conn_closed(struct conn_ctx *ctx, uint64_t tag)
 {
 	struct worker *w = ev_container_of(ctx, struct worker, conns);
 
+	admit_closed(&w->admit, tag);
 	if (w->accept_paused)
 		accept_resume(w);
 }
@@ -134,10 +141,21 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 	log_debug("connection %d accepted from %s port %d", fd, host, port);
 }
 
+/* The access list of the stream listener lfd. */
+static const struct acl *accept_acl(const struct worker *w, int lfd)
+{
+	for (size_t i = 0; i < w->naccept_fds; i++)
+		if (w->accept_fds[i] == lfd)
+			return w->accept_acls[i];
+	return NULL;
+}
+
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
 	struct worker *w = arg;
 	int max = w->cfg->max_connections;
+	const struct acl *acl = accept_acl(w, lfd);
+	int check = admit_stream_on(&w->admit, acl);
 	(void)loop;
 	(void)events;
 
@@ -145,7 +163,9 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
-		int fd = accept4(lfd, debug ? (struct sockaddr *)&ss : NULL, debug ? &len : NULL,
+		int want = debug || check;
+		uint64_t ticket = 0;
+		int fd = accept4(lfd, want ? (struct sockaddr *)&ss : NULL, want ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -172,6 +192,13 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		if (debug)
 			log_accepted(fd, &ss);
 		w->accepted++;
+		/* Refused: closed at once, nothing read or written. */
+		if (check && admit_stream(&w->admit, acl, (struct sockaddr *)&ss, len, &ticket) !=
+		                 REFUSE_NONE) {
+			log_debug("connection %d refused", fd);
+			close(fd);
+			continue;
+		}
 		if (w->conns.nconns >= (size_t)max) {
 			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
 			/* Whatever the client already sent is read first: closing
@@ -179,10 +206,15 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 			(void)r;
 			close(fd);
+			admit_closed(&w->admit, ticket);
 			continue;
 		}
-		if (conn_new(&w->conns, fd) == NULL) {
+		struct conn *c = conn_new(&w->conns, fd);
+		if (c != NULL) {
+			c->tag = ticket;
+		} else {
 			int err = errno; /* close() below may change errno */
+			admit_closed(&w->admit, ticket);
 			if (err == ERANGE)
 				log_warnx("descriptor %d is beyond what the %s backend can watch; "
 				          "closing it",
@@ -206,25 +238,31 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
-	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
+	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL ||
+	    (w->accept_acls = calloc(total ? total : 1, sizeof(*w->accept_acls))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
-		if (l->proto == LISTEN_UDP && w->udp == NULL && (w->udp = udp_echo_new()) == NULL)
+		/* Listeners and listen entries go in the same order. */
+		const struct acl *acl = config_listen_access(w->cfg, i);
+		if (l->proto == LISTEN_UDP && w->udp == NULL &&
+		    (w->udp = udp_echo_new(&w->admit)) == NULL)
 			return -1;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
 			int rc = l->proto == LISTEN_UDP
-			             ? ev_add(loop, fd, EV_READ, udp_on_readable, w->udp)
+			             ? udp_watch(w->udp, loop, fd, l->addr.ss_family, acl)
 			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
 			}
-			if (l->proto != LISTEN_UDP)
+			if (l->proto != LISTEN_UDP) {
+				w->accept_acls[w->naccept_fds] = acl;
 				w->accept_fds[w->naccept_fds++] = fd;
+			}
 		}
 	}
 	return 0;
@@ -315,10 +353,13 @@ static void worker_free(struct worker *w)
 
 	while (w->conns.conns != NULL)
 		conn_close(w->conns.conns, "shutdown");
-	if (loop != NULL)
+	if (loop != NULL) {
+		admit_free(&w->admit);
 		ev_loop_free(loop);
+	}
 	udp_echo_free(w->udp);
 	free(w->accept_fds);
+	free(w->accept_acls);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }
@@ -340,10 +381,21 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		log_warn("worker");
 		return -1;
 	}
+	if (admit_init(&w->admit, cfg, a->listeners, a->nlisteners, a->limits, loop) == -1) {
+		log_warn("worker %zu", a->index);
+		return -1;
+	}
 	if (watch_listeners(w, a->listeners, a->nlisteners, a->index, a->count) == -1)
 		return -1;
 	if (ev_add(loop, w->chan, EV_READ, on_channel, w) == -1) {
 		log_warn("worker %zu: cannot watch the channel", a->index);
+		return -1;
+	}
+	/* Everything is open that the worker will ever open: from here on it
+	 * needs only the system calls of serving. */
+	if (cfg->sandbox && sandbox_available() && sandbox_enter(w->chan) == -1) {
+		log_warn("worker %zu: cannot install the sandbox (sandbox = false runs without)",
+		         a->index);
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
@@ -406,6 +458,12 @@ int worker_main(const struct worker_args *a)
 	if (privs_drop(a->privs) == -1) {
 		log_warn("worker %zu: cannot drop privileges to uid %ld gid %ld", a->index,
 		         (long)a->privs->uid, (long)a->privs->gid);
+		return rc;
+	}
+	/* A worker binds nothing and signals nobody: whatever capabilities the
+	 * master kept (or an ambient set gave) are of no use here. */
+	if (privs_drop_capabilities() == -1) {
+		log_warn("worker %zu: cannot drop capabilities", a->index);
 		return rc;
 	}
 	if (worker_run(&w, a, &wait_mask) == 0)

@@ -13,16 +13,19 @@
 struct config;
 struct listener;
 struct privs;
+struct srclimit;
 
 /* What the master hands a worker. */
 struct worker_args {
 	const struct config *cfg;
 	struct listener *listeners; /* all of them; the worker serves its share */
 	size_t nlisteners;
-	size_t index;             /* this worker's slot, 0..count-1 */
-	size_t count;             /* workers in its generation */
+	size_t index;              /* this worker's slot, 0..count-1 */
+	size_t count;              /* workers in its generation */
 	const struct privs *privs; /* dropped to before serving */
-	int chan;                 /* the worker's end of its channel */
+	int chan;                  /* the worker's end of its channel */
+
+	struct srclimit *limits; /* the per-source table, or NULL */
 };
 
 /*

@@ -34,6 +34,9 @@ struct h_opts {
 	                  * affinity mask, 0: inherit */
 	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
 	                  * backend is "epoll" dies at start */
+	const char *preload; /* another LD_PRELOAD shim (a path), or NULL */
+	const char *netns;   /* run echod in this network namespace (a file
+	                      * such as /run/netns/NAME), or NULL */
 };
 
 /* Monotonic milliseconds. */
