@@ -15,7 +15,8 @@
  * runs once, just before the end, and calls only send(), getpid() and kill(),
  * which are async-signal-safe.
  *
- * Sanitizer builds allow more, and check no argument but PROT_EXEC:
+ * Sanitizer builds allow more, and check no argument but PROT_EXEC and the
+ * socket domain:
  * LeakSanitizer stops the process at exit with ptrace, from a clone that is
  * a process of its own, and reads /proc.
  */
@@ -187,7 +188,8 @@ static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 #ifdef SANITIZED
 	/* LeakSanitizer's tracer is a process of its own (clone without
 	 * CLONE_THREAD) that reads /proc; its reports check the terminal. */
-	rule = rule == NO_EXEC ? NO_EXEC : ANY;
+	if (rule != NO_EXEC && rule != UNIX_ONLY)
+		rule = ANY;
 #endif
 	switch (rule) {
 	case ANY:

@@ -27,13 +27,13 @@ struct echod {
 
 /* Options for h_echod_start. */
 struct h_opts {
-	long nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
-	const char *env; /* one "NAME=value" added to echod's environment, or NULL */
-	int no_wait;     /* do not wait for "workers serve" */
-	int cpus;        /* run echod on only the first `cpus` CPUs of our
-	                  * affinity mask, 0: inherit */
-	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
-	                  * backend is "epoll" dies at start */
+	long nofile;         /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
+	const char *env;     /* one "NAME=value" added to echod's environment, or NULL */
+	int no_wait;         /* do not wait for "workers serve" */
+	int cpus;            /* run echod on only the first `cpus` CPUs of our
+	                      * affinity mask, 0: inherit */
+	int fail_epoll;      /* preload tests/lib/fail_epoll.so: a worker whose
+	                      * backend is "epoll" dies at start */
 	const char *preload; /* another LD_PRELOAD shim (a path), or NULL */
 	const char *netns;   /* run echod in this network namespace (a file
 	                      * such as /run/netns/NAME), or NULL */
