@@ -244,8 +244,12 @@ int sandbox_enter(int fd)
 		return -1;
 	}
 	/* A call of another architecture (int 0x80 on x86-64) is no
-	 * mistake of ours: it dies without a report. */
-	rc = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	 * mistake of ours: it dies without a report.  KILL, not
+	 * KILL_PROCESS (the worker has one thread): libseccomp refuses the
+	 * latter where it cannot call seccomp(2) to ask the kernel, as under
+	 * systemd's SystemCallFilter=@system-service, and then loads the
+	 * filter with prctl(2). */
+	rc = seccomp_attr_set(f, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL);
 	for (size_t i = 0; rc == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i].name);
 		/* Not a system call of this architecture (poll on arm64). */
