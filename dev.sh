@@ -8,8 +8,11 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-# Debian packages the build and the tests need.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc"
+# Debian packages the build and the tests need: libseccomp for the worker
+# sandbox, iproute2 for the tests' network namespaces, clang and libFuzzer
+# for make fuzz.
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
+	libseccomp-dev iproute2 clang libfuzzer-14-dev"
 
 install_deps() {
 	missing=""
