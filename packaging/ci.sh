@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 
 # Debian packages this script needs; the missing ones are installed.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev libseccomp-dev
 	mandoc groff-base man-db debhelper lintian blhc rpm rpmlint systemd
 	logrotate python3 procps iproute2 util-linux binutils strace
 	debootstrap systemd-container"
