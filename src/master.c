@@ -500,27 +500,36 @@ static int lookup_privs(const struct config *cfg, struct privs *p, char *err, si
 }
 
 /*
- * Make sure a per-source table big enough for cfg exists if cfg has a limit
- * on (the table made at start is kept across reloads, counts and all, while
- * it is big enough).  Returns 0, or -1 (logged).
+ * The per-source table cfg needs, if the current one will not do: *t gets a
+ * new table, or NULL to keep the current one (the table made at start is
+ * kept across reloads, counts and all, while it is big enough, or when no
+ * limit is on).  Returns 0, or -1 (logged).
  */
-static int update_limits(struct master *m, const struct config *cfg)
+static int limits_prepare(const struct master *m, const struct config *cfg, struct srclimit **t)
 {
 	size_t want = srclimit_size_for(cfg->workers, cfg->max_connections);
-	struct srclimit *t;
 
+	*t = NULL;
 	if (!config_limits_on(&cfg->limits) ||
 	    (m->limits != NULL && srclimit_entries(m->limits) >= want))
 		return 0;
-	if ((t = srclimit_new(want)) == NULL) {
+	if ((*t = srclimit_new(want)) == NULL) {
 		log_warn("cannot make the per-source table (%zu entries)", want);
 		return -1;
 	}
-	/* Workers still running keep their own mapping of the old one. */
+	return 0;
+}
+
+/* Use the table limits_prepare() made, if any.  Workers still running keep
+ * their own mapping of the old one. */
+static void limits_commit(struct master *m, struct srclimit *t)
+{
+	if (t == NULL)
+		return;
 	srclimit_free(m->limits);
 	m->limits = t;
-	log_info("per-source limits: a table of %zu sources shared by the workers", want);
-	return 0;
+	log_info("per-source limits: a table of %zu sources shared by the workers",
+	         srclimit_entries(t));
 }
 
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
@@ -533,6 +542,7 @@ static void apply_log(const struct config *cfg)
 static void reload(struct master *m)
 {
 	struct config_errors errs = {0};
+	struct srclimit *table = NULL;
 	struct privs privs;
 	char err[1024];
 
@@ -556,16 +566,14 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (update_limits(m, cfg) == -1) {
+	if (limits_prepare(m, cfg, &table) == -1 ||
+	    listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+		srclimit_free(table);
 		log_errorx("reload rejected; still running the previous configuration");
 		config_free(cfg);
 		goto keep;
 	}
-	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
-		log_errorx("reload rejected; still running the previous configuration");
-		config_free(cfg);
-		goto keep;
-	}
+	limits_commit(m, table);
 	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
@@ -607,7 +615,11 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	give_log(&m);
-	if (listener_set_update(&m.ls, &m.nls, cfg) == -1 || update_limits(&m, cfg) == -1)
+	struct srclimit *table;
+	if (limits_prepare(&m, cfg, &table) == -1)
+		goto out;
+	limits_commit(&m, table);
+	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");

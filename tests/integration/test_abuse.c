@@ -788,6 +788,34 @@ static void test_per_source_rate(void **state)
 	stop(e);
 }
 
+/* Limits turned on by a reload: the master makes the shared table then,
+ * and the new generation of workers uses it. */
+static void test_limits_on_reload(void **state)
+{
+	(void)state;
+	struct echod *e = start("workers = 2;\n"
+	                        "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
+	                        NULL);
+	char config[256];
+	int fds[2];
+
+	snprintf(config, sizeof(config),
+	         "workers = 2;\nlimits = { per_source_connections = 1; };\n"
+	         "listen = ( { address = \"127.0.0.1\"; port = %d; } );\n",
+	         e->ports[0]);
+	h_echod_rewrite(e, config);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "of generation 2 serve", 1, 10000));
+	assert_int_equal(h_log_count(e, "per-source limits: a table of"), 1);
+	fds[0] = connect_from("127.0.0.2", "127.0.0.1", e->ports[0]);
+	assert_true(served(fds[0]));
+	fds[1] = connect_from("127.0.0.2", "127.0.0.1", e->ports[0]);
+	assert_false(served(fds[1]));
+	close(fds[0]);
+	close(fds[1]);
+	stop(e);
+}
+
 /* udp_per_source_rate = 20: of 100 datagrams at once from one source, about
  * 20 are echoed; another source is echoed as before. */
 static void test_udp_per_source_rate(void **state)
@@ -963,6 +991,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_access_deny, teardown),
 	    cmocka_unit_test_teardown(test_per_source_connections, teardown),
 	    cmocka_unit_test_teardown(test_per_source_rate, teardown),
+	    cmocka_unit_test_teardown(test_limits_on_reload, teardown),
 	    cmocka_unit_test_teardown(test_udp_per_source_rate, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_violation, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_under_systemd_filter, teardown),
