@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -232,6 +233,9 @@ int sandbox_enter(int fd)
 	scmp_filter_ctx f;
 	int rc;
 
+	/* The time zone is read at the first local time asked for, which may
+	 * be the worker's first log line: read it now, while files open. */
+	tzset();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
 	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
@@ -268,6 +272,11 @@ int sandbox_enter(int fd)
 	return 0;
 }
 
+void sandbox_report_to(int fd)
+{
+	report_fd = fd;
+}
+
 const char *sandbox_syscall_name(int nr, char *buf, size_t len)
 {
 	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
@@ -289,6 +298,11 @@ int sandbox_enter(int fd)
 	(void)fd;
 	errno = ENOSYS;
 	return -1;
+}
+
+void sandbox_report_to(int fd)
+{
+	(void)fd;
 }
 
 const char *sandbox_syscall_name(int nr, char *buf, size_t len)

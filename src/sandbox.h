@@ -22,6 +22,10 @@ int sandbox_available(void);
  */
 int sandbox_enter(int report_fd);
 
+/* Report to fd from now on (-1: nowhere), for when the channel closes: its
+ * number may soon belong to a client's connection. */
+void sandbox_report_to(int fd);
+
 /* The name of system call `nr` of this architecture, written into buf
  * ("socket"), or "unknown" (or its number, without libseccomp). */
 const char *sandbox_syscall_name(int nr, char *buf, size_t len);

@@ -290,6 +290,7 @@ static void worker_retire(struct worker *w)
 static void channel_gone(struct worker *w)
 {
 	ev_del(w->conns.loop, w->chan);
+	sandbox_report_to(-1);
 	close(w->chan);
 	w->chan = -1;
 }

@@ -897,6 +897,52 @@ static void test_sandbox_violation(void **state)
 static unsigned long long proc_status(pid_t pid, const char *key, int base);
 
 /*
+ * A worker's first log line, when the master has logged nothing before the
+ * fork (log.level = "warning"), made its time zone load from
+ * /etc/localtime, a file the sandbox does not let it open: it died of
+ * SIGSYS.  Here the first line is the warning about running out of
+ * descriptors; the worker must live on.
+ */
+static void test_sandbox_first_log_line(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	/* Nothing is logged at start, so the harness cannot wait for the
+	 * workers by the log, nor learn a port from it: a Unix socket, and
+	 * the first echo, say when the worker serves. */
+	struct h_opts opts = {.nofile = 64, .no_wait = 1};
+	struct echod *e = start("workers = 1;\nlog = { level = \"warning\"; };\n"
+	                        "listen = ( { path = \"@DIR@/e.sock\"; } );\n",
+	                        &opts);
+	char path[320];
+	int fds[N], fd = -1;
+
+	snprintf(path, sizeof(path), "%s/e.sock", e->dir);
+	for (uint64_t end = h_now_ms() + 10000; fd < 0 && h_now_ms() < end;) {
+		if ((fd = h_connect_unix(path)) < 0)
+			poll(NULL, 0, 10); /* poll interval */
+	}
+	assert_true(fd >= 0);
+	assert_true(served(fd));
+	close(fd);
+	pid_t worker = first_worker(e);
+	h_raise_nofile(N + 64);
+	for (int i = 0; i < N; i++)
+		fds[i] = h_connect_unix(path);
+	assert_true(h_log_wait(e, "pausing new connections", 1, 5000));
+	for (int i = 0; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	fd = h_connect_unix(path);
+	assert_true(fd >= 0);
+	assert_true(served(fd));
+	close(fd);
+	assert_int_equal(first_worker(e), worker);
+	assert_int_equal(h_log_count(e, "SIGSYS"), 0);
+	stop(e);
+}
+
+/*
  * Under systemd's SystemCallFilter=@system-service (the packaged unit's),
  * seccomp(2) fails with EPERM; the sandbox must go in all the same, loaded
  * with prctl(2).  Bug: asking libseccomp for SCMP_ACT_KILL_PROCESS (for
@@ -995,6 +1041,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_udp_per_source_rate, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_violation, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_under_systemd_filter, teardown),
+	    cmocka_unit_test_teardown(test_sandbox_first_log_line, teardown),
 	    cmocka_unit_test_teardown(test_capabilities, teardown),
 	};
 
