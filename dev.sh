@@ -1,18 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
-# Developer entry point (see README.md):
+# Developer entry point (see README.md and CONTRIBUTING.md):
 #   ./dev.sh run        install what is missing, build, run echod in the foreground
-#   ./dev.sh test       install what is missing, build, run the whole test suite
-#   ./dev.sh test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./dev.sh test       install what is missing, build with gcc, run the whole test suite
+#   ./dev.sh test-asan  the same built with clang, under AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./dev.sh lint       clang-tidy and cppcheck over src/ (.clang-tidy, .ci/lint)
+# Every build is -Werror, so gcc (test) and clang (test-asan) both have to be
+# warning-free.
 set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-# Debian packages the build and the tests need: libseccomp for the worker
-# sandbox, iproute2 for the tests' network namespaces, clang and libFuzzer
-# for make fuzz.
+# Debian packages the builds, the tests and the lint need.  clang comes
+# without its sanitizer runtime (only recommended), hence libclang-rt-dev;
+# libseccomp for the worker sandbox, iproute2 for the tests' network
+# namespaces, libFuzzer for make fuzz.
 PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
-	libseccomp-dev iproute2 clang libfuzzer-14-dev"
+	clang libclang-rt-dev clang-tidy clang-format cppcheck
+	libseccomp-dev iproute2 libfuzzer-14-dev"
 
 install_deps() {
 	missing=""
@@ -28,19 +33,27 @@ install_deps() {
 			exit 1
 		fi
 		apt-get update -q
+		# shellcheck disable=SC2086 # one word per package
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 	fi
 }
 
 # build DIR [configure options...]
+# A directory configured with other options (another compiler, say) is
+# started afresh: make would otherwise keep the objects of the old one.
 build() {
 	dir=$1
 	shift
 	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
 		./autogen.sh
 	fi
+	if [ -f "$dir/config.status" ] && [ "$(cat "$dir/.dev-configure" 2>/dev/null)" != "$*" ]; then
+		rm -rf "$dir"
+	fi
 	mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" -q "$@" && make -j"$(nproc)")
+	(cd "$dir" && "$top/configure" -q "$@")
+	echo "$*" >"$dir/.dev-configure"
+	make -C "$dir" -j"$(nproc)"
 }
 
 cmd=${1:-}
@@ -58,11 +71,15 @@ test)
 	;;
 test-asan)
 	install_deps
-	build _build-asan --enable-werror --enable-asan
+	build _build-asan CC=clang --enable-werror --enable-asan
 	make -C _build-asan -j2 check
 	;;
+lint)
+	install_deps
+	exec sh .ci/lint
+	;;
 *)
-	echo "usage: $0 run | test | test-asan" >&2
+	echo "usage: $0 run | test | test-asan | lint" >&2
 	exit 2
 	;;
 esac

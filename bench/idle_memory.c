@@ -218,7 +218,10 @@ int main(int argc, char **argv)
 		execl(argv[1], "echod", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000 && count_in_file(log, "workers serve") == 0; i++)
+	/* "N workers serve", or "1 worker serves". */
+	for (int i = 0; i < 1000 && count_in_file(log, "workers serve") == 0 &&
+	                count_in_file(log, "worker serves") == 0;
+	     i++)
 		pause_ms(10);
 	int port = find_port(log);
 	pid_t worker = first_child(echod);

@@ -3,12 +3,18 @@
  * Chunked output queue.  Freed chunks go to a small per-process cache first,
  * because a busy connection empties and refills its queue all the time and
  * malloc/free of 16 KiB blocks per write would cost more than the copy.
+ * Past the cache they go back to libc, and from there to the system: clients
+ * that filled their queues to max_pending and left would otherwise leave the
+ * worker holding all that memory for good (free() keeps the heap's middle).
  */
 #include "acconfig.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 
 #include "buffer.h"
 
@@ -20,10 +26,32 @@ struct buffer_chunk {
 };
 
 /* Enough for a few connections' worth of bursts; the rest goes back to libc. */
-#define CACHE_MAX 64
+#define CACHE_MAX 16
+/*
+ * Handing memory back (malloc_trim) walks the heap and costs system calls,
+ * so it is done after this much has gone back to libc, or as soon as no
+ * queue holds anything (then for as little as TRIM_IDLE_BYTES): a worker
+ * whose hostile clients left returns to its idle size, and one under steady
+ * churn trims at most once per TRIM_BYTES freed.
+ */
+#define TRIM_BYTES      (8u << 20)
+#define TRIM_IDLE_BYTES (256u << 10)
 
 static struct buffer_chunk *cache;
 static size_t cache_len;
+static size_t chunks_live;     /* in queues, not in the cache */
+static size_t freed_untrimmed; /* bytes given to free() since the last trim */
+
+static void maybe_trim(void)
+{
+	if (freed_untrimmed < TRIM_BYTES &&
+	    !(chunks_live == 0 && freed_untrimmed >= TRIM_IDLE_BYTES))
+		return;
+	freed_untrimmed = 0;
+#ifdef HAVE_MALLOC_TRIM
+	malloc_trim(0);
+#endif
+}
 
 static struct buffer_chunk *chunk_new(void)
 {
@@ -38,18 +66,22 @@ static struct buffer_chunk *chunk_new(void)
 	}
 	c->next = NULL;
 	c->start = c->end = 0;
+	chunks_live++;
 	return c;
 }
 
 static void chunk_free(struct buffer_chunk *c)
 {
+	chunks_live--;
 	if (cache_len < CACHE_MAX) {
 		c->next = cache;
 		cache = c;
 		cache_len++;
 	} else {
 		free(c);
+		freed_untrimmed += sizeof(*c);
 	}
+	maybe_trim();
 }
 
 void buffer_cache_flush(void)

@@ -76,13 +76,60 @@ static const char *check_log_target(const char *s)
 	return "must be \"stderr\", \"syslog\" or an absolute path";
 }
 
+int listen_address_split(const char *address, char host[INET6_ADDRSTRLEN], const char **scope)
+{
+	const char *pct = strchr(address, '%');
+	size_t len = pct != NULL ? (size_t)(pct - address) : strlen(address);
+
+	*scope = pct != NULL ? pct + 1 : NULL;
+	if (len >= INET6_ADDRSTRLEN)
+		return -1;
+	memcpy(host, address, len);
+	host[len] = '\0';
+	return 0;
+}
+
+/* fe80::/10: an address that means something only on one link, so a socket
+ * bound to it must say which (its scope). */
+static int is_link_local(const struct in6_addr *a)
+{
+	return a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80;
+}
+
 static const char *check_address(const char *s)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN];
+	const char *scope;
 
-	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
-		return NULL;
-	return "not a numeric IPv4 or IPv6 address";
+	if (listen_address_split(s, host, &scope) == -1)
+		return "not a numeric IPv4 or IPv6 address";
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return scope == NULL ? NULL : "an IPv4 address takes no %scope";
+	if (inet_pton(AF_INET6, host, buf) != 1)
+		return "not a numeric IPv4 or IPv6 address";
+	if (!is_link_local((const struct in6_addr *)(void *)buf))
+		return scope == NULL ? NULL
+		                     : "only a link-local address (fe80::/10) takes a %scope";
+	if (scope == NULL)
+		return "a link-local address needs its interface, as in fe80::1%eth0";
+	/* IF_NAMESIZE is 16, NUL included; a name never holds '/' or blanks. */
+	if (*scope == '\0' || strlen(scope) >= 16 || strpbrk(scope, "/ \t%") != NULL)
+		return "the %scope must be an interface name or index";
+	return NULL;
+}
+
+/* Unix socket permissions: an octal number up to 0777 ("0660", "660").  The
+ * setuid, setgid and sticky bits mean nothing on a socket. */
+static const char *check_mode(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 4 || strspn(s, "01234567") != len)
+		return "not an octal mode such as \"0660\"";
+	if (strtol(s, NULL, 8) > 0777)
+		return "above 0777: only permission bits apply to a socket";
+	return NULL;
 }
 
 static const char *check_cidr(const char *s)
@@ -133,7 +180,7 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(max_connections), .min = 1, .max = 10000000, .def = "10000",
 	 .help = "connections per worker; past it new ones are closed at once"},
 	{.name = "idle_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
-	 .offset = CFG(idle_timeout), .min = 0, .max = 7 * 86400, .def = "300",
+	 .offset = CFG(idle_timeout), .min = 0, .max = 7LL * 86400, .def = "300",
 	 .help = "seconds without traffic before a connection is closed; 0 = never"},
 	{.name = "shutdown_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
 	 .offset = CFG(shutdown_timeout), .min = 0, .max = 3600, .def = "10",
@@ -149,10 +196,10 @@ const struct config_key config_keys[] = {
 	 .offset = CFG(log_level), .choice = level_choice, .def = "info",
 	 .help = "the least important messages that are logged"},
 	{.name = "udp_guard", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
-	 .offset = CFG(udp_guard), .def = "true",
+	 .offset = CFG(udp_guard), .min = 0, .max = 1, .def = "true",
 	 .help = "drop datagrams that would make an echo loop or reflect an attack"},
 	{.name = "sandbox", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
-	 .offset = CFG(sandbox), .def = "true",
+	 .offset = CFG(sandbox), .min = 0, .max = 1, .def = "true",
 	 .help = "workers run under a seccomp allow-list of system calls"},
 	{.name = "access", .type = CONFIG_KEY_GROUP,
 	 .help = "who may connect or send, for listeners without their own list"},
@@ -193,8 +240,17 @@ const struct config_key config_keys[] = {
 	{.name = "listen.path", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(path), .check = check_socket_path,
 	 .help = "absolute path of a Unix stream socket"},
+	{.name = "listen.mode", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(mode), .check = check_mode, .def = "0660",
+	 .help = "permissions of the Unix socket file, in octal"},
+	{.name = "listen.owner", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(owner), .check = check_name,
+	 .help = "user (name or number) that owns the Unix socket file"},
+	{.name = "listen.group", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = LST(group), .check = check_name,
+	 .help = "group (name or number) of the Unix socket file"},
 	{.name = "listen.access", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
-	 .offset = LST(access_set),
+	 .offset = LST(access_set), .min = 0, .max = 1,
 	 .help = "this listener's access list, in place of the global one (TCP, UDP)"},
 	{.name = "listen.access.allow", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_ALLOW,
 	 .offset = LST(access), .check = check_cidr,
@@ -210,6 +266,7 @@ const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 struct build {
 	struct config *cfg;
 	const char *file;
+	const struct config_env *env; /* may be NULL */
 	struct config_errors *errs;
 	int failed;
 };
@@ -221,11 +278,16 @@ errors_vadd(struct config_errors *errs, const char *file, int line, const char *
 	va_list ap2;
 	int len;
 
-	v = realloc(errs->v, (errs->n + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	errs->v = v;
-	e = &v[errs->n];
+	/* Doubling: a file with 20k bad values must not cost 20k reallocs. */
+	if (errs->n == errs->cap) {
+		size_t cap = errs->cap ? errs->cap * 2 : 8;
+		v = realloc(errs->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		errs->v = v;
+		errs->cap = cap;
+	}
+	e = &errs->v[errs->n];
 	va_copy(ap2, ap);
 	len = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
@@ -337,7 +399,7 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 		*(size_t *)(void *)field = (size_t)n;
 		break;
 	case CONFIG_STORE_STRING:
-		copy = strdup(s);
+		copy = strdup(s != NULL ? s : "");
 		if (copy == NULL) {
 			build_error(b, NULL, "out of memory");
 			return;
@@ -492,7 +554,9 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 			continue;
 		memset(&v, 0, sizeof(v));
 		v.i = strtoll(k->def, &end, 10);
-		v.type = *end == '\0' ? CONFIG_VALUE_INT : CONFIG_VALUE_STRING;
+		/* A string key's default stays a string, digits or not ("0660"). */
+		v.type = *end == '\0' && k->type != CONFIG_KEY_STRING ? CONFIG_VALUE_INT
+		                                                      : CONFIG_VALUE_STRING;
 		v.s = k->def;
 		if (strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0) {
 			v.type = CONFIG_VALUE_BOOL;
@@ -525,7 +589,9 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 	const char *proto = proto_names[lc->proto];
 
 	if (lc->proto == LISTEN_UNIX)
-		snprintf(buf, len, "%s %s", proto, lc->path);
+		snprintf(buf, len, "%s %s", proto, lc->path != NULL ? lc->path : "?");
+	else if (lc->address == NULL)
+		snprintf(buf, len, "%s ?:%d", proto, lc->port);
 	else if (strchr(lc->address, ':') != NULL)
 		snprintf(buf, len, "%s [%s]:%d", proto, lc->address, lc->port);
 	else
@@ -560,10 +626,27 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 		build_error(b, entry, "listen: protocol \"unix\" needs a path");
 		return;
 	}
+	static const char *const file_keys[] = {"mode", "owner", "group"};
+	for (size_t i = 0; i < sizeof(file_keys) / sizeof(file_keys[0]); i++) {
+		const struct config_value *v = child_find(entry, file_keys[i]);
+		if (v != NULL)
+			build_error(b, v, "listen: %s applies to a Unix socket (path) only",
+			            file_keys[i]);
+	}
 	if (!has_addr)
 		build_error(b, entry, "listen: entry needs an address (or a path)");
 	if (!has_port)
 		build_error(b, entry, "listen: entry needs a port");
+	/* The interface of a link-local address must exist, or the bind
+	 * would fail at start-up long after -t said ok. */
+	const struct config_value *addr = child_find(entry, "address");
+	char host[INET6_ADDRSTRLEN];
+	const char *scope;
+	if (addr != NULL && l->address != NULL && b->env != NULL && b->env->if_exists != NULL &&
+	    listen_address_split(l->address, host, &scope) == 0 && scope != NULL &&
+	    !b->env->if_exists(scope))
+		build_error(b, addr, "listen: address \"%s\": no network interface \"%s\"",
+		            l->address, scope);
 }
 
 /* Whether two complete entries would bind the same socket. */
@@ -579,15 +662,106 @@ static int listen_same(const struct listen_conf *a, const struct listen_conf *c)
 	/* Port 0 asks for a fresh port each time: never a clash. */
 	if (a->address == NULL || c->address == NULL || a->port != c->port || a->port == 0)
 		return 0;
-	/* Compare addresses as bytes so that "::" and "0::0" are the same. */
-	af = strchr(a->address, ':') ? AF_INET6 : AF_INET;
-	if (af != (strchr(c->address, ':') ? AF_INET6 : AF_INET))
+	/* Compare addresses as bytes so that "::" and "0::0" are the same;
+	 * one link-local address on two interfaces is two sockets. */
+	char ah[INET6_ADDRSTRLEN], ch[INET6_ADDRSTRLEN];
+	const char *as, *cs;
+	if (listen_address_split(a->address, ah, &as) == -1 ||
+	    listen_address_split(c->address, ch, &cs) == -1)
+		return 0;
+	if ((as == NULL) != (cs == NULL) || (as != NULL && strcmp(as, cs) != 0))
+		return 0;
+	af = strchr(ah, ':') ? AF_INET6 : AF_INET;
+	if (af != (strchr(ch, ':') ? AF_INET6 : AF_INET))
 		return 0;
 	memset(aa, 0, sizeof(aa));
 	memset(ca, 0, sizeof(ca));
-	if (inet_pton(af, a->address, aa) != 1 || inet_pton(af, c->address, ca) != 1)
+	if (inet_pton(af, ah, aa) != 1 || inet_pton(af, ch, ca) != 1)
 		return 0;
 	return memcmp(aa, ca, sizeof(aa)) == 0;
+}
+
+/* An entry as what it binds, for sorting: equal keys bind the same socket. */
+struct listen_key {
+	const struct listen_conf *l;
+	size_t index;
+	int af;
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *scope; /* a link-local address's interface, or NULL */
+};
+
+static int listen_key_cmp(const void *a, const void *b)
+{
+	const struct listen_key *x = a, *y = b;
+	int c = (x->l->proto > y->l->proto) - (x->l->proto < y->l->proto);
+
+	if (c == 0 && x->l->proto == LISTEN_UNIX)
+		c = strcmp(x->l->path, y->l->path);
+	if (c == 0 && x->l->proto != LISTEN_UNIX) {
+		c = (x->af > y->af) - (x->af < y->af);
+		c = c != 0 ? c : memcmp(x->addr, y->addr, sizeof(x->addr));
+		c = c != 0 ? c : (x->l->port > y->l->port) - (x->l->port < y->l->port);
+		if (c == 0 && (x->scope == NULL) != (y->scope == NULL))
+			c = x->scope == NULL ? -1 : 1;
+		c = c != 0 || x->scope == NULL ? c : strcmp(x->scope, y->scope);
+	}
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Report each entry that binds what an earlier one does, in file order.
+ * Sorted, not compared pairwise: a file may hold thousands of entries.
+ */
+static void check_listen_dups(struct build *b, const struct config_value *list)
+{
+	struct config *cfg = b->cfg;
+	struct listen_key *keys = calloc(cfg->nlisten, sizeof(*keys));
+	size_t *first = calloc(cfg->nlisten, sizeof(*first));
+	char name[LISTEN_NAME_MAX];
+	size_t n = 0;
+
+	if (cfg->nlisten > 0 && (keys == NULL || first == NULL)) {
+		build_error(b, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct listen_conf *l = &cfg->listen[i];
+		struct listen_key *k = &keys[n];
+		first[i] = i;
+		k->l = l;
+		k->index = i;
+		if (l->proto == LISTEN_UNIX) {
+			n += l->path != NULL;
+			continue;
+		}
+		/* Port 0 asks for a fresh port each time: never a clash. */
+		if (l->address == NULL || l->port == 0)
+			continue;
+		char host[INET6_ADDRSTRLEN];
+		if (listen_address_split(l->address, host, &k->scope) == -1)
+			continue;
+		k->af = strchr(host, ':') ? AF_INET6 : AF_INET;
+		n += inet_pton(k->af, host, k->addr) == 1;
+	}
+	qsort(keys, n, sizeof(*keys), listen_key_cmp);
+	for (size_t i = 1, run = 0; i < n; i++) {
+		if (listen_same(keys[run].l, keys[i].l))
+			first[keys[i].index] = keys[run].index;
+		else
+			run = i;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (first[i] == i)
+			continue;
+		/* Point at the second entry: the first is fine. */
+		struct config_value at = {.file = list->file, .line = cfg->listen[i].line};
+		build_error(b, &at, "listen: %s is already at line %d",
+		            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
+		            cfg->listen[first[i]].line);
+	}
+out:
+	free(keys);
+	free(first);
 }
 
 static void walk_listen(struct build *b, const struct config_value *list)
@@ -595,8 +769,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 	struct config *cfg = b->cfg;
 	const struct config_value *e;
 	struct listen_conf *l;
-	char name[LISTEN_NAME_MAX];
-	size_t i, j;
+	size_t i;
 
 	if (list->type != CONFIG_VALUE_LIST) {
 		build_error(b, list, "listen: expected a list of groups, got %s",
@@ -625,18 +798,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 		walk_group(b, e, "listen", l);
 		check_listen(b, e, l);
 	}
-	for (i = 0; i < cfg->nlisten; i++)
-		for (j = 0; j < i; j++)
-			if (listen_same(&cfg->listen[j], &cfg->listen[i])) {
-				/* Point at the second entry: the first is fine. */
-				struct config_value at = {.file = list->file,
-				                          .line = cfg->listen[i].line};
-
-				build_error(b, &at, "listen: %s is already at line %d",
-				            listen_conf_name(&cfg->listen[i], name, sizeof(name)),
-				            cfg->listen[j].line);
-				break;
-			}
+	check_listen_dups(b, list);
 }
 
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
@@ -682,7 +844,7 @@ static void walk_group(struct build *b, const struct config_value *group, const 
 struct config *config_from_value(const struct config_value *root, const char *file,
                                  const struct config_env *env, struct config_errors *errs)
 {
-	struct build b = {.file = file, .errs = errs};
+	struct build b = {.file = file, .env = env, .errs = errs};
 	struct config *cfg;
 	const struct config_key *wk = key_find(NULL, "workers");
 	int cpus = env != NULL ? env->cpus : 1;
@@ -700,6 +862,15 @@ struct config *config_from_value(const struct config_value *root, const char *fi
 		walk_group(&b, root, NULL, cfg);
 	if (root == NULL || child_find(root, "listen") == NULL)
 		build_error(&b, NULL, "listen: missing; at least one listening socket is needed");
+	if (root != NULL) {
+		const struct config_value *v;
+		if ((v = child_find(root, "user")) != NULL)
+			cfg->user_line = v->line;
+		if ((v = child_find(root, "group")) != NULL)
+			cfg->group_line = v->line;
+		if ((v = child_find(root, "pid_file")) != NULL)
+			cfg->pid_file_line = v->line;
+	}
 	if (acl_finish(&cfg->access) == -1)
 		build_error(&b, NULL, "out of memory");
 	for (size_t i = 0; i < cfg->nlisten; i++)
@@ -726,6 +897,9 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisten; i++) {
 		free(cfg->listen[i].address);
 		free(cfg->listen[i].path);
+		free(cfg->listen[i].mode);
+		free(cfg->listen[i].owner);
+		free(cfg->listen[i].group);
 		acl_free(&cfg->listen[i].access);
 	}
 	acl_free(&cfg->access);
@@ -768,4 +942,5 @@ void config_errors_free(struct config_errors *errs)
 	free(errs->v);
 	errs->v = NULL;
 	errs->n = 0;
+	errs->cap = 0;
 }

@@ -9,6 +9,7 @@
 #define ECHOD_CONFIG_H
 
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/un.h>
 
@@ -22,10 +23,15 @@ enum listen_proto {
 
 struct listen_conf {
 	enum listen_proto proto;
-	char *address;     /* TCP/UDP: numeric IPv4 or IPv6 address */
-	int port;          /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
-	char *path;        /* UNIX: absolute socket path */
-	int line;          /* where it was configured, for messages */
+	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address; a link-local
+	                * IPv6 one with its scope, "fe80::1%eth0" */
+	int port;      /* TCP/UDP: 1..65535 (0: test-only, ephemeral) */
+	char *path;    /* UNIX: absolute socket path */
+	char *mode;    /* UNIX: permissions of the socket file, octal ("0660") */
+	char *owner;   /* UNIX: user (name or number) owning the file; NULL: the master's */
+	char *group;   /* UNIX: its group (name or number); NULL: the master's */
+	int line;      /* where it was configured, for messages */
+
 	struct acl access; /* its own access list, finished */
 	int access_set;    /* it has one: it replaces the global one */
 };
@@ -60,6 +66,11 @@ struct config {
 	struct limits_conf limits;
 	struct listen_conf *listen;
 	size_t nlisten; /* >= 1 */
+	/* Lines of the keys whose values are checked only at run time, for
+	 * FILE:LINE messages then (0: not in the file). */
+	int user_line;
+	int group_line;
+	int pid_file_line;
 };
 
 /* Room for any name listen_conf_name() writes: "unix " and the longest
@@ -84,7 +95,18 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len);
 struct config_env {
 	int cpus;    /* CPUs this process may use, for workers = "auto" */
 	int is_root; /* euid == 0 */
+	/* Whether the network interface a link-local address names exists
+	 * (its name, or its index in decimal); NULL: do not check. */
+	int (*if_exists)(const char *scope);
 };
+
+/*
+ * Split a listen address "HOST" or "HOST%SCOPE" (RFC 4007: a link-local IPv6
+ * address and its interface) into host, a NUL-terminated copy, and *scope
+ * (NULL if none).  Returns 0, or -1 if the
+ * host part is too long to be an address.  Pure.
+ */
+int listen_address_split(const char *address, char host[INET6_ADDRSTRLEN], const char **scope);
 
 struct config_error {
 	char *file;
@@ -95,6 +117,7 @@ struct config_error {
 struct config_errors {
 	struct config_error *v;
 	size_t n;
+	size_t cap; /* entries allocated in v */
 };
 
 /*

@@ -4,19 +4,22 @@
  * errors become "FILE:LINE: message", and the parsed tree is handed to
  * config.c as plain values for judging.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
 #include "config.h"
+#include "config_scan.h"
 
-/* A config file is a few kilobytes; refuse to slurp something absurd. */
-#define CONFIG_FILE_MAX (1024 * 1024)
+/* A config file is a few kilobytes; refuse to slurp something absurd
+ * (the file and everything it includes, together). */
+#define CONFIG_FILE_MAX ((size_t)1024 * 1024)
 
 static void value_free(struct config_value *v)
 {
@@ -76,127 +79,144 @@ static int value_from_setting(const config_setting_t *s, struct config_value *v)
 	return 0;
 }
 
-/*
- * libconfig 1.5 stores a decimal integer that does not fit in 32 bits
- * truncated, without a word: max_pending = 4294971392 would read as 4096.
- * So look at the integer literals ourselves and refuse those, asking for the
- * "L" suffix that makes them 64-bit.
- */
-static void check_int_literal(const char *tok, size_t len, const char *file, int line,
-                              struct config_errors *errs)
+/* A (file, line) the pre-pass found wrong, for errors_merge(). */
+struct spot {
+	const char *file;
+	int line;
+};
+
+static int spot_cmp(const void *a, const void *b)
 {
-	char buf[64];
-	int hex, is64;
-	long long n;
-	unsigned long long u;
-	char *end;
+	const struct spot *x = a, *y = b;
+	int c = strcmp(x->file, y->file);
 
-	if (len >= sizeof(buf))
-		goto too_big;
-	memcpy(buf, tok, len);
-	buf[len] = '\0';
-	hex = strncmp(buf + (buf[0] == '-' || buf[0] == '+'), "0x", 2) == 0 ||
-	      strncmp(buf + (buf[0] == '-' || buf[0] == '+'), "0X", 2) == 0;
-	if (!hex && strpbrk(buf, ".eE") != NULL)
-		return; /* a float: not our concern */
-	is64 = len > 0 && buf[len - 1] == 'L';
-	errno = 0;
-	if (hex) {
-		u = strtoull(buf, &end, 16);
-		if (errno == ERANGE || (!is64 && u > 0xffffffffULL))
-			goto too_big;
-		return;
-	}
-	n = strtoll(buf, &end, 10);
-	if (errno == ERANGE || (!is64 && (n < INT_MIN || n > INT_MAX)))
-		goto too_big;
-	return;
-too_big:
-	if (len > 0 && tok[len - 1] == 'L')
-		config_errors_add(errs, file, line, "integer %.*s does not fit in 64 bits",
-		                  (int)len, tok);
-	else
-		config_errors_add(errs, file, line,
-		                  "integer %.*s does not fit in 32 bits; for a 64-bit integer "
-		                  "write %.*sL (libconfig would truncate it)",
-		                  (int)len, tok, (int)len, tok);
-}
-
-static void scan_int_literals(const char *text, const char *file, struct config_errors *errs)
-{
-	const char *p = text, *tok;
-	int line = 1;
-
-	while (*p != '\0') {
-		if (*p == '\n') {
-			line++;
-			p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			while (*p != '\0' && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
-				line += *p == '\n';
-			p += *p != '\0' ? 2 : 0;
-		} else if (*p == '"') {
-			for (p++; *p != '\0' && *p != '"'; p++) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				line += *p == '\n';
-			}
-			p += *p != '\0';
-		} else if (isalpha((unsigned char)*p) || *p == '_' || *p == '*' || *p == '@') {
-			/* a name, true/false or @include: digits in it are no number */
-			while (isalnum((unsigned char)*p) || (*p != '\0' && strchr("_*-@", *p)))
-				p++;
-		} else if (isdigit((unsigned char)*p) || *p == '.' ||
-		           ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1]))) {
-			tok = p++;
-			while (isalnum((unsigned char)*p) || *p == '.' ||
-			       ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E') &&
-			        !(tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X'))))
-				p++;
-			check_int_literal(tok, (size_t)(p - tok), file, line, errs);
-		} else {
-			p++;
-		}
-	}
+	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
 }
 
 /*
- * Move the errors of `from` to `errs`, leaving out those of file `name` on a
- * line where `wide` (may be NULL) found an oversized integer: what config.c
- * says about the truncated value is beside the point.
+ * Move the errors of `from` to `errs`, leaving out those at a (file, line)
+ * where the pre-pass found something (`scan`, may be NULL): what config.c
+ * says about a truncated integer or a cut string is beside the point.
+ * O((n + m) log m): a file of 20k bad integers must not take seconds.
  */
 static void errors_merge(struct config_errors *errs, struct config_errors *from,
-                         const struct config_errors *wide, const char *name)
+                         const struct config_errors *scan)
 {
-	struct config_error *e;
-	size_t i, j;
-	int dup;
+	struct spot *spots = NULL;
+	size_t nspots = 0;
 
-	for (i = 0; i < from->n; i++) {
-		e = &from->v[i];
-		dup = 0;
-		for (j = 0; wide != NULL && j < wide->n; j++)
-			dup |= e->line == wide->v[j].line && strcmp(e->file, name) == 0;
-		if (!dup && config_errors_add(errs, e->file, e->line, "%s", e->msg) == -1)
+	if (scan != NULL && scan->n > 0 && (spots = calloc(scan->n, sizeof(*spots))) != NULL) {
+		for (size_t i = 0; i < scan->n; i++)
+			spots[nspots++] = (struct spot){scan->v[i].file, scan->v[i].line};
+		qsort(spots, nspots, sizeof(*spots), spot_cmp);
+	}
+	for (size_t i = 0; i < from->n; i++) {
+		struct config_error *e = &from->v[i];
+		struct spot key = {e->file, e->line};
+		if (spots != NULL && bsearch(&key, spots, nspots, sizeof(*spots), spot_cmp) != NULL)
+			continue;
+		if (config_errors_add(errs, e->file, e->line, "%s", e->msg) == -1)
 			break;
 	}
+	free(spots);
 	config_errors_free(from);
 }
 
-static struct config *load(const char *text, const char *name, const struct config_env *env,
-                           struct config_errors *errs)
+/* What the reading of one file and its includes shares. */
+struct reader {
+	size_t total; /* bytes read so far, every file counted */
+};
+
+/*
+ * Read the regular file at `path` whole, NUL-terminated, adding to
+ * r->total.  Never blocks on a FIFO or a device: it is opened non-blocking
+ * and refused unless fstat says it is a regular file.  On failure adds
+ * "file:line: what" (what names path) and returns NULL.
+ */
+static char *read_file(struct reader *r, const char *path, const char *file, int line,
+                       const char *what, size_t *lenp, struct config_errors *errs)
 {
-	struct config_errors wide = {0}, rest = {0};
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0, room;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd == -1) {
+		config_errors_add(errs, file, line, "%s%s", what, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		config_errors_add(errs, file, line, "%s%s", what, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_errors_add(errs, file, line, "%snot a regular file", what);
+		goto fail;
+	}
+	room = CONFIG_FILE_MAX - r->total;
+	if ((text = malloc(room + 2)) == NULL) {
+		config_errors_add(errs, file, line, "%sout of memory", what);
+		goto fail;
+	}
+	/* One byte more than allowed tells "too large" from "just fits". */
+	while (len <= room && (n = read(fd, text + len, room + 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			config_errors_add(errs, file, line, "%s%s", what, strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	if (len > room) {
+		config_errors_add(errs, file, line, "%slarger than %zu bytes, includes counted",
+		                  what, CONFIG_FILE_MAX);
+		goto fail;
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		config_errors_add(errs, file, line, "%scontains a NUL byte", what);
+		goto fail;
+	}
+	r->total += len;
+	close(fd);
+	*lenp = len;
+	return text;
+fail:
+	free(text);
+	close(fd);
+	return NULL;
+}
+
+static char *read_include(void *arg, const char *path, const char *file, int line, size_t *len,
+                          struct config_errors *errs)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "@include \"%.250s\": ", path);
+	return read_file(arg, path, file, line, what, len, errs);
+}
+
+static struct config *load(struct reader *r, const char *text, size_t len, const char *name,
+                           const struct config_env *env, struct config_errors *errs)
+{
+	struct config_errors scan = {0}, rest = {0};
+	struct config_scan_io io = {.include = read_include, .arg = r};
 	struct config_value root;
 	struct config *cfg = NULL;
 	config_t lc;
 
 	memset(&root, 0, sizeof(root));
 	config_init(&lc);
+	/* Before libconfig: it may exit, hang or take minutes on what the
+	 * scan refuses. */
+	if (config_scan(text, len, name, &io, &scan) == -1) {
+		errors_merge(errs, &scan, NULL);
+		goto fail;
+	}
 	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		errors_merge(errs, &scan, NULL);
 		/* The file is NULL unless the error is in an @include'd one. */
 		config_errors_add(errs, config_error_file(&lc) ? config_error_file(&lc) : name,
 		                  config_error_line(&lc), "%s", config_error_text(&lc));
@@ -206,15 +226,15 @@ static struct config *load(const char *text, const char *name, const struct conf
 		config_errors_add(errs, name, 0, "out of memory");
 		goto fail;
 	}
-	scan_int_literals(text, name, &wide);
 	cfg = config_from_value(&root, name, env, &rest);
-	if (wide.n > 0) {
+	if (scan.n > 0) {
 		config_free(cfg);
 		cfg = NULL;
 	}
-	errors_merge(errs, &rest, &wide, name);
-	errors_merge(errs, &wide, NULL, name);
+	errors_merge(errs, &rest, &scan);
+	errors_merge(errs, &scan, NULL);
 fail:
+	config_errors_free(&scan);
 	value_free(&root);
 	config_destroy(&lc);
 	return cfg;
@@ -223,45 +243,23 @@ fail:
 struct config *config_load_string(const char *text, const char *name, const struct config_env *env,
                                   struct config_errors *errs)
 {
-	return load(text, name, env, errs);
+	struct reader r = {.total = strlen(text)};
+
+	return load(&r, text, strlen(text), name, env, errs);
 }
 
 struct config *config_load_file(const char *path, const struct config_env *env,
                                 struct config_errors *errs)
 {
-	struct config *cfg = NULL;
-	char *text = NULL;
+	struct reader r = {0};
+	struct config *cfg;
 	size_t len;
-	FILE *f;
+	/* Read it ourselves: config_scan() needs the text too. */
+	char *text = read_file(&r, path, path, 0, "", &len, errs);
 
-	/* Read it ourselves: scan_int_literals() needs the text too. */
-	f = fopen(path, "r");
-	if (f == NULL) {
-		config_errors_add(errs, path, 0, "%s", strerror(errno));
+	if (text == NULL)
 		return NULL;
-	}
-	text = malloc(CONFIG_FILE_MAX + 1);
-	if (text == NULL) {
-		config_errors_add(errs, path, 0, "out of memory");
-		goto fail;
-	}
-	len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		config_errors_add(errs, path, 0, "%s", strerror(errno));
-		goto fail;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		config_errors_add(errs, path, 0, "larger than %d bytes", CONFIG_FILE_MAX);
-		goto fail;
-	}
-	text[len] = '\0';
-	if (strlen(text) != len) {
-		config_errors_add(errs, path, 0, "contains a NUL byte");
-		goto fail;
-	}
-	cfg = load(text, path, env, errs);
-fail:
+	cfg = load(&r, text, len, path, env, errs);
 	free(text);
-	fclose(f);
 	return cfg;
 }

@@ -9,6 +9,7 @@
 #include "acconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +20,16 @@
 
 /* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
 #define CONN_IOV_MAX 64
+/*
+ * Fairness: the connections that come ready together share this many bytes
+ * of reading per loop turn, each at least CONN_READ_MIN.  One read per
+ * connection per turn already keeps one connection from starving another;
+ * the share keeps 500 of them, each with 64 KiB to give, from making a turn
+ * (and so everyone's echo) wait for 32 MB of copying.  A few bulk
+ * connections still read the full shared buffer at once.
+ */
+#define CONN_TURN_BUDGET ((size_t)1024 * 1024)
+#define CONN_READ_MIN    4096
 
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg);
 static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t);
@@ -28,6 +39,17 @@ static void linger(struct conn *c);
 static size_t max_pending(const struct conn *c)
 {
 	return c->ctx->max_pending;
+}
+
+/* What c may read in this loop turn (see CONN_TURN_BUDGET). */
+static size_t read_share(const struct conn *c)
+{
+	size_t ready = ev_batch(c->ctx->loop);
+	size_t share = ready > 0 ? CONN_TURN_BUDGET / ready : c->ctx->rbuf_size;
+
+	if (share < CONN_READ_MIN)
+		share = CONN_READ_MIN;
+	return share < c->ctx->rbuf_size ? share : c->ctx->rbuf_size;
 }
 
 static void touch(struct conn *c)
@@ -65,6 +87,24 @@ static void unlink_conn(struct conn_ctx *ctx, struct conn *c)
 	ctx->nconns--;
 }
 
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement)
+{
+	if (replacement == 0)
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zu", gen, worker);
+	else
+		snprintf(ctx->id_prefix, sizeof(ctx->id_prefix), "%u.%zur%u", gen, worker,
+		         replacement);
+}
+
+char *conn_id(const struct conn *c, char *buf, size_t len)
+{
+	const char *prefix = c->ctx->id_prefix;
+
+	snprintf(buf, len, "%s%s%llu", prefix, *prefix != '\0' ? "." : "",
+	         (unsigned long long)c->id);
+	return buf;
+}
+
 struct conn *conn_new(struct conn_ctx *ctx, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -72,6 +112,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
+	c->id = ctx->last_id + 1;
 	c->ctx = ctx;
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
@@ -83,6 +124,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 		goto fail;
 	}
 	link_conn(ctx, c);
+	ctx->last_id = c->id;
 	return c;
 
 fail:;
@@ -97,8 +139,13 @@ void conn_close(struct conn *c, const char *reason)
 	struct conn_ctx *ctx = c->ctx;
 	uint64_t tag = c->tag;
 
-	log_debug("connection %d closed (%s): %llu bytes in, %llu out", c->fd, reason,
-	          (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		char id[CONN_ID_MAX];
+		log_debug("connection %s closed (%s): %llu %s in, %llu out",
+		          conn_id(c, id, sizeof(id)), reason, (unsigned long long)c->bytes_in,
+		          log_plural(c->bytes_in, "byte", "bytes"),
+		          (unsigned long long)conn_bytes_out(c));
+	}
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
@@ -150,7 +197,6 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
-		c->bytes_out += (uint64_t)n;
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -165,7 +211,11 @@ static ssize_t read_queued(struct conn *c)
 {
 	size_t room;
 	size_t limit = max_pending(c) - c->out.len;
+	size_t share = read_share(c);
 	char *dst = buffer_reserve(&c->out, &room);
+
+	if (limit > share)
+		limit = share;
 
 	if (dst == NULL)
 		return -1;
@@ -181,7 +231,8 @@ static ssize_t read_queued(struct conn *c)
 static ssize_t read_direct(struct conn *c)
 {
 	struct conn_ctx *ctx = c->ctx;
-	size_t room = ctx->rbuf_size < max_pending(c) ? ctx->rbuf_size : max_pending(c);
+	size_t share = read_share(c);
+	size_t room = share < max_pending(c) ? share : max_pending(c);
 	ssize_t n = read(c->fd, ctx->rbuf, room);
 
 	if (n <= 0)
@@ -192,7 +243,6 @@ static ssize_t read_direct(struct conn *c)
 			return -1;
 		sent = 0;
 	}
-	c->bytes_out += (uint64_t)sent;
 	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
 		return -1;
 	return n;

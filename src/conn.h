@@ -29,6 +29,8 @@ struct conn_ctx {
 	int cut;            /* shutdown_timeout passed: retire without a quiet period */
 	struct conn *conns; /* every open connection */
 	size_t nconns;
+	char id_prefix[32]; /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
+	uint64_t last_id;   /* the id of the newest connection */
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * with its tag, or NULL. */
 	void (*on_close)(struct conn_ctx *ctx, uint64_t tag);
@@ -46,18 +48,40 @@ struct conn {
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint64_t tag; /* the owner's, handed back to on_close (0 unless set) */
+	uint64_t bytes_in;     /* read; those echoed are conn_bytes_out() */
+	uint64_t id;           /* 1, 2, ... in the order ctx accepted them */
+	uint64_t tag;          /* the owner's, handed back to on_close (0 unless set) */
 	int fd;
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
 	uint8_t paused;   /* reading stopped: queue over max_pending */
 };
 
+/* Bytes echoed so far: every byte read is either sent at once or queued, so
+ * this needs no counter of its own (which keeps struct conn, and an idle
+ * connection's memory, 8 bytes smaller). */
+static inline uint64_t conn_bytes_out(const struct conn *c)
+{
+	return c->bytes_in - c->out.len;
+}
+
+/* Room for any id conn_id() writes. */
+#define CONN_ID_MAX 64
+
+/*
+ * Name ctx's connections "GEN.WORKER.N": generation, worker index and a
+ * counter, so that an id is unique for the whole life of the master.  A
+ * worker that replaces one that died (replacement > 0, numbered within its
+ * generation) is "GEN.WORKERrREPLACEMENT": its counter starts again at 1.
+ */
+void conn_ctx_set_id(struct conn_ctx *ctx, unsigned gen, size_t worker, unsigned replacement);
+
+/* c's id as messages give it, in buf (len bytes; CONN_ID_MAX is enough). */
+char *conn_id(const struct conn *c, char *buf, size_t len);
+
 /*
  * Take over the connected, non-blocking socket fd and link it into ctx's
- * list.  Returns the connection, or NULL with errno (ENOMEM, or the event
+ * list, with the next id.  Returns the connection, or NULL with errno (ENOMEM, or the event
  * loop's error); fd is then still the caller's to close.
  */
 struct conn *conn_new(struct conn_ctx *ctx, int fd);

@@ -4,12 +4,7 @@
  * CPUAffinity=) capped by the cgroup v2 quota (docker --cpus, CPUQuota=), so
  * workers = "auto" does not start more workers than there is CPU time for.
  */
-#ifdef HAVE_CONFIG_H
-#include "acconfig.h"
-#endif
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getaffinity, CPU_ALLOC */
-#endif
+#include "acconfig.h" /* _GNU_SOURCE: sched_getaffinity, CPU_ALLOC */
 
 #include <errno.h>
 #include <fcntl.h>

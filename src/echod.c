@@ -61,20 +61,67 @@ static struct config *load(const char *path)
 	return cfg;
 }
 
-/* -s WORD: signal the master named in cfg's pid_file; frees cfg.  Returns
- * the exit status: 1 with a message if no master runs. */
+/* The name `kill -l` gives signo, for messages. */
+static const char *signal_abbrev(int signo)
+{
+	switch (signo) {
+	case SIGHUP:
+		return "HUP";
+	case SIGTERM:
+		return "TERM";
+	case SIGQUIT:
+		return "QUIT";
+	case SIGUSR1:
+		return "USR1";
+	default:
+		return "a signal";
+	}
+}
+
+/*
+ * -s WORD: signal the master named in cfg's pid_file; frees cfg.  Only a
+ * process that holds the pid file's lock and has the file open is signalled
+ * (pidfile_check), and never pid 1: a stale file may name anything.  Returns
+ * the exit status: 1 with a message if no master runs.
+ */
 static int send_signal(struct config *cfg, const char *word)
 {
 	int signo = signals_from_word(word);
 	int rc = EXIT_RUNTIME;
+	pid_t pid;
 
 	if (cfg->pid_file == NULL) {
 		fprintf(stderr, "echod: %s sets no pid_file: cannot find the master\n", cfg->file);
 		goto out;
 	}
-	pid_t pid = pidfile_read(cfg->pid_file);
-	if (pid == -1) {
+	switch (pidfile_check(cfg->pid_file, &pid)) {
+	case PIDFILE_RUNNING:
+		break;
+	case PIDFILE_ABSENT:
 		fprintf(stderr, "echod: no master runs (%s: %s)\n", cfg->pid_file, strerror(errno));
+		goto out;
+	case PIDFILE_STALE:
+		if (pid > 0)
+			fprintf(stderr,
+			        "echod: no master runs: %s is stale (it names pid %ld, but no "
+			        "process holds its lock); nothing signalled\n",
+			        cfg->pid_file, (long)pid);
+		else
+			fprintf(stderr, "echod: no master runs: %s is stale; nothing signalled\n",
+			        cfg->pid_file);
+		goto out;
+	case PIDFILE_FOREIGN:
+		if (pid == 0)
+			fprintf(stderr, "echod: %s is locked but names no pid; nothing signalled\n",
+			        cfg->pid_file);
+		else
+			fprintf(stderr,
+			        "echod: %s names pid %ld, which is not the master that holds "
+			        "it; nothing signalled\n",
+			        cfg->pid_file, (long)pid);
+		goto out;
+	case PIDFILE_ERROR:
+		fprintf(stderr, "echod: cannot check %s: %s\n", cfg->pid_file, strerror(errno));
 		goto out;
 	}
 	if (kill(pid, signo) == -1) {
@@ -82,10 +129,35 @@ static int send_signal(struct config *cfg, const char *word)
 		        strerror(errno));
 		goto out;
 	}
+	printf("echod: sent %s to pid %ld; outcome in the log\n", signal_abbrev(signo), (long)pid);
 	rc = EXIT_OK;
 out:
 	config_free(cfg);
 	return rc;
+}
+
+/*
+ * path made absolute against the current directory (a new string, or NULL
+ * with errno): the master reads it again on every reload, and after -d its
+ * current directory is /.  Symbolic links are kept, not resolved, so that a
+ * link switched to another file is followed on the next reload.
+ */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs;
+	size_t len;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return NULL;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	len = strlen(cwd) + 1 + strlen(path) + 1;
+	if ((abs = malloc(len)) != NULL)
+		snprintf(abs, len, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", path);
+	free(cwd);
+	return abs;
 }
 
 int main(int argc, char **argv)
@@ -101,12 +173,15 @@ int main(int argc, char **argv)
 	};
 	const char *path = DEFAULT_CONFIG;
 	const char *signame = NULL;
-	int test = 0, daemonize = 0, ch;
+	int test = 0, daemonize = 0, path_given = 0, ch;
 
 	while ((ch = getopt_long(argc, argv, "c:tds:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			/* optarg is never NULL for an option that requires an
+			 * argument; the analyzer cannot know it. */
+			path = optarg != NULL ? optarg : path;
+			path_given = 1;
 			break;
 		case 't':
 			test = 1;
@@ -136,17 +211,34 @@ int main(int argc, char **argv)
 	if (signame != NULL && signals_from_word(signame) == -1) {
 		fprintf(stderr, "echod: unknown signal '%s' (reload, stop, quit or reopen)\n",
 		        signame);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
-
-	struct config *cfg = load(path);
-	if (cfg == NULL)
+	/* Before libconfig's terse "FILE: No such file or directory": which
+	 * file was meant, and how to name another. */
+	if (access(path, R_OK) == -1) {
+		fprintf(stderr, "echod: cannot read %s: %s%s\n", path, strerror(errno),
+		        path_given ? "" : " (the default; name another with -c FILE)");
 		return EXIT_CONFIG;
+	}
 	if (test) {
+		struct config *cfg = load(path);
+		if (cfg == NULL)
+			return EXIT_CONFIG;
 		printf("%s: ok\n", path);
 		config_free(cfg);
 		return EXIT_OK;
 	}
-	int rc = signame != NULL ? send_signal(cfg, signame) : master_run(cfg, path, daemonize);
+
+	char *abs = absolute_path(path);
+	if (abs == NULL) {
+		fprintf(stderr, "echod: %s: %s\n", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	struct config *cfg = load(abs);
+	int rc = EXIT_CONFIG;
+	if (cfg != NULL)
+		rc = signame != NULL ? send_signal(cfg, signame) : master_run(cfg, abs, daemonize);
+	free(abs);
 	return rc;
 }

@@ -241,6 +241,7 @@ static int ev_dispatch(struct ev_loop *loop, int n)
 		if (f->fd >= 0 && (size_t)f->fd < loop->fds_cap)
 			f->gen = loop->fds[f->fd].gen;
 	}
+	loop->batch = (size_t)n;
 	for (i = 0; i < n; i++) {
 		int fd = loop->fired[i].fd;
 		int events = loop->fired[i].events;
@@ -257,6 +258,7 @@ static int ev_dispatch(struct ev_loop *loop, int n)
 		e->fn(loop, fd, events, e->arg);
 		ran++;
 	}
+	loop->batch = 0;
 	return ran;
 }
 
@@ -290,6 +292,11 @@ uint64_t ev_now_update(struct ev_loop *loop)
 {
 	loop->now = clock_mono_ms();
 	return loop->now;
+}
+
+size_t ev_batch(const struct ev_loop *loop)
+{
+	return loop->batch;
 }
 
 size_t ev_count_fds(const struct ev_loop *loop)

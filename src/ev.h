@@ -103,6 +103,10 @@ static inline int ev_timer_active(const struct ev_timer *t)
 	return heap_queued(&t->node);
 }
 
+/* How many descriptors came ready together in the batch whose callbacks
+ * run now (0 outside them): what a callback shares a loop turn with. */
+size_t ev_batch(const struct ev_loop *loop);
+
 /* Number of watched descriptors and of armed timers (for status and tests). */
 size_t ev_count_fds(const struct ev_loop *loop);
 size_t ev_count_timers(const struct ev_loop *loop);

@@ -68,6 +68,7 @@ struct ev_loop {
 	size_t nwatched;
 	struct ev_fired *fired;
 	size_t fired_cap; /* >= nwatched */
+	size_t batch;     /* descriptors in the batch being dispatched */
 
 	uint64_t now; /* ms, CLOCK_MONOTONIC */
 	sigset_t wait_mask;

@@ -58,11 +58,14 @@ static int heap_resize(struct heap *h, size_t cap)
 {
 	struct heap_node **node;
 
-	/* A node's slot is 32 bits wide. */
+	/* A node's slot is 32 bits wide.  node is an array of pointers, which
+	 * clang-tidy 14 mistakes for a sizeof(p) meant as sizeof(*p). */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if (cap > UINT32_MAX || cap > SIZE_MAX / sizeof(*node)) {
 		errno = ENOMEM;
 		return -1;
 	}
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if ((node = realloc(h->node, cap * sizeof(*node))) == NULL)
 		return -1;
 	h->node = node;

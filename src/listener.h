@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -19,12 +20,20 @@ struct listener {
 	struct sockaddr_storage addr; /* bound address (the real port after port 0) */
 	socklen_t addrlen;
 	char *path;                 /* Unix: the socket file, removed on close */
+	mode_t mode;                /* Unix: its permissions, */
+	uid_t uid;                  /* owner ((uid_t)-1: as created) */
+	gid_t gid;                  /* and group ((gid_t)-1: as created) */
 	char name[LISTEN_NAME_MAX]; /* listen_conf_name(), with the bound port */
+	char error[160];            /* why listener_open failed, when errno cannot say */
 };
 
 /*
  * Bind and listen on `lc` with `nsockets` sockets (Unix listeners always have
- * one).  Returns 0, or -1 with errno and l->name set for the message.
+ * one).  A Unix socket gets lc's mode, owner and group before it listens, so
+ * no client ever connects through looser permissions; a socket file left by a
+ * dead server is replaced, anything else at the path is left alone and is an
+ * error.  Returns 0, or -1 with errno and l->name set for the message, and
+ * l->error too when errno alone would not say what is wrong.
  */
 int listener_open(struct listener *l, const struct listen_conf *lc, size_t nsockets);
 
@@ -49,6 +58,10 @@ int listener_matches(const struct listener *l, const struct listen_conf *lc);
  * accept queues are served by the next generation of workers.
  */
 int listener_set_update(struct listener **setp, size_t *np, const struct config *cfg);
+
+/* Whether the interface a link-local address's scope names (by name or by
+ * decimal index) exists: config_env.if_exists. */
+int listener_if_exists(const char *scope);
 
 /* The sockets of the group that worker `index` of `count` serves. */
 static inline int listener_serves(const struct listener *l, size_t fd_index, size_t index,

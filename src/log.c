@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,28 @@ static enum log_target target = TARGET_STDERR;
 static int log_fd = STDERR_FILENO;
 static char *log_path;
 
+#ifndef _PATH_LOG
+#define _PATH_LOG "/dev/log"
+#endif
+
+/* Whether a syslog daemon (or journald) takes messages on _PATH_LOG.  Without
+ * one, syslog(3) drops every message without a word. */
+static int syslog_listens(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int types[] = {SOCK_DGRAM, SOCK_STREAM}, ok = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (size_t i = 0; i < 2 && !ok; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
 static int open_file(const char *path)
 {
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -41,6 +65,12 @@ static int open_file(const char *path)
 int log_open(const char *where, enum log_level level)
 {
 	if (strcmp(where, "stderr") == 0 || strcmp(where, "syslog") == 0) {
+		/* Said where the log still goes: after the switch, nobody
+		 * would read it. */
+		if (where[1] == 'y' && !syslog_listens())
+			log_warnx("log.target is \"syslog\", but no syslog daemon listens on %s: "
+			          "messages are lost until one does",
+			          _PATH_LOG);
 		log_close();
 		target = where[1] == 't' ? TARGET_STDERR : TARGET_SYSLOG;
 		if (target == TARGET_SYSLOG)
@@ -101,7 +131,10 @@ void log_close(void)
 	log_fd = STDERR_FILENO;
 }
 
-static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+/* The format attribute lets the compiler check vsnprintf's non-literal format
+ * (clang's -Wformat-nonliteral) and log_msg's callers through it. */
+static void __attribute__((format(printf, 3, 0)))
+log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[1024];
@@ -146,20 +179,56 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 	va_end(ap);
 }
 
-uint64_t log_limit_hit(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms)
+static void __attribute__((format(printf, 4, 0)))
+rate_write(struct log_rate *r, uint64_t now_ms, enum log_level level, const char *fmt, va_list ap)
 {
-	l->pending++;
-	return log_limit_due(l, now_ms, interval_ms);
+	char msg[900], times[64] = "";
+	uint64_t span = now_ms - r->first_ms;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (r->pending > 1 && span >= 1000)
+		snprintf(times, sizeof(times), " (%llu times in %llu s)", r->pending,
+		         (unsigned long long)((span + 999) / 1000));
+	else if (r->pending > 1)
+		snprintf(times, sizeof(times), " (%llu times)", r->pending);
+	log_msg(level, 0, "%s%s", msg, times);
+	r->written = 1;
+	r->last_ms = now_ms;
+	r->pending = 0;
 }
 
-uint64_t log_limit_due(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms)
+int log_rate(struct log_rate *r, uint64_t now_ms, unsigned long long n, enum log_level level,
+             const char *fmt, ...)
 {
-	uint64_t n = l->pending;
+	va_list ap;
 
-	if (n == 0 || (l->written && interval_ms > 0 && now_ms < l->last_ms + interval_ms))
+	if (!log_enabled(level) || n == 0)
 		return 0;
-	l->written = 1;
-	l->last_ms = now_ms;
-	l->pending = 0;
-	return n;
+	if (r->pending == 0)
+		r->first_ms = now_ms;
+	r->pending += n;
+	if (r->written && now_ms - r->last_ms < LOG_RATE_MS)
+		return 0;
+	va_start(ap, fmt);
+	rate_write(r, now_ms, level, fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+uint64_t log_rate_due(const struct log_rate *r)
+{
+	return r->pending > 0 ? r->last_ms + LOG_RATE_MS : 0;
+}
+
+int log_rate_flush(struct log_rate *r, uint64_t now_ms, int force, enum log_level level,
+                   const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->pending == 0 || (!force && now_ms < log_rate_due(r)))
+		return 0;
+	va_start(ap, fmt);
+	rate_write(r, now_ms, level, fmt, ap);
+	va_end(ap);
+	return 1;
 }

@@ -22,11 +22,11 @@ enum log_level {
 extern const char *const log_level_names[];
 
 /*
- * Send the log to `target`: "stderr", "syslog" or an absolute file path
+ * Send the log to `where`: "stderr", "syslog" or an absolute file path
  * (opened for append).  Returns 0, or -1 with errno if the file cannot be
  * opened; the previous target is then kept.
  */
-int log_open(const char *target, enum log_level level);
+int log_open(const char *where, enum log_level level);
 /* Reopen the log file (after rotation).  Returns 0 or -1 with errno. */
 int log_reopen(void);
 void log_close(void);
@@ -38,8 +38,49 @@ const char *log_file(void);
 extern enum log_level log_max_level;
 #define log_enabled(level) ((level) <= log_max_level)
 
+/* `one` or `many`, for n: "1 connection", "2 connections" in messages. */
+static inline const char *log_plural(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * A recurring event worth telling the operator about (a connection refused,
+ * a datagram dropped), logged at most once per LOG_RATE_MS with the number of
+ * times it happened: a flood neither floods the log nor goes unreported.  One
+ * struct per reason, zeroed before use; the times are the caller's monotonic
+ * clock in ms (ev_now()), so counting costs no system call.
+ */
+#define LOG_RATE_MS 10000
+
+struct log_rate {
+	uint64_t last_ms;           /* when the last line was written */
+	uint64_t first_ms;          /* when the first event held back happened */
+	unsigned long long pending; /* events counted and not yet written */
+	int written;                /* a line was written: last_ms is set */
+};
+
+/*
+ * Count n events at now_ms.  If no line was written for r in the last
+ * LOG_RATE_MS, write one at `level`: the message, and " (N times in S s)"
+ * when it stands for more than one event.  Returns 1 if a line was written,
+ * 0 if the events were only counted: log_rate_due() then says when
+ * log_rate_flush() may write them.  Nothing is counted at a level the log
+ * drops.
+ */
+int log_rate(struct log_rate *r, uint64_t now_ms, unsigned long long n, enum log_level level,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* When the events r holds back may be written, or 0 if it holds none. */
+uint64_t log_rate_due(const struct log_rate *r);
+
+/* Write what r holds back, as log_rate() would, if it is due (or at once
+ * with force: a process that exits).  Returns 1 if a line was written. */
+int log_rate_flush(struct log_rate *r, uint64_t now_ms, int force, enum log_level level,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define log_error(...)  log_msg(LOG_LEVEL_ERROR, 1, __VA_ARGS__)
 #define log_errorx(...) log_msg(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
@@ -52,37 +93,5 @@ void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 		if (log_enabled(LOG_LEVEL_DEBUG))                                                  \
 			log_msg(LOG_LEVEL_DEBUG, 0, __VA_ARGS__);                                  \
 	} while (0)
-
-/*
- * A recurring message, written at most once per interval, each line saying
- * how many events it stands for.  Zero it to start.  The clock is the
- * caller's (ms), so that tests can drive it.
- */
-struct log_limit {
-	uint64_t last_ms; /* when the last line was due */
-	uint64_t pending; /* events not reported yet */
-	int written;      /* a line was ever due */
-};
-
-/*
- * Count one event at now_ms.  If no line was due within interval_ms, a line
- * is due now: returns the number of events it reports (this one and those
- * held back since the last line), and the count starts again.  Otherwise
- * returns 0 and the event is held back.
- */
-uint64_t log_limit_hit(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms);
-
-/*
- * The events held back, if their line is due at now_ms (0 if there are none
- * or it is not due yet), for a timer that reports the tail of a burst; with
- * interval_ms 0, whatever is held back (at exit).
- */
-uint64_t log_limit_due(struct log_limit *l, uint64_t now_ms, uint64_t interval_ms);
-
-/* When the events held back will be due (meaningful if l->pending > 0). */
-static inline uint64_t log_limit_next(const struct log_limit *l, uint64_t interval_ms)
-{
-	return l->last_ms + interval_ms;
-}
 
 #endif

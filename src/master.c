@@ -24,6 +24,7 @@
 #include "channel.h"
 #include "clock.h"
 #include "config.h"
+#include "config_child.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -39,9 +40,8 @@
 #include "srclimit.h"
 #include "worker.h"
 
-/* A worker that dies sooner than this after its start counts as failing. */
-#define QUICK_DEATH_MS 1000
-/* Restart delay after repeated quick deaths: doubles from MIN up to MAX. */
+/* Restart delay of a slot whose workers die before they serve: doubles
+ * from MIN up to MAX with each death in a row. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* Extra time, past what a retiring worker may take, before it is killed. */
@@ -64,6 +64,14 @@ struct child {
 	int bad_syscall; /* the call its sandbox refused (CHAN_SANDBOX), or -1 */
 };
 
+/* A worker slot of the current generation: how its last starts went. */
+struct slot {
+	int failures;        /* deaths before ready, in a row */
+	uint64_t not_before; /* no new start before this (ev_now ms) */
+	unsigned starts;     /* workers started in it: a replacement is numbered
+	                      * by it, so the connection ids of two never meet */
+};
+
 struct master {
 	struct ev_loop *loop;
 	struct config *cfg;
@@ -74,8 +82,10 @@ struct master {
 	size_t nkids;
 	size_t cap;
 	struct privs privs;
-	unsigned gen;  /* the serving (or starting) generation; > 1 after a reload */
-	int failures;  /* consecutive quick deaths */
+	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
+	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
+	struct slot *slots;     /* cfg->workers of them, for gen */
+	size_t nslots;
 	int stopping;  /* 0, 1: graceful, 2: immediate */
 	int announced; /* READY=1 sent for gen */
 	pid_t pid;
@@ -88,6 +98,11 @@ struct master {
 };
 
 static void spawn_missing(struct master *m);
+
+/* "1 worker", "2 workers"; "1 worker serves", "2 workers serve" (the line
+ * the tests and bench/run wait for ends in "serve" or "serves"). */
+#define WORKERS(n)       log_plural((unsigned long long)(n), "worker", "workers")
+#define WORKERS_SERVE(n) log_plural((unsigned long long)(n), "worker serves", "workers serve")
 
 /* Workers of the current generation that said they serve. */
 static size_t count_ready(const struct master *m)
@@ -132,11 +147,6 @@ static void tell_all(struct master *m, enum chan_type type)
 		tell(m, &m->kids[i], type);
 }
 
-static const char *plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
-
 /* Everything of the current generation serves: finish a start or reload. */
 static void check_ready(struct master *m)
 {
@@ -146,18 +156,18 @@ static void check_ready(struct master *m)
 		return;
 	m->announced = 1;
 	if (m->gen > 1) {
-		log_notice("reload: %d workers of generation %u serve; retiring older generations",
-		           m->cfg->workers, m->gen);
+		log_notice("reload: generation %u serves with %d %s; retiring older generations",
+		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
 		/* Every older generation, not just the last: a reload that
 		 * came while the previous one was still starting. */
 		for (size_t i = 0; i < m->nkids; i++)
 			if (m->kids[i].gen != m->gen)
 				tell(m, &m->kids[i], CHAN_RETIRE);
 	} else {
-		log_notice("%d workers serve", m->cfg->workers);
+		log_notice("%d %s", m->cfg->workers, WORKERS_SERVE(m->cfg->workers));
 	}
-	notify_send("READY=1\nSTATUS=%d workers serving\nMAINPID=%ld", m->cfg->workers,
-	            (long)m->pid);
+	notify_send("READY=1\nSTATUS=%d %s serving\nMAINPID=%ld", m->cfg->workers,
+	            WORKERS(m->cfg->workers), (long)m->pid);
 }
 
 static struct child *find_chan(struct master *m, int fd)
@@ -247,9 +257,11 @@ static void forget_master(struct master *m)
 	m->nkids = 0;
 	ev_loop_free(m->loop);
 	m->loop = NULL;
+	pidfile_forget(&m->pidfile);
 }
 
-static void __attribute__((noreturn)) child_main(struct master *m, size_t index, int chan)
+static void __attribute__((noreturn))
+child_main(struct master *m, size_t index, unsigned replacement, int chan)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -258,6 +270,8 @@ static void __attribute__((noreturn)) child_main(struct master *m, size_t index,
 	    .nlisteners = m->nls,
 	    .index = index,
 	    .count = (size_t)m->cfg->workers,
+	    .gen = m->gen,
+	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
 	    .limits = m->limits,
@@ -287,13 +301,14 @@ static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
-		notify_send("STATUS=%d workers serving, %llu connections", m->cfg->workers,
-		            count_connections(m));
+		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
+		            WORKERS(m->cfg->workers), count_connections(m),
+		            log_plural(count_connections(m), "connection", "connections"));
 	tell_all(m, CHAN_STATS_REQ);
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
-static int spawn(struct master *m, size_t index)
+static int spawn(struct master *m, size_t index, unsigned replacement)
 {
 	int ch[2];
 
@@ -317,7 +332,7 @@ static int spawn(struct master *m, size_t index)
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, ch[1]);
+		child_main(m, index, replacement, ch[1]);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -339,22 +354,54 @@ static int spawn(struct master *m, size_t index)
 	return 0;
 }
 
-/* Start every worker slot of the current generation that has no process. */
+/* The slot of worker `index` of the current generation, or NULL. */
+static struct slot *slot_of(struct master *m, size_t index)
+{
+	if (m->nslots != (size_t)m->cfg->workers) {
+		struct slot *v = calloc((size_t)m->cfg->workers, sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		free(m->slots);
+		m->slots = v;
+		m->nslots = (size_t)m->cfg->workers;
+	}
+	return index < m->nslots ? &m->slots[index] : NULL;
+}
+
+/*
+ * Start every worker slot of the current generation that has no process,
+ * unless its backoff still runs; the respawn timer fires when the first
+ * such delay ends.
+ */
 static void spawn_missing(struct master *m)
 {
+	uint64_t now = ev_now_update(m->loop), wait = 0;
+
 	for (size_t index = 0; index < (size_t)m->cfg->workers; index++) {
 		int present = 0;
 		for (size_t i = 0; i < m->nkids && !present; i++)
 			present = m->kids[i].gen == m->gen && m->kids[i].index == index;
 		if (present)
 			continue;
-		if (spawn(m, index) == -1) {
-			log_warn("cannot start worker %zu", index);
-			m->failures++;
-			ev_timer_start(m->loop, &m->respawn_timer, BACKOFF_MAX_MS);
-			return;
+		struct slot *sl = slot_of(m, index);
+		if (sl != NULL && sl->not_before > now) {
+			uint64_t left = sl->not_before - now;
+			wait = wait == 0 || left < wait ? left : wait;
+			continue;
+		}
+		if (spawn(m, index, sl != NULL ? sl->starts : 0) == -1) {
+			log_warn("cannot start worker %zu; trying again in %d ms", index,
+			         BACKOFF_MAX_MS);
+			if (sl != NULL)
+				sl->not_before = now + BACKOFF_MAX_MS;
+			wait = wait == 0 || BACKOFF_MAX_MS < wait ? BACKOFF_MAX_MS : wait;
+		} else if (sl != NULL) {
+			sl->starts++;
 		}
 	}
+	ev_timer_stop(m->loop, &m->respawn_timer);
+	if (wait > 0)
+		ev_timer_start(m->loop, &m->respawn_timer, wait);
 }
 
 static void on_respawn_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -374,27 +421,52 @@ static struct child *find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-static void describe_status(const struct child *k, int status, char *buf, size_t len)
+/* How worker k ended, with the system call its sandbox refused if that is
+ * what killed it. */
+static void describe_death(const struct child *k, int status, char *buf, size_t len)
 {
 	char name[64];
+	size_t n;
 
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS && k->bad_syscall >= 0)
-		snprintf(buf, len,
-		         "killed by signal %d (SIGSYS): its sandbox refused system call %s "
-		         "(number %d)",
-		         SIGSYS, sandbox_syscall_name(k->bad_syscall, name, sizeof(name)),
-		         k->bad_syscall);
-	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
-		snprintf(buf, len,
-		         "killed by signal %d (SIGSYS): a system call its sandbox refuses, "
-		         "not reported",
-		         SIGSYS);
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	process_describe_status(status, buf, len);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+		return;
+	n = strlen(buf);
+	if (k->bad_syscall >= 0)
+		snprintf(buf + n, len - n, ": its sandbox refused system call %s (number %d)",
+		         sandbox_syscall_name(k->bad_syscall, name, sizeof(name)), k->bad_syscall);
 	else
-		snprintf(buf, len, "ended (status %#x)", status);
+		snprintf(buf + n, len - n, ": a system call its sandbox refuses, not reported");
+}
+
+/*
+ * A worker of the current generation died.  One that had said it serves is
+ * replaced at once, whatever killed it: an outside killer must not turn
+ * into an outage.  One that died before it served is failing to start: its
+ * slot waits, longer with each such death in a row, so a broken worker
+ * cannot make the master fork in a loop.  Either way the other slots go on.
+ */
+static void on_death(struct master *m, const struct child *k, const char *how, uint64_t lived)
+{
+	struct slot *sl = slot_of(m, k->index);
+
+	if (k->ready || sl == NULL) {
+		log_warnx("worker %zu (pid %ld) %s after %llu ms; replacing it", k->index,
+		          (long)k->pid, how, (unsigned long long)lived);
+		if (sl != NULL)
+			sl->failures = 0;
+		return;
+	}
+	sl->failures++;
+	int shift = sl->failures - 1 < 7 ? sl->failures - 1 : 7;
+	uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	sl->not_before = ev_now(m->loop) + delay;
+	log_warnx("worker %zu (pid %ld) %s after %llu ms, before it served; workers keep dying "
+	          "at start (%d in a row in this slot); restarting it in %llu ms",
+	          k->index, (long)k->pid, how, (unsigned long long)lived, sl->failures,
+	          (unsigned long long)delay);
 }
 
 static void reap(struct master *m)
@@ -407,10 +479,10 @@ static void reap(struct master *m)
 		struct child *k = find_kid(m, pid);
 		if (k == NULL)
 			continue;
-		char how[160];
+		char how[192];
 		/* A sandbox report may still wait in the channel. */
 		read_chan(m, k);
-		describe_status(k, status, how, sizeof(how));
+		describe_death(k, status, how, sizeof(how));
 		/* Its connections were never counted off the per-source table. */
 		if (m->limits != NULL && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 			srclimit_forget_connections(m->limits);
@@ -418,34 +490,18 @@ static void reap(struct master *m)
 			    "per-source connection counts reset: a worker did not exit cleanly");
 		}
 		uint64_t lived = ev_now_update(m->loop) - k->started;
-		int expected = m->stopping || k->gen != m->gen;
-		if (expected) {
+		if (m->stopping || k->gen != m->gen) {
 			log_info("worker %zu (pid %ld, generation %u) %s", k->index, (long)pid,
 			         k->gen, how);
 		} else {
-			log_warnx("worker %zu (pid %ld) %s after %llu ms", k->index, (long)pid, how,
-			          (unsigned long long)lived);
-			m->failures = lived < QUICK_DEATH_MS ? m->failures + 1 : 0;
+			on_death(m, k, how, lived);
 			respawn = 1;
 		}
 		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
-	if (!respawn || m->stopping)
-		return;
-	if (m->failures == 0) {
+	if (respawn && !m->stopping)
 		spawn_missing(m);
-		return;
-	}
-	int shift = m->failures - 1 < 7 ? m->failures - 1 : 7;
-	uint64_t delay = (uint64_t)BACKOFF_MIN_MS << shift;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	if (!ev_timer_active(&m->respawn_timer)) {
-		log_warnx("workers keep dying at start (%d in a row); restarting in %llu ms",
-		          m->failures, (unsigned long long)delay);
-		ev_timer_start(m->loop, &m->respawn_timer, delay);
-	}
 }
 
 static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -454,7 +510,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_warnx("%zu %s still running past the deadline; killing them", m->nkids,
-	          plural(m->nkids, "worker", "workers"));
+	          log_plural(m->nkids, "worker", "workers"));
 	for (size_t i = 0; i < m->nkids; i++)
 		kill(m->kids[i].pid, SIGKILL);
 }
@@ -469,16 +525,21 @@ static void stop(struct master *m, int immediate)
 	uint64_t wait_ms = immediate ? QUIT_WAIT_MS
 	                             : (uint64_t)m->cfg->shutdown_timeout * 1000 +
 	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
-	log_notice("%s stop: %zu workers", immediate ? "immediate" : "graceful", m->nkids);
+	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
+	           WORKERS(m->nkids));
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
-	struct config_env env = {.cpus = cpus_available(), .is_root = geteuid() == 0};
+	struct config_env env = {
+	    .cpus = cpus_available(),
+	    .is_root = geteuid() == 0,
+	    .if_exists = listener_if_exists,
+	};
 
-	return config_load_file(path, &env, errs);
+	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
 }
 
 /* Workers that dropped root must still be able to reopen the log file the
@@ -491,12 +552,47 @@ static void give_log(const struct master *m)
 		log_warn("cannot hand %s to the workers' user", path);
 }
 
-/* user and group apply only when started as root. */
+/*
+ * user and group apply only when started as root.  Returns 0, or -1 with
+ * "FILE:LINE: unknown user 'x'" (the line of the key at fault) in err.
+ */
 static int lookup_privs(const struct config *cfg, struct privs *p, char *err, size_t len)
 {
+	char why[256];
+	int line;
+
 	if (geteuid() != 0)
-		return privs_lookup(NULL, NULL, p, err, len);
-	return privs_lookup(cfg->user, cfg->group, p, err, len);
+		return privs_lookup(NULL, NULL, p, why, sizeof(why));
+	/* The user alone first, to know which of the two keys is wrong. */
+	if (privs_lookup(cfg->user, NULL, p, why, sizeof(why)) == -1)
+		line = cfg->user_line;
+	else if (privs_lookup(cfg->user, cfg->group, p, why, sizeof(why)) == -1)
+		line = cfg->group_line;
+	else
+		return 0;
+	snprintf(err, len, "%s:%d: %s", cfg->file, line, why);
+	return -1;
+}
+
+/*
+ * Lock cfg's pid file into *pf.  Returns 0, or -1 with the reason in err:
+ * another master holds it, or it cannot be created.
+ */
+static int lock_pidfile(struct pidfile *pf, const struct config *cfg, char *err, size_t len)
+{
+	pid_t holder;
+
+	if (pidfile_lock(pf, cfg->pid_file, &holder) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		snprintf(err, len, "%s:%d: cannot lock pid file %s: %s", cfg->file,
+		         cfg->pid_file_line, cfg->pid_file, strerror(errno));
+	else if (holder > 0)
+		snprintf(err, len, "already running as pid %ld (pid file %s)", (long)holder,
+		         cfg->pid_file);
+	else
+		snprintf(err, len, "already running (pid file %s is locked)", cfg->pid_file);
+	return -1;
 }
 
 /*
@@ -550,19 +646,35 @@ static void reload(struct master *m)
 	            (unsigned long long)clock_mono_us());
 	log_notice("reload: reading %s", m->path);
 	struct config *cfg = master_load_config(m->path, &errs);
-	for (size_t i = 0; i < errs.n; i++) {
+	/* The first error goes on the "rejected" line, so one grep for it
+	 * tells why; the others follow, one line each. */
+	if (cfg == NULL) {
+		if (errs.n > 0)
+			config_error_format(&errs.v[0], err, sizeof(err));
+		log_errorx("reload rejected: %s; still running the previous configuration",
+		           errs.n > 0 ? err : "no configuration");
+	}
+	for (size_t i = cfg == NULL ? 1 : 0; i < errs.n; i++) {
 		config_error_format(&errs.v[i], err, sizeof(err));
 		log_errorx("%s", err);
 	}
 	if (cfg == NULL) {
-		log_errorx("reload rejected (%zu errors); still running the previous configuration",
-		           errs.n);
 		config_errors_free(&errs);
 		goto keep;
 	}
 	config_errors_free(&errs);
 	if (lookup_privs(cfg, &privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s; reload rejected", cfg->file, err);
+		log_errorx("%s; reload rejected", err);
+		config_free(cfg);
+		goto keep;
+	}
+	/* A pid file that is not the one locked (another path, or the file
+	 * was removed): locked before anything changes, so that one held by
+	 * another master rejects the reload. */
+	struct pidfile pf = PIDFILE_NONE;
+	int new_pidfile = cfg->pid_file != NULL && !pidfile_same(&m->pidfile, cfg->pid_file);
+	if (new_pidfile && lock_pidfile(&pf, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s; reload rejected", err);
 		config_free(cfg);
 		goto keep;
 	}
@@ -570,6 +682,7 @@ static void reload(struct master *m)
 	    listener_set_update(&m->ls, &m->nls, cfg) == -1) {
 		srclimit_free(table);
 		log_errorx("reload rejected; still running the previous configuration");
+		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
@@ -578,40 +691,53 @@ static void reload(struct master *m)
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
 	give_log(m);
-	if (m->cfg->pid_file != NULL &&
-	    (cfg->pid_file == NULL || strcmp(cfg->pid_file, m->cfg->pid_file) != 0))
-		pidfile_remove(m->cfg->pid_file);
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1)
-		log_warn("cannot write pid file %s", cfg->pid_file);
+	if (cfg->pid_file == NULL || new_pidfile) {
+		pidfile_release(&m->pidfile);
+		m->pidfile = pf;
+		if (new_pidfile && pidfile_write(&m->pidfile) == -1)
+			log_warn("cannot write pid file %s", cfg->pid_file);
+	}
 	config_free(m->cfg);
 	m->cfg = cfg;
 	m->gen++;
 	m->announced = 0;
-	m->failures = 0;
+	/* A new generation starts with a clean record in every slot. */
+	free(m->slots);
+	m->slots = NULL;
+	m->nslots = 0;
 	ev_timer_stop(m->loop, &m->respawn_timer);
-	log_notice("reload accepted: starting generation %u with %d workers", m->gen, cfg->workers);
+	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
+	           WORKERS(cfg->workers));
 	spawn_missing(m);
 	return;
 keep:
-	notify_send("READY=1\nSTATUS=%d workers serving (last reload rejected)", m->cfg->workers);
+	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
+	            WORKERS(m->cfg->workers));
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1};
-	char err[256];
+	struct master m = {.cfg = cfg, .path = path, .gen = 1, .pidfile = PIDFILE_NONE};
+	char err[1024];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	/* First of all, and said on standard error whatever the log target:
+	 * a second instance must not open a socket, nor write into the log of
+	 * the one that runs. */
+	if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		goto out;
+	}
 	if (log_open(cfg->log_target, (enum log_level)cfg->log_level) == -1) {
 		fprintf(stderr, "echod: cannot open log %s: %s\n", cfg->log_target,
 		        strerror(errno));
 		goto out;
 	}
 	if (lookup_privs(cfg, &m.privs, err, sizeof(err)) == -1) {
-		log_errorx("%s: %s", cfg->file, err);
+		log_errorx("%s", err);
 		goto out;
 	}
 	give_log(&m);
@@ -626,7 +752,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	m.pid = getpid();
-	if (cfg->pid_file != NULL && pidfile_write(cfg->pid_file) == -1) {
+	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
 	}
@@ -651,8 +777,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 		           "sandbox");
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
-	log_notice("echod %s started (pid %ld), %d workers", PACKAGE_VERSION, (long)m.pid,
-	           m.cfg->workers);
+	log_notice("echod %s started (pid %ld), %d %s", PACKAGE_VERSION, (long)m.pid,
+	           m.cfg->workers, WORKERS(m.cfg->workers));
 	spawn_missing(&m);
 
 	for (;;) {
@@ -684,14 +810,14 @@ int master_run(struct config *cfg, const char *path, int detach)
 	log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
-	if (m.cfg->pid_file != NULL && m.pid != 0)
-		pidfile_remove(m.cfg->pid_file);
+	pidfile_release(&m.pidfile);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);
 	for (size_t i = 0; i < m.nkids; i++)
 		close_chan(&m, &m.kids[i]);
 	free(m.kids);
+	free(m.slots);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
 	srclimit_free(m.limits);

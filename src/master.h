@@ -11,13 +11,15 @@ struct config_errors;
 
 /*
  * Run the master with `cfg` (taken over; freed on return), loaded from
- * `path` (read again on HUP).  Returns the exit status (enum exit_code).
+ * `path` (read again on HUP), detached from the terminal first if `detach`
+ * (-d).  Returns the exit status (enum exit_code).
  */
-int master_run(struct config *cfg, const char *path, int daemonize);
+int master_run(struct config *cfg, const char *path, int detach);
 
 /*
  * Load the config at path for this process: the CPUs it may use and whether
- * it runs as root are looked up here.  Start-up, -t, -s and reload share it.
+ * it runs as root are looked up here, the file is read in a child process
+ * with a deadline (config_child.h).  Start-up, -t, -s and reload share it.
  * Returns the config, or NULL with the problems in errs (the caller frees
  * both).
  */

@@ -28,6 +28,7 @@ int privs_lookup(const char *user, const char *group, struct privs *p, char *err
 	if (user == NULL && group == NULL)
 		return 0;
 	if (user != NULL) {
+		/* cppcheck-suppress getpwnamCalled ; not reentrant, but echod has no threads */
 		struct passwd *pw = getpwnam(user);
 		if (pw == NULL) {
 			snprintf(err, errlen, "unknown user '%s'", user);
@@ -37,6 +38,7 @@ int privs_lookup(const char *user, const char *group, struct privs *p, char *err
 		p->gid = pw->pw_gid;
 	}
 	if (group != NULL) {
+		/* cppcheck-suppress getgrnamCalled ; not reentrant, but echod has no threads */
 		struct group *gr = getgrnam(group);
 		if (gr == NULL) {
 			snprintf(err, errlen, "unknown group '%s'", group);

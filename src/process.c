@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Process-wide set-up of the master: detaching from the terminal and sizing
- * the descriptor limit. */
+/* Process-wide set-up of the master: detaching from the terminal, sizing
+ * the descriptor limit, and telling how a child ended. */
 #include "acconfig.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -55,4 +59,23 @@ int process_detach(void)
 	dup2(fd, STDERR_FILENO);
 	close(fd);
 	return 0;
+}
+
+void process_describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status)) {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+#ifdef HAVE_SIGABBREV_NP
+		const char *abbrev = sigabbrev_np(sig);
+#else
+		const char *abbrev = NULL;
+#endif
+		snprintf(buf, len, "killed by signal %d (%s%s)%s", sig, abbrev ? "SIG" : "",
+		         abbrev ? abbrev : strsignal(sig),
+		         WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(buf, len, "ended (status %#x)", status);
+	}
 }

@@ -15,26 +15,25 @@
 
 static const struct {
 	const char *name; /* the metric label */
-	const char *text; /* the log line's subject */
+	const char *text; /* what the log line says happened */
 } reasons[REFUSE_COUNT] = {
     [REFUSE_NONE] = {"none", "nothing"},
-    [REFUSE_ACCESS] = {"access", "connections refused (access list)"},
+    [REFUSE_ACCESS] = {"access", "connection refused (access list)"},
     [REFUSE_CONNECTIONS] = {"per_source_connections",
-                            "connections refused (limits.per_source_connections)"},
-    [REFUSE_RATE] = {"per_source_rate", "connections refused (limits.per_source_rate)"},
+                            "connection refused (limits.per_source_connections)"},
+    [REFUSE_RATE] = {"per_source_rate", "connection refused (limits.per_source_rate)"},
     [REFUSE_UNTRACKED] = {"limits_table_full",
-                          "sources let in without per-source limits (their slot of the "
-                          "table is full of sources with open connections)"},
-    [REFUSE_UDP_ACCESS] = {"udp_access", "udp datagrams dropped (access list)"},
-    [REFUSE_UDP_MARTIAN] = {"udp_martian", "udp datagrams dropped (source is no unicast address)"},
+                          "source let in without per-source limits (its slot of the table "
+                          "is full of sources with open connections)"},
+    [REFUSE_UDP_ACCESS] = {"udp_access", "udp datagram dropped (access list)"},
+    [REFUSE_UDP_MARTIAN] = {"udp_martian", "udp datagram dropped (source is no unicast address)"},
     [REFUSE_UDP_LOOPBACK] = {"udp_loopback_spoofed",
-                             "udp datagrams dropped (loopback source from another "
-                             "interface)"},
-    [REFUSE_UDP_PORT] = {"udp_privileged_port", "udp datagrams dropped (source port below 1024)"},
+                             "udp datagram dropped (loopback source from another interface)"},
+    [REFUSE_UDP_PORT] = {"udp_privileged_port", "udp datagram dropped (source port below 1024)"},
     [REFUSE_UDP_SELF] = {"udp_own_address",
-                         "udp datagrams dropped (source is one of echod's own listeners)"},
+                         "udp datagram dropped (source is one of echod's own listeners)"},
     [REFUSE_UDP_RATE] = {"udp_per_source_rate",
-                         "udp datagrams dropped (limits.udp_per_source_rate)"},
+                         "udp datagram dropped (limits.udp_per_source_rate)"},
 };
 
 const char *refuse_name(enum refuse_reason why)
@@ -42,6 +41,7 @@ const char *refuse_name(enum refuse_reason why)
 	return why < REFUSE_COUNT ? reasons[why].name : "unknown";
 }
 
+/* "; last from ADDR port N", or "" if the source is not an IP one. */
 static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -49,47 +49,48 @@ static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, ", the latest from %s port %u", host, ntohs(sin->sin_port));
+		snprintf(buf, len, "; last from %s port %u", host, ntohs(sin->sin_port));
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, ", the latest from %s port %u", host, ntohs(sin6->sin6_port));
+		snprintf(buf, len, "; last from %s port %u", host, ntohs(sin6->sin6_port));
 	} else {
 		buf[0] = '\0';
 	}
 }
 
-static void report(struct refuse *r, enum refuse_reason why, uint64_t n)
-{
-	char from[96];
-
-	describe(&r->latest[why], from, sizeof(from));
-	log_notice("%s: %llu since the last report%s", reasons[why].text, (unsigned long long)n,
-	           from);
-}
-
 /* Arm the timer for the earliest line held back, if any. */
 static void arm(struct refuse *r)
 {
-	uint64_t now = ev_now(r->loop), next = UINT64_MAX;
+	uint64_t now = ev_now(r->loop), next = 0;
 
-	for (int i = 0; i < REFUSE_COUNT; i++)
-		if (r->log[i].pending > 0 && log_limit_next(&r->log[i], REFUSE_LOG_MS) < next)
-			next = log_limit_next(&r->log[i], REFUSE_LOG_MS);
-	if (next == UINT64_MAX)
-		return;
+	for (int i = 0; i < REFUSE_COUNT; i++) {
+		uint64_t due = log_rate_due(&r->log[i]);
+		if (due != 0 && (next == 0 || due < next))
+			next = due;
+	}
 	/* If the timer cannot be armed the tail waits for the next event. */
-	(void)ev_timer_start(r->loop, &r->timer, next > now ? next - now : 0);
+	if (next != 0)
+		(void)ev_timer_start(r->loop, &r->timer, next > now ? next - now : 0);
+}
+
+/* Write what reason i holds back, if due (or at once with force). */
+static void flush(struct refuse *r, int i, int force)
+{
+	char from[96];
+
+	describe(&r->latest[i], from, sizeof(from));
+	log_rate_flush(&r->log[i], ev_now(r->loop), force, LOG_LEVEL_NOTICE, "%s%s",
+	               reasons[i].text, from);
 }
 
 static void on_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct refuse *r = ev_container_of(t, struct refuse, timer);
-	uint64_t now = ev_now(loop), n;
+	(void)loop;
 
 	for (int i = 0; i < REFUSE_COUNT; i++)
-		if ((n = log_limit_due(&r->log[i], now, REFUSE_LOG_MS)) > 0)
-			report(r, (enum refuse_reason)i, n);
+		flush(r, i, 0);
 	arm(r);
 }
 
@@ -103,7 +104,7 @@ void refuse_init(struct refuse *r, struct ev_loop *loop)
 void refuse_note(struct refuse *r, enum refuse_reason why, const struct sockaddr *from,
                  socklen_t len)
 {
-	uint64_t n;
+	char src[96];
 
 	if (why <= REFUSE_NONE || why >= REFUSE_COUNT)
 		return;
@@ -112,21 +113,26 @@ void refuse_note(struct refuse *r, enum refuse_reason why, const struct sockaddr
 		memcpy(&r->latest[why], from, len);
 	else
 		r->latest[why].ss_family = AF_UNSPEC;
-	n = log_limit_hit(&r->log[why], ev_now(r->loop), REFUSE_LOG_MS);
-	if (n > 0)
-		report(r, why, n);
-	else if (!ev_timer_active(&r->timer))
+	if (!log_enabled(LOG_LEVEL_NOTICE))
+		return;
+	/* Under a flood, the line is seldom due: then the source is not
+	 * formatted for nothing (log_rate() only counts). */
+	uint64_t now = ev_now(r->loop);
+	const struct log_rate *lr = &r->log[why];
+	if (lr->written && now - lr->last_ms < LOG_RATE_MS)
+		src[0] = '\0';
+	else
+		describe(&r->latest[why], src, sizeof(src));
+	if (!log_rate(&r->log[why], now, 1, LOG_LEVEL_NOTICE, "%s%s", reasons[why].text, src) &&
+	    !ev_timer_active(&r->timer))
 		arm(r);
 }
 
 void refuse_flush(struct refuse *r)
 {
-	uint64_t n;
-
 	if (r->loop == NULL)
 		return;
 	ev_timer_stop(r->loop, &r->timer);
 	for (int i = 0; i < REFUSE_COUNT; i++)
-		if ((n = log_limit_due(&r->log[i], 0, 0)) > 0)
-			report(r, (enum refuse_reason)i, n);
+		flush(r, i, 1);
 }

@@ -2,8 +2,9 @@
 /*
  * What a worker refuses and drops, by reason: one struct of plain counters
  * (what a metrics endpoint exposes), and a log line per reason at most every
- * REFUSE_LOG_MS, with the count since the previous one, so that a flood
- * costs a counter increment per packet and a line per 10 seconds.
+ * LOG_RATE_MS (log_rate, log.h), with the count since the previous one, so
+ * that a flood costs a counter increment per packet and a line per 10
+ * seconds.
  */
 #ifndef ECHOD_REFUSE_H
 #define ECHOD_REFUSE_H
@@ -29,12 +30,9 @@ enum refuse_reason {
 	REFUSE_COUNT,
 };
 
-/* At most one log line per reason per this many ms. */
-#define REFUSE_LOG_MS 10000
-
 struct refuse {
 	uint64_t count[REFUSE_COUNT]; /* since the worker started */
-	struct log_limit log[REFUSE_COUNT];
+	struct log_rate log[REFUSE_COUNT];
 	struct sockaddr_storage latest[REFUSE_COUNT]; /* the last source, for the line */
 	struct ev_loop *loop;
 	struct ev_timer timer; /* reports what came after a line */

@@ -4,8 +4,9 @@
  * largest UDP payload), so nothing is ever truncated; the pages of a slot are
  * touched only as far as the datagrams reach, so small datagrams cost little
  * resident memory.  A datagram the socket cannot send at once is dropped, as
- * UDP allows (a debug line says so).  Datagrams that admit_datagram()
- * refuses are taken out of the batch before it is sent back.
+ * UDP allows; a notice says so, at most once per LOG_RATE_MS with the count.
+ * Datagrams that admit_datagram() refuses are taken out of the batch before
+ * it is sent back.
  */
 #include "acconfig.h"
 
@@ -38,11 +39,24 @@ struct udp_echo {
 		struct cmsghdr align;
 		char buf[UDP_CONTROL];
 	} control[UDP_BATCH];
-	char *data; /* UDP_BATCH slots of UDP_SLOT bytes */
-	struct admit *admit;
+	char *data;            /* UDP_BATCH slots of UDP_SLOT bytes */
+	struct log_rate drops; /* datagrams dropped: the send buffer was full */
+	struct ev_timer timer; /* writes what drops held back, once due */
+	struct ev_loop *loop;  /* where timer runs, once armed */
+
+	struct admit *admit;     /* what each datagram is checked against, or NULL */
 	struct udp_sock **socks; /* what udp_watch() registered, to free */
 	size_t nsocks;
 };
+
+#define DROPS_MSG "datagram dropped: the socket's send buffer is full"
+
+static void on_drops_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct udp_echo *u = ev_container_of(t, struct udp_echo, timer);
+
+	log_rate_flush(&u->drops, ev_now(loop), 0, LOG_LEVEL_NOTICE, DROPS_MSG);
+}
 
 struct udp_echo *udp_echo_new(struct admit *admit)
 {
@@ -55,6 +69,7 @@ struct udp_echo *udp_echo_new(struct admit *admit)
 		errno = ENOMEM;
 		return NULL;
 	}
+	ev_timer_init(&u->timer, on_drops_timer);
 	u->admit = admit;
 	return u;
 }
@@ -63,6 +78,10 @@ void udp_echo_free(struct udp_echo *u)
 {
 	if (u == NULL)
 		return;
+	if (u->loop != NULL) {
+		log_rate_flush(&u->drops, ev_now(u->loop), 1, LOG_LEVEL_NOTICE, DROPS_MSG);
+		ev_timer_stop(u->loop, &u->timer);
+	}
 	for (size_t i = 0; i < u->nsocks; i++)
 		free(u->socks[i]);
 	free(u->socks);
@@ -110,7 +129,6 @@ static void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 	struct udp_sock *sock = arg;
 	struct udp_echo *u = sock->u;
 	int check = u->admit != NULL && admit_datagram_on(u->admit, sock->acl);
-	(void)loop;
 	(void)events;
 
 	prepare(u, check && admit_wants_pktinfo(u->admit));
@@ -141,8 +159,14 @@ static void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 			break;
 		}
 	}
-	if (done < n)
-		log_debug("udp: %d datagrams dropped, send buffer full", n - done);
+	if (done == n)
+		return;
+	u->loop = loop;
+	log_rate(&u->drops, ev_now(loop), (unsigned long long)(n - done), LOG_LEVEL_NOTICE,
+	         DROPS_MSG);
+	uint64_t due = log_rate_due(&u->drops), now = ev_now(loop);
+	if (due != 0 && !ev_timer_active(&u->timer))
+		ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
 }
 
 int udp_watch(struct udp_echo *u, struct ev_loop *loop, int fd, int family, const struct acl *acl)

@@ -16,6 +16,8 @@ struct udp_echo;
 /* The batch buffers one worker shares over all its UDP sockets, checking
  * datagrams with `admit` (NULL: none); NULL with errno ENOMEM. */
 struct udp_echo *udp_echo_new(struct admit *admit);
+/* Free u, after logging the drops it held back; call it before freeing the
+ * event loop that ran its sockets. */
 void udp_echo_free(struct udp_echo *u);
 
 /*

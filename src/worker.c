@@ -33,14 +33,12 @@
 #include "worker.h"
 
 /* One read takes up to this much; also the largest direct echo. */
-#define WORKER_RBUF_SIZE (64 * 1024)
+#define WORKER_RBUF_SIZE ((size_t)64 * 1024)
 /* Connections accepted per readiness event of a listener, so that a flood
  * of new clients cannot starve the established ones. */
 #define ACCEPT_BATCH 64
 /* How long accepting pauses when descriptors or memory run out. */
 #define ACCEPT_PAUSE_MS 100
-/* At most one "out of descriptors" warning per this many ms. */
-#define FD_WARNING_MS 10000
 
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
@@ -52,7 +50,13 @@ struct worker {
 	int *accept_fds;      /* stream listeners served */
 	size_t naccept_fds;
 	struct ev_timer accept_timer;
-	uint64_t last_fd_warning;
+	/* Connections refused or shed, each reason logged at most once per
+	 * LOG_RATE_MS with its count (log.h); rate_timer writes what they
+	 * held back once it is due. */
+	struct log_rate refused;   /* max_connections reached */
+	struct log_rate paused;    /* accept paused: out of descriptors or memory */
+	struct log_rate unwatched; /* accepted, but the event loop cannot take it */
+	struct ev_timer rate_timer;
 	uint64_t accepted;
 	int accept_paused;
 	int retiring;
@@ -100,6 +104,52 @@ static void on_conn_closed(struct conn_ctx *ctx, uint64_t tag)
 		accept_resume(w);
 }
 
+/* The lines the worker's log_rates held back, once due (or all of them
+ * now, with force). */
+static void rate_flush(struct worker *w, int force)
+{
+	uint64_t now = ev_now(w->conns.loop);
+
+	log_rate_flush(&w->refused, now, force, LOG_LEVEL_NOTICE,
+	               "connection refused: max_connections (%d) reached", w->cfg->max_connections);
+	log_rate_flush(&w->paused, now, force, LOG_LEVEL_WARNING,
+	               "accept paused: out of descriptors or memory");
+	log_rate_flush(&w->unwatched, now, force, LOG_LEVEL_WARNING,
+	               "connection closed at once: the event loop cannot watch it");
+}
+
+/* The soonest a held-back line is due, or 0. */
+static uint64_t rate_due(const struct worker *w)
+{
+	const struct log_rate *r[] = {&w->refused, &w->paused, &w->unwatched};
+	uint64_t due = 0;
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		uint64_t d = log_rate_due(r[i]);
+		if (d != 0 && (due == 0 || d < due))
+			due = d;
+	}
+	return due;
+}
+
+static void rate_arm(struct worker *w)
+{
+	struct ev_loop *loop = w->conns.loop;
+	uint64_t due = rate_due(w), now = ev_now(loop);
+
+	if (due != 0 && !ev_timer_active(&w->rate_timer))
+		ev_timer_start(loop, &w->rate_timer, due > now ? due - now : 0);
+}
+
+static void on_rate_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct worker *w = ev_container_of(t, struct worker, rate_timer);
+	(void)loop;
+
+	rate_flush(w, 0);
+	rate_arm(w);
+}
+
 /*
  * Out of descriptors or memory: the pending clients stay in the listen queue
  * while accepting pauses, instead of the loop spinning on a listener that is
@@ -108,24 +158,22 @@ static void on_conn_closed(struct conn_ctx *ctx, uint64_t tag)
  */
 static void accept_pause(struct worker *w, int err)
 {
-	uint64_t now = ev_now(w->conns.loop);
-
-	if (w->last_fd_warning == 0 || now - w->last_fd_warning >= FD_WARNING_MS) {
-		w->last_fd_warning = now;
-		log_warnx("accept: %s; pausing new connections (%zu open)", strerror(err),
-		          w->conns.nconns);
-	}
+	if (log_rate(&w->paused, ev_now(w->conns.loop), 1, LOG_LEVEL_WARNING,
+	             "accept: %s; pausing new connections (%zu open)", strerror(err),
+	             w->conns.nconns) == 0)
+		rate_arm(w);
 	w->accept_paused = 1;
 	accept_set(w, 0);
 	if (ev_timer_start(w->conns.loop, &w->accept_timer, ACCEPT_PAUSE_MS) == -1)
 		accept_resume(w);
 }
 
-static void log_accepted(int fd, const struct sockaddr_storage *ss)
+static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
+	char host[INET6_ADDRSTRLEN] = "?", id[CONN_ID_MAX];
 	int port = 0;
 
+	conn_id(c, id, sizeof(id));
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
@@ -135,10 +183,10 @@ static void log_accepted(int fd, const struct sockaddr_storage *ss)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		port = ntohs(sin6->sin6_port);
 	} else {
-		log_debug("connection %d accepted on a unix socket", fd);
+		log_debug("connection %s accepted on a unix socket", id);
 		return;
 	}
-	log_debug("connection %d accepted from %s port %d", fd, host, port);
+	log_debug("connection %s accepted from %s port %d", id, host, port);
 }
 
 /* The access list of the stream listener lfd. */
@@ -160,7 +208,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 	(void)events;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
 		int want = debug || check;
@@ -189,8 +237,6 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 				return;
 			}
 		}
-		if (debug)
-			log_accepted(fd, &ss);
 		w->accepted++;
 		/* Refused: closed at once, nothing read or written. */
 		if (check && admit_stream(&w->admit, acl, (struct sockaddr *)&ss, len, &ticket) !=
@@ -200,7 +246,9 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			continue;
 		}
 		if (w->conns.nconns >= (size_t)max) {
-			log_debug("connection %d closed: max_connections (%d) reached", fd, max);
+			if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
+			             "connection refused: max_connections (%d) reached", max) == 0)
+				rate_arm(w);
 			/* Whatever the client already sent is read first: closing
 			 * with unread input would reset instead of EOF. */
 			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
@@ -215,18 +263,21 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		} else {
 			int err = errno; /* close() below may change errno */
 			admit_closed(&w->admit, ticket);
-			if (err == ERANGE)
-				log_warnx("descriptor %d is beyond what the %s backend can watch; "
-				          "closing it",
-				          fd, ev_loop_backend(loop));
-			else
-				log_warn("connection %d", fd);
 			close(fd);
 			if (err == ENOMEM) {
 				accept_pause(w, ENOMEM);
 				return;
 			}
+			if (log_rate(&w->unwatched, ev_now(loop), 1, LOG_LEVEL_WARNING,
+			             "connection closed at once: %s",
+			             err == ERANGE ? "its descriptor is beyond what the select "
+			                             "backend can watch (FD_SETSIZE)"
+			                           : strerror(err)) == 0)
+				rate_arm(w);
+			continue;
 		}
+		if (debug)
+			log_accepted(c, &ss);
 	}
 }
 
@@ -284,7 +335,8 @@ static void worker_retire(struct worker *w)
 	w->naccept_fds = 0;
 	ev_timer_stop(loop, &w->accept_timer);
 	conn_retire_all(&w->conns);
-	log_info("worker retiring: %zu connections open (worker %zu)", w->conns.nconns, w->index);
+	log_info("worker retiring: %zu %s open (worker %zu)", w->conns.nconns,
+	         log_plural(w->conns.nconns, "connection", "connections"), w->index);
 }
 
 static void channel_gone(struct worker *w)
@@ -355,10 +407,14 @@ static void worker_free(struct worker *w)
 	while (w->conns.conns != NULL)
 		conn_close(w->conns.conns, "shutdown");
 	if (loop != NULL) {
+		rate_flush(w, 1);
+		ev_timer_stop(loop, &w->rate_timer);
 		admit_free(&w->admit);
-		ev_loop_free(loop);
 	}
+	/* Before the loop: it stops its own timer there. */
 	udp_echo_free(w->udp);
+	if (loop != NULL)
+		ev_loop_free(loop);
 	free(w->accept_fds);
 	free(w->accept_acls);
 	free(w->conns.rbuf);
@@ -430,7 +486,8 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		}
 	}
 	if (w->conns.nconns > 0)
-		log_notice("closing %zu connections still open", w->conns.nconns);
+		log_notice("closing %zu %s still open", w->conns.nconns,
+		           log_plural(w->conns.nconns, "connection", "connections"));
 	return 0;
 }
 
@@ -452,6 +509,8 @@ int worker_main(const struct worker_args *a)
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&w.accept_timer, on_accept_timer);
+	ev_timer_init(&w.rate_timer, on_rate_timer);
+	conn_ctx_set_id(&w.conns, a->gen, a->index, a->replacement);
 	if (signals_install(&wait_mask) == -1) {
 		log_warn("worker %zu: signals", a->index);
 		return rc;

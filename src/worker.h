@@ -22,6 +22,9 @@ struct worker_args {
 	size_t nlisteners;
 	size_t index;              /* this worker's slot, 0..count-1 */
 	size_t count;              /* workers in its generation */
+	unsigned gen;              /* its generation: 1, then one more per reload */
+	unsigned replacement;      /* 0; N for the Nth worker started in gen to replace
+	                            * one that died */
 	const struct privs *privs; /* dropped to before serving */
 	int chan;                  /* the worker's end of its channel */
 

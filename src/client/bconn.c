@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bconn.h"
+#include "report.h"
 
 uint32_t bconn_msg_size(const struct bconn_run *run, uint64_t id, uint64_t msg)
 {
@@ -37,10 +38,24 @@ const struct sockaddr_storage *bconn_next_source(struct bconn_run *run)
 	return ss;
 }
 
+void bconn_opened(struct bconn *c)
+{
+	struct report *rep = c->run->rep;
+
+	c->opened = 1;
+	rep->conns_opened++;
+	if (++rep->conns_open > rep->conns_peak)
+		rep->conns_peak = rep->conns_open;
+}
+
 void bconn_close(struct bconn *c, int failed)
 {
 	struct bconn_run *run = c->run;
 
+	if (c->opened) {
+		run->rep->conns_open--;
+		c->opened = 0;
+	}
 	if (c->fd != -1) {
 		ev_del_closing(run->loop, c->fd);
 		close(c->fd);

@@ -61,6 +61,7 @@ struct bconn {
 	struct bconn_run *run;
 	int fd;
 	enum bconn_state state;
+	int opened;   /* bconn_opened() counted it */
 	int interest; /* EV_READ/EV_WRITE as registered */
 	uint64_t id;  /* connection number: seeds the pattern */
 	uint32_t phase;
@@ -109,6 +110,10 @@ uint32_t bconn_msg_size(const struct bconn_run *run, uint64_t id, uint64_t msg);
 
 /* The source address for the next connection (-S, in turn), or NULL. */
 const struct sockaddr_storage *bconn_next_source(struct bconn_run *run);
+
+/* c's connection is open (connected; for UDP, its socket is ready): count
+ * it, and the most open at once.  A connect that fails never counts. */
+void bconn_opened(struct bconn *c);
 
 /* End c's connection: close its socket (if open), stop its timer, leave it
  * idle and tell the run (on_close). */

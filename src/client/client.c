@@ -64,8 +64,6 @@ static void client_launch(struct client *cl, struct bconn *c, uint64_t due)
 	c->state = BCONN_CONNECTING;
 	cl->active++;
 	rep->conns_active = (uint64_t)cl->active;
-	if (rep->conns_active > rep->conns_peak)
-		rep->conns_peak = rep->conns_active;
 	cl->ops->start(c);
 }
 
@@ -214,8 +212,8 @@ static int client_setup(struct client *cl, const struct bench_opts *o, struct re
 		n = (int)o->count;
 	want = (size_t)n + CLIENT_SPARE_FDS;
 	if ((have = net_nofile_raise(want)) < want) {
-		int can =
-		    have > 2 * CLIENT_SPARE_FDS ? (int)(have - CLIENT_SPARE_FDS) : CLIENT_SPARE_FDS;
+		int can = have > (size_t)2 * CLIENT_SPARE_FDS ? (int)(have - CLIENT_SPARE_FDS)
+		                                              : CLIENT_SPARE_FDS;
 
 		report_note(rep,
 		            "RLIMIT_NOFILE allows %zu descriptors: %d connections instead of %d",

@@ -287,7 +287,7 @@ static void dgram_start(struct bconn *c)
 		goto fail;
 	}
 	c->interest = EV_READ;
-	run->rep->conns_opened++;
+	bconn_opened(c);
 	(void)dgram_send(run, c, clock_mono_ns());
 	return;
 fail:

@@ -13,7 +13,7 @@
 /* Each power of two is split into 2^HIST_SUB_BITS equal buckets: 7 bits keep
  * a bucket's width below 1/128 (0.8 %) of its values. */
 #define HIST_SUB_BITS 7
-#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_SUB      ((size_t)1 << HIST_SUB_BITS)
 /* Values below 2 * HIST_SUB have a bucket each; every further power of two
  * up to 2^63 adds HIST_SUB buckets. */
 #define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)

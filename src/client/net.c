@@ -39,7 +39,7 @@ int net_target_resolve(const struct bench_opts *o, struct net_target *t, char *d
 			return -1;
 		}
 		sun->sun_family = AF_UNIX;
-		strcpy(sun->sun_path, o->unix_path);
+		memcpy(sun->sun_path, o->unix_path, strlen(o->unix_path) + 1);
 		t->family = AF_UNIX;
 		t->socktype = SOCK_STREAM;
 		t->len = sizeof(*sun);

@@ -205,14 +205,18 @@ static const char *opts_check(const struct bench_opts *o)
 		return "-u and -U cannot be combined (Unix datagram sockets are not supported)";
 	if (o->udp && (o->size_min < UDP_SIZE_MIN || o->size_max > UDP_SIZE_MAX))
 		return "UDP message size must be within 8-65507 bytes";
-	if (o->udp && (o->connect_rate || o->slow_ms >= 0))
-		return "--connect-rate and --slow need a stream (TCP or Unix) socket";
+	if (o->udp && o->connect_rate)
+		return "--connect-rate needs a stream (TCP or Unix) socket";
+	if (o->udp && o->slow_ms >= 0)
+		return "--slow needs a stream (TCP or Unix) socket";
 	if (o->connect_rate && o->slow_ms >= 0)
 		return "--connect-rate and --slow cannot be combined";
 	if (o->slow_ms >= 0 && o->rate > 0)
 		return "--slow sets its own pace; it cannot be combined with -r";
-	if ((o->connect_rate || o->slow_ms >= 0) && o->depth != 1)
-		return "--connect-rate and --slow send one message at a time (-q 1)";
+	if (o->connect_rate && o->depth != 1)
+		return "--connect-rate sends one message per connection (-q 1)";
+	if (o->slow_ms >= 0 && o->depth != 1)
+		return "--slow sends one message at a time (-q 1)";
 	if (o->unix_path != NULL && o->sources != NULL)
 		return "-S makes no sense with a Unix socket";
 	if (o->fail_on_loss && !o->udp)

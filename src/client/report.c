@@ -99,11 +99,11 @@ void report_progress(struct report *r, uint64_t now_ns)
 
 	if (secs <= 0)
 		return;
-	fprintf(stderr,
-	        "\r\033[K[%5.1fs] %.0f msg/s  %.2f MB/s  conns %llu  errors %llu  p99 %.1f us",
+	fprintf(stderr, "\r\033[K[%5.1fs] %.0f msg/s  %.2f MB/s  %s %llu  errors %llu  p99 %.1f us",
 	        (double)(now_ns - r->start_ns) / 1e9, (double)r->tick_messages / secs,
-	        (double)r->tick_bytes / secs / 1e6, (unsigned long long)r->conns_active,
-	        (unsigned long long)r->errors, (double)hist_percentile(&r->tick_lat, 99.0) / 1e3);
+	        (double)r->tick_bytes / secs / 1e6, r->opts->udp ? "flows" : "conns",
+	        (unsigned long long)r->conns_active, (unsigned long long)r->errors,
+	        (double)hist_percentile(&r->tick_lat, 99.0) / 1e3);
 	if (r->dgrams_lost != 0)
 		fprintf(stderr, "  lost %llu", (unsigned long long)r->dgrams_lost);
 	fflush(stderr);
@@ -141,9 +141,14 @@ void report_print_text(const struct report *r, FILE *out)
 	size_t i;
 	int k, first = 1;
 
+	/* A UDP "connection" is a flow: a connected socket, nothing opened on
+	 * the server. */
+	const char *one = o->udp ? "flow" : "connection";
+	const char *many = o->udp ? "flows" : "connections";
+
 	fprintf(out, "target       %s %s (%s backend)\n", r->proto, r->target, r->backend);
-	fprintf(out, "mode         %s, %d connection%s, %zu", report_mode(o), r->conns_used,
-	        r->conns_used == 1 ? "" : "s", o->size_min);
+	fprintf(out, "mode         %s, %d %s, %zu", report_mode(o), r->conns_used,
+	        r->conns_used == 1 ? one : many, o->size_min);
 	if (o->size_max != o->size_min)
 		fprintf(out, "-%zu", o->size_max);
 	fprintf(out, " bytes, depth %d", o->depth);
@@ -151,7 +156,7 @@ void report_print_text(const struct report *r, FILE *out)
 		fprintf(out, ", %.0f/s target", o->rate);
 	fputc('\n', out);
 	fprintf(out, "duration     %.3f s\n", report_secs(r));
-	fprintf(out, "connections  %llu opened, %llu failed, %llu at most at once\n",
+	fprintf(out, "%-12s %llu opened, %llu failed, %llu at most at once\n", many,
 	        (unsigned long long)r->conns_opened, (unsigned long long)r->conns_failed,
 	        (unsigned long long)r->conns_peak);
 	if (o->connect_rate)

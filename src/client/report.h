@@ -48,8 +48,9 @@ struct report {
 	uint64_t bytes;    /* echoed bytes verified */
 	uint64_t conns_opened;
 	uint64_t conns_failed; /* ended by an error, connect failures included */
-	uint64_t conns_active;
-	uint64_t conns_peak;
+	uint64_t conns_active; /* started and not yet closed, connecting included */
+	uint64_t conns_open;   /* opened and not yet closed */
+	uint64_t conns_peak;   /* the most conns_open at once */
 	uint64_t dgrams_sent;
 	uint64_t dgrams_lost;
 	uint64_t dgrams_late; /* came back after being counted lost */

@@ -203,7 +203,7 @@ static void stream_connected(struct bconn_run *run, struct bconn *c, uint64_t no
 {
 	c->state = BCONN_RUNNING;
 	c->progress_ns = now;
-	run->rep->conns_opened++;
+	bconn_opened(c);
 	stream_fill(run, c, now);
 	(void)stream_flush(run, c);
 }
@@ -217,7 +217,7 @@ static void stream_connect(struct bconn_run *run, struct bconn *c)
 	if (c->fd == -1) {
 		if (errno == EAGAIN && run->target.family == AF_UNIX) {
 			pace_at(&run->pace, &c->timer,
-			        clock_mono_ns() + STREAM_RETRY_MS * 1000000u);
+			        clock_mono_ns() + STREAM_RETRY_MS * UINT64_C(1000000));
 			return;
 		}
 		report_error(run->rep, ERR_CONNECT, c->id, 0, "connect: %s%s", strerror(errno),

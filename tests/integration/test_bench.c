@@ -506,6 +506,54 @@ static void test_connect_refused(void **state)
 	run_free(&r);
 }
 
+/*
+ * The report's words (issue 15).  Bugs: against a closed port "-n 1000"
+ * reported "0 opened, 1 failed, 1 at most at once" (a connect that failed
+ * counted as open); "--slow 100 -q 2" blamed --connect-rate; a UDP run
+ * reported "connections" where echod-bench(1) says flows.
+ */
+static void test_report_words(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char port[16];
+	struct run r;
+	int fd;
+
+	(void)state;
+	if (!need("ECHOD_BENCH_BIN", NULL))
+		skip();
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	r = run_bench("-p", itoa_port(port, sizeof(port), ntohs(sin.sin_port)), "-n", "1000",
+	              "--no-progress", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.out, "connections  0 opened, 1 failed, 0 at most at once\n"));
+	run_free(&r);
+	r = run_bench("-p", port, "-n", "10", "--json", NULL);
+	close(fd);
+	assert_true(json_num(&r, "connections", "peak") == 0);
+	run_free(&r);
+
+	r = run_bench("--slow", "100", "-q", "2", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--slow sends one message at a time (-q 1)"));
+	assert_null(strstr(r.err, "connect-rate"));
+	run_free(&r);
+	r = run_bench("--connect-rate", "-q", "2", NULL);
+	assert_int_equal(r.status, 2);
+	assert_null(strstr(r.err, "--slow"));
+	run_free(&r);
+	r = run_bench("-u", "--slow", "10", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--slow needs a stream"));
+	run_free(&r);
+}
+
 /* ---- against echod ------------------------------------------------------ */
 
 static const char echod_conf[] = "workers = 1;\n"
@@ -584,6 +632,13 @@ static void test_echod_udp(void **state)
 	assert_true(json_num(&r, "datagrams", "sent") == 4000);
 	assert_true(json_num(&r, NULL, "messages") + json_num(&r, "datagrams", "lost") == 4000);
 	assert_clean(&r, 0);
+	/* The text report counts flows, as echod-bench(1) calls them. */
+	r = run_bench("-u", "-p", port, "-n", "100", "-c", "2", "--no-progress", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, ", 2 flows, "));
+	assert_non_null(strstr(r.out, "\nflows        2 opened, 0 failed, 2 at most at once\n"));
+	assert_null(strstr(r.out, "connection"));
+	run_free(&r);
 }
 
 static void test_echod_unix(void **state)
@@ -678,6 +733,7 @@ int main(void)
 	    cmocka_unit_test(test_faulty_unix),
 	    cmocka_unit_test(test_faulty_pause_rate),
 	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_report_words),
 	    cmocka_unit_test_setup_teardown(test_echod_tcp, echod_setup, echod_teardown),
 	    cmocka_unit_test_setup_teardown(test_echod_udp, echod_setup, echod_teardown),
 	    cmocka_unit_test_setup_teardown(test_echod_unix, echod_setup, echod_teardown),

@@ -182,13 +182,16 @@ static int wait_exists(const char *path, int timeout_ms)
 	return access(path, F_OK) == 0;
 }
 
-/* The number N of the first "N workers serve" line in a log, or -1. */
+/* The number N of the first "N workers serve" (or "1 worker serves") line
+ * in a log, or -1. */
 static int workers_serving(const char *log_path)
 {
 	char *log = h_file_read(log_path);
 	char *p = strstr(log, " workers serve");
 	int n = -1;
 
+	if (p == NULL)
+		p = strstr(log, " worker serves");
 	if (p != NULL) {
 		while (p > log && p[-1] >= '0' && p[-1] <= '9')
 			p--;
@@ -402,7 +405,7 @@ static void test_reload_workers_2_to_3(void **state)
 
 	h_echod_rewrite(e, "workers = 3;\n" LISTEN_TCP);
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
-	assert_true(h_log_wait(e, "reload: 3 workers of generation 2 serve", 1, 5000));
+	assert_true(h_log_wait(e, "reload: generation 2 serves with 3 workers", 1, 5000));
 	assert_true(h_log_wait(e, "worker retiring", 2, 2000));
 	assert_true(running(e));
 
@@ -453,7 +456,7 @@ static void test_reload_retires_every_older_generation(void **state)
 
 	h_echod_rewrite(e, "workers = 1;\nbackend = \"poll\";\n" LISTEN_TCP);
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
-	assert_true(h_log_wait(e, "reload: 1 workers of generation 3 serve", 1, 5000));
+	assert_true(h_log_wait(e, "reload: generation 3 serves with 1 worker;", 1, 5000));
 	assert_true(wait_gone(first, 1, 3000));
 	assert_true(h_wait_children(e, 1, 3000));
 	assert_int_equal(h_children(e->pid, now, 16), 1);
@@ -477,11 +480,11 @@ static void test_worker_outlives_no_master(void **state)
 	assert_int_equal(kill(e->pid, SIGKILL), 0);
 	assert_true(h_echod_signal_wait(e, 0, 2000) != -1);
 	assert_true(h_echo_check(fd, "still", 5, 2000));
-	assert_int_equal(h_wait_eof(fd, 3000), 1);
-	assert_true(wait_gone(kids, 2, 3000));
+	assert_int_equal(h_wait_eof(fd, 5000), 1);
 	/* Orphans are reaped by whoever adopted them, which may take its time:
-	 * a zombie has exited too. */
-	uint64_t end = h_now_ms() + 3000;
+	 * a zombie has exited too.  (The first version waited for the reaping
+	 * and failed under load.) */
+	uint64_t end = h_now_ms() + 10000;
 	while ((!exited(kids[0]) || !exited(kids[1])) && h_now_ms() < end)
 		poll(NULL, 0, 5);
 	assert_true(exited(kids[0]) && exited(kids[1]));
@@ -625,7 +628,7 @@ static void reopen(struct fixture *f, const char *extra)
 	h_echod_launch(e, &opts);
 	snprintf(log, sizeof(log), "%s/echod.log", e->dir);
 	snprintf(rotated, sizeof(rotated), "%s.1", log);
-	assert_true(h_file_wait(log, "workers serve", 1, 10000));
+	assert_true(h_file_wait_serving(log, 10000));
 	int port = port_in(log);
 	assert_true(port > 0);
 	assert_int_equal(h_children(e->pid, pids, 16), 2);
@@ -659,7 +662,7 @@ static void reopen(struct fixture *f, const char *extra)
 	assert_int_equal(h_echod_signal_wait(e, SIGTERM, 5000), 0);
 	assert_int_equal(h_file_count(log, "echod stopped"), 1);
 	assert_int_equal(h_file_count(rotated, "echod stopped"), 0);
-	assert_int_equal(h_file_count(log, "workers serve"), 0);
+	assert_int_equal(h_file_serving(log), 0);
 }
 
 static void test_reopen(void **state)
@@ -698,7 +701,7 @@ static void test_pid_file_and_signal_option(void **state)
 	h_run_echod(&r, 5000, "-c", e->conf, "-s", "reload", NULL);
 	assert_int_equal(r.status, 0);
 	h_run_free(&r);
-	assert_true(h_log_wait(e, "reload: 1 workers of generation 2 serve", 1, 5000));
+	assert_true(h_log_wait(e, "reload: generation 2 serves with 1 worker;", 1, 5000));
 	assert_true(running(e));
 
 	h_run_echod(&r, 5000, "-c", e->conf, "-s", "stop", NULL);
@@ -738,7 +741,7 @@ static void test_daemon(void **state)
 	h_run_echod(&r, 5000, "-d", "-c", e->conf, NULL);
 	assert_int_equal(r.status, 0);
 	h_run_free(&r);
-	assert_true(h_file_wait(logfile, "workers serve", 1, 10000));
+	assert_true(h_file_wait_serving(logfile, 10000));
 	char *text = h_file_read(pidfile);
 	pid_t pid = (pid_t)atol(text);
 	free(text);
@@ -865,7 +868,7 @@ static void test_unknown_user(void **state)
 
 	assert_int_equal(wait_exit(e, 5000), EXITED(1));
 	assert_int_equal(h_log_count(e, "unknown user 'no-such-user-echod'"), 1);
-	assert_int_equal(h_log_count(e, "workers serve"), 0);
+	assert_int_equal(h_file_serving(e->log), 0);
 }
 
 /* ---- start-up failures and the command line --------------------------- */
@@ -889,7 +892,7 @@ static void test_port_in_use(void **state)
 		free(log);
 	}
 	assert_int_equal(h_log_count(e, where), 1);
-	assert_int_equal(h_log_count(e, "workers serve"), 0);
+	assert_int_equal(h_file_serving(e->log), 0);
 }
 
 static void test_bad_configs(void **state)
@@ -1078,7 +1081,7 @@ static void test_notify(void **state)
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
 	expect_reloading(fd, t0);
 	expect_notify(fd, "READY=1", 5000);
-	assert_int_equal(h_log_count(e, "reload: 3 workers of generation 2 serve"), 1);
+	assert_int_equal(h_log_count(e, "reload: generation 2 serves with 3 workers"), 1);
 
 	/* A rejected one: READY=1 at once, the old configuration running. */
 	h_echod_rewrite(e, "workers = 3;\nfrobnicate = 1;\n" LISTEN_TCP);

@@ -216,7 +216,7 @@ static void test_reload_under_load(void **state)
 		char needle[64];
 		write_workers(e, counts[i], l.port);
 		assert_int_equal(kill(e->pid, SIGHUP), 0);
-		snprintf(needle, sizeof(needle), "of generation %d serve", i + 2);
+		snprintf(needle, sizeof(needle), "reload: generation %d serves", i + 2);
 		assert_true(h_log_wait(e, needle, 1, 10000));
 		assert_true(h_wait_children(e, counts[i], 10000));
 		run_for(300);

@@ -128,6 +128,23 @@ int h_file_wait(const char *path, const char *needle, int count, int timeout_ms)
 	return h_file_count(path, needle) >= count;
 }
 
+int h_file_serving(const char *path)
+{
+	return h_file_count(path, " workers serve") + h_file_count(path, " worker serves");
+}
+
+int h_file_wait_serving(const char *path, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		if (h_file_serving(path) > 0)
+			return 1;
+		tick();
+	} while (h_now_ms() < end);
+	return h_file_serving(path) > 0;
+}
+
 int h_log_count(struct echod *e, const char *needle)
 {
 	return h_file_count(e->log, needle);
@@ -259,7 +276,7 @@ void h_echod_launch(struct echod *e, const struct h_opts *opts)
 		_exit(127);
 	}
 	if (!opts->no_wait) {
-		int ok = h_log_wait(e, "workers serve", 1, 10000);
+		int ok = h_file_wait_serving(e->log, 10000);
 		if (!ok) {
 			char *log = read_file(e->log);
 			fprintf(stderr, "# echod did not start; its log:\n%s\n", log);

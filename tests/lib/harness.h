@@ -29,7 +29,7 @@ struct echod {
 struct h_opts {
 	long nofile;         /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
 	const char *env;     /* one "NAME=value" added to echod's environment, or NULL */
-	int no_wait;         /* do not wait for "workers serve" */
+	int no_wait;         /* do not wait for "N workers serve" */
 	int cpus;            /* run echod on only the first `cpus` CPUs of our
 	                      * affinity mask, 0: inherit */
 	int fail_epoll;      /* preload tests/lib/fail_epoll.so: a worker whose
@@ -72,6 +72,12 @@ int h_file_wait(const char *path, const char *needle, int count, int timeout_ms)
 int h_file_count(const char *path, const char *needle);
 /* A file's whole content, NUL-terminated ("" if it cannot be read); free it. */
 char *h_file_read(const char *path);
+
+/* How many times the log at path says that echod serves: "N workers serve",
+ * or "1 worker serves". */
+int h_file_serving(const char *path);
+/* Wait up to timeout_ms until it has said so once; returns 1 if it did. */
+int h_file_wait_serving(const char *path, int timeout_ms);
 
 /* Send signo to echod (by its PID) and wait up to timeout_ms for it to exit.
  * Returns its wait status, or -1 if it still runs. */

@@ -6,14 +6,17 @@
  * syntax, the listen rules, FILE:LINE in every message.  Each case is loaded
  * from a string and from a file, which must agree.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -53,8 +56,20 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir(f->dir);
 
-	unlink(f->path);
+	/* Include tests leave files, FIFOs and directories: one level deep. */
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, de->d_name);
+		if (unlink(path) == -1)
+			rmdir(path);
+	}
+	if (d != NULL)
+		closedir(d);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -300,6 +315,9 @@ static const char *listen_rest(const char *leaf, const char *value)
 {
 	if (strcmp(leaf, "path") == 0)
 		return "";
+	/* The socket file's keys go with a path only. */
+	if (strcmp(leaf, "mode") == 0 || strcmp(leaf, "owner") == 0 || strcmp(leaf, "group") == 0)
+		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "protocol") == 0 && strcmp(value, "\"unix\"") == 0)
 		return "path = \"/run/e.sock\"; ";
 	if (strcmp(leaf, "address") == 0)
@@ -479,8 +497,8 @@ static void test_table_choices(void **state)
  */
 static void test_table_strings(void **state)
 {
-	static const char *const probes[] = {"",    "x",   "/tmp/x", "127.0.0.1",
-	                                     "::1", "a b", "syslog", "/"};
+	static const char *const probes[] = {"",    "x",      "/tmp/x", "127.0.0.1", "::1",
+	                                     "a b", "syslog", "/",      "0640"};
 	char value[64], msg[256];
 	const struct config_key *k;
 	const char *why;
@@ -608,6 +626,36 @@ static void test_string_checks(void **state)
 	    {"listen.path", "\"echod.sock\"", "listen.path: \"echod.sock\": not an absolute path"},
 	    {"listen.address", "\"::\"", NULL},
 	    {"listen.address", "\"0.0.0.0\"", NULL},
+	    /* Link-local: with its interface, and only link-local with one. */
+	    {"listen.address", "\"fe80::1%eth0\"", NULL},
+	    {"listen.address", "\"FE80::a:b%2\"", NULL},
+	    {"listen.address", "\"febf::1%lo\"", NULL},
+	    {"listen.address", "\"fe80::1\"",
+	     "listen.address: \"fe80::1\": a link-local address needs its interface"},
+	    {"listen.address", "\"fe80::1%\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%a/b\"", "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fe80::1%abcdefghijklmnop\"",
+	     "the %scope must be an interface name or index"},
+	    {"listen.address", "\"fec0::1%eth0\"",
+	     "only a link-local address (fe80::/10) takes a %scope"},
+	    {"listen.address", "\"::1%lo\"", "only a link-local address"},
+	    {"listen.address", "\"127.0.0.1%lo\"", "an IPv4 address takes no %scope"},
+	    {"listen.address", "\"%eth0\"", "not a numeric IPv4 or IPv6 address"},
+	    /* Octal, up to 0777. */
+	    {"listen.mode", "\"0666\"", NULL},
+	    {"listen.mode", "\"600\"", NULL},
+	    {"listen.mode", "\"0\"", NULL},
+	    {"listen.mode", "\"0777\"", NULL},
+	    {"listen.mode", "\"1777\"", "listen.mode: \"1777\": above 0777"},
+	    {"listen.mode", "\"0668\"", "not an octal mode such as \"0660\""},
+	    {"listen.mode", "\"rw-rw-rw-\"", "not an octal mode"},
+	    {"listen.mode", "\"00660\"", "not an octal mode"},
+	    {"listen.mode", "\"-660\"", "not an octal mode"},
+	    {"listen.owner", "\"_echod\"", NULL},
+	    {"listen.owner", "\"0\"", NULL},
+	    {"listen.owner", "\"\"", "listen.owner: \"\": must not be empty"},
+	    {"listen.group", "\"staff\"", NULL},
+	    {"listen.group", "\"\"", "listen.group: \"\": must not be empty"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -937,6 +985,85 @@ static void test_listen_values(void **state)
 	             "protocol \"unix\" needs a path");
 }
 
+/* A Unix socket file's mode, owner and group: stored as given, "0660" by
+ * default, and refused on an entry without a path. */
+static void test_listen_unix_file(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { path = \"/run/a.sock\"; },\n"
+	                     "  { path = \"/run/b.sock\"; mode = \"0666\"; owner = \"nobody\";\n"
+	                     "    group = \"1000\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].mode, "0660");
+	assert_null(cfg->listen[0].owner);
+	assert_null(cfg->listen[0].group);
+	assert_string_equal(cfg->listen[1].mode, "0666");
+	assert_string_equal(cfg->listen[1].owner, "nobody");
+	assert_string_equal(cfg->listen[1].group, "1000");
+	config_free(cfg);
+
+	expect_error(
+	    state, "listen = (\n { address = \"127.0.0.1\"; port = 7;\n   mode = \"0666\"; }\n);\n",
+	    3, "listen: mode applies to a Unix socket (path) only");
+	expect_errors(state,
+	              "listen = (\n { address = \"::1\"; port = 7; protocol = \"udp\";\n"
+	              "   owner = \"a\";\n   group = \"b\"; }\n);\n",
+	              2, 4, "listen: group applies to a Unix socket (path) only");
+}
+
+static int fake_if_exists(const char *scope)
+{
+	return strcmp(scope, "eth0") == 0 || strcmp(scope, "2") == 0;
+}
+
+/* The interface of a link-local address must exist (config_env.if_exists,
+ * pinned here); one address on two interfaces is two listeners. */
+static void test_listen_link_local(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cfg;
+
+	f->env.if_exists = fake_if_exists;
+	cfg = load_ok(state, "listen = (\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%2\"; port = 7; },\n"
+	                     "  { address = \"fe80::1%eth0\"; port = 7; protocol = \"udp\"; }\n"
+	                     ");\n");
+	assert_string_equal(cfg->listen[0].address, "fe80::1%eth0");
+	config_free(cfg);
+	expect_error(state,
+	             "workers = 1;\nlisten = ( { address = \"fe80::1%eth9\"; port = 7; } );\n", 2,
+	             "listen: address \"fe80::1%eth9\": no network interface \"eth9\"");
+	expect_error(state,
+	             "listen = (\n"
+	             "  { address = \"fe80::1%eth0\"; port = 7; },\n"
+	             "  { address = \"fe80:0::1%eth0\"; port = 7; }\n"
+	             ");\n",
+	             3, "listen: tcp [fe80:0::1%eth0]:7 is already at line 2");
+	/* Without a way to look, nothing is refused for the interface. */
+	f->env.if_exists = NULL;
+	config_free(load_ok(state, "listen = ( { address = \"fe80::1%eth9\"; port = 7; } );\n"));
+}
+
+/* The lines of the keys that are only checked at run time, for their
+ * FILE:LINE messages then (an unknown user, a pid file that is locked). */
+static void test_key_lines(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state, "workers = 1;\nuser = \"a\";\n\ngroup = \"b\";\n"
+	                     "pid_file = \"/run/p.pid\";\n" LISTEN1);
+	assert_int_equal(cfg->user_line, 2);
+	assert_int_equal(cfg->group_line, 4);
+	assert_int_equal(cfg->pid_file_line, 5);
+	config_free(cfg);
+	cfg = load_ok(state, LISTEN1);
+	assert_int_equal(cfg->user_line, 0);
+	config_free(cfg);
+}
+
 static void test_listen_duplicate(void **state)
 {
 	struct config *cfg;
@@ -1017,6 +1144,199 @@ static void test_multiple_errors(void **state)
 	              ");\n"
 	              "colour = \"blue\";\n",
 	              5, 6, "unknown key \"colour\"");
+}
+
+/* Write `text` to dir/name; its path goes to buf. */
+static const char *dir_file(struct fixture *f, const char *name, const char *text, char *buf,
+                            size_t len)
+{
+	snprintf(buf, len, "%s/%s", f->dir, name);
+	if (text != NULL)
+		write_file(buf, text);
+	return buf;
+}
+
+/* Load f->path holding `text`, with "@DIR@" standing for the fixture's
+ * directory; returns the config (or NULL) and the printed errors. */
+static struct config *load_main(void **state, const char *text, char **printed)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	char buf[4096];
+	const char *at;
+	size_t n = 0;
+
+	while ((at = strstr(text, "@DIR@")) != NULL) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%.*s%s", (int)(at - text), text,
+		                      f->dir);
+		text = at + 5;
+	}
+	snprintf(buf + n, sizeof(buf) - n, "%s", text);
+	write_file(f->path, buf);
+	/* A FIFO or device must never block the reader: fail rather than hang. */
+	alarm(10);
+	struct config *cfg = config_load_file(f->path, &f->env, &errs);
+	alarm(0);
+	*printed = errors_text(&errs);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+static void test_include_regular(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	dir_file(f, "inc.conf", "workers = 2;\n", inc, sizeof(inc));
+	struct config *cfg = load_main(state, "@include \"@DIR@/inc.conf\"\n" LISTEN1, &printed);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->workers, 2);
+	config_free(cfg);
+	free(printed);
+}
+
+/* Bug: libconfig's scanner called exit(2) on an @include of a directory,
+ * and blocked on a FIFO, inside the master. */
+static void test_include_not_regular(void **state)
+{
+	struct fixture *f = *state;
+	char sub[PATH_MAX], fifo[PATH_MAX], *printed;
+
+	dir_file(f, "sub", NULL, sub, sizeof(sub));
+	assert_int_equal(mkdir(sub, 0700), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"@DIR@/sub\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 2, "not a regular file"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "fifo", NULL, fifo, sizeof(fifo));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	cfg = load_main(state, LISTEN1 "\n@include \"@DIR@/fifo\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 3, "@include") ||
+	    !has_error(printed, f->path, 3, "not a regular file"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	/* The main file itself, too. */
+	struct config_errors errs = {0};
+	alarm(10);
+	assert_null(config_load_file(fifo, &f->env, &errs));
+	alarm(0);
+	printed = errors_text(&errs);
+	assert_true(has_error(printed, fifo, 0, "not a regular file"));
+	free(printed);
+	config_errors_free(&errs);
+}
+
+/* Bug: the 32-bit check skipped included files ("workers = 4294967298;"
+ * ran 2 workers), and a string with an escaped NUL passed. */
+static void test_include_checked_alike(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	dir_file(f, "wide.conf", "\nworkers = 4294967298;\n", inc, sizeof(inc));
+	struct config *cfg = load_main(state, LISTEN1 "@include \"@DIR@/wide.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 2, "does not fit in 32 bits"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "nul.conf", "user = \"\\x00abc\";\n", inc, sizeof(inc));
+	cfg = load_main(state, LISTEN1 "@include \"@DIR@/nul.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 1, "NUL"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	dir_file(f, "raw.conf", NULL, inc, sizeof(inc));
+	FILE *out = fopen(inc, "w");
+	assert_non_null(out);
+	assert_int_equal(fwrite("user = \"a\0b\";\n", 1, 14, out), 14);
+	assert_int_equal(fclose(out), 0);
+	cfg = load_main(state, LISTEN1 "@include \"@DIR@/raw.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, f->path, 2, "contains a NUL byte"))
+		fail_msg("got: %s", printed);
+	free(printed);
+
+	/* A name set in the main file and again in an included one. */
+	dir_file(f, "dup.conf", "\n\nworkers = 3;\n", inc, sizeof(inc));
+	cfg = load_main(state, "workers = 2;\n" LISTEN1 "@include \"@DIR@/dup.conf\"\n", &printed);
+	assert_null(cfg);
+	if (!has_error(printed, inc, 3, "duplicate setting name \"workers\""))
+		fail_msg("got: %s", printed);
+	free(printed);
+}
+
+static void test_nul_escape(void **state)
+{
+	expect_error(state, LISTEN1 "user = \"\\x00abc\";\n", 2, "NUL");
+	expect_error(state, "listen = ( { path = \"/tmp/a\\x00b\"; } );\n", 1, "NUL");
+	/* Other escapes are fine. */
+	struct config *cfg = load_ok(state, LISTEN1 "user = \"a\\x41\\\\b\";\n");
+	assert_string_equal(cfg->user, "aA\\b");
+	config_free(cfg);
+}
+
+static void test_include_limits(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+
+	/* Including itself: stopped at the nesting limit, not looping. */
+	dir_file(f, "self.conf", "@include \"self.conf\"\n", inc, sizeof(inc));
+	assert_int_equal(chdir(f->dir), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"self.conf\"\n", &printed);
+	assert_int_equal(chdir("/"), 0);
+	assert_null(cfg);
+	if (strstr(printed, "nested deeper than") == NULL)
+		fail_msg("got: %s", printed);
+	free(printed);
+}
+
+/* Bug: a file of many distinct names took minutes in libconfig's
+ * duplicate search. */
+static void test_many_settings(void **state)
+{
+	size_t cap = 400 * 16 + sizeof(LISTEN1);
+	char *text = malloc(cap);
+	size_t n = 0;
+
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "%s", LISTEN1);
+	for (int i = 0; i < 400; i++)
+		n += (size_t)snprintf(text + n, cap - n, "k%d = 1;\n", i);
+	/* listen is the first setting, k255 on line 257 the 257th */
+	expect_error(state, text, 257, "more than 256 settings in one group");
+	free(text);
+}
+
+/* Many listen entries that repeat: found by sorting, each reported. */
+static void test_listen_many_duplicates(void **state)
+{
+	struct fixture *f = *state;
+	struct config_errors errs = {0};
+	size_t cap = 3000 * 48 + 32;
+	char *text = malloc(cap);
+	size_t n = 0;
+
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "listen = (\n");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+		                      "{ address = \"127.0.0.%d\"; port = 7; },\n", i % 2 + 1);
+	snprintf(text + n - 2, cap - n + 2, "\n);\n");
+	assert_null(config_load_string(text, STRING_NAME, &f->env, &errs));
+	assert_int_equal(errs.n, 2998);
+	assert_int_equal(errs.v[0].line, 4);
+	assert_non_null(strstr(errs.v[0].msg, "127.0.0.1:7 is already at line 2"));
+	assert_int_equal(errs.v[1].line, 5);
+	assert_non_null(strstr(errs.v[1].msg, "127.0.0.2:7 is already at line 3"));
+	config_errors_free(&errs);
+	free(text);
 }
 
 static const char *testdata(void)
@@ -1252,6 +1572,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_unix_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_link_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_duplicate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
@@ -1261,6 +1584,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_packaged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_matches_packaged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_from_value, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_not_regular, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_checked_alike, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nul_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listen_many_duplicates, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

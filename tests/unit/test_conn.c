@@ -182,7 +182,7 @@ static void test_echo(void **state)
 	client_write(f, "world");
 	expect_echo(f, "world");
 	assert_int_equal(f->c->bytes_in, 10);
-	assert_int_equal(f->c->bytes_out, 10);
+	assert_int_equal(conn_bytes_out(f->c), 10);
 }
 
 /* A client that does not read: reading stops at max_pending, memory stays

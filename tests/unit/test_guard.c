@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests of the UDP guard's decision (guard.c), of the rate limit on
- * recurring log lines (log_limit in log.c) and of the refusal counters
- * (refuse.c).
+ * Unit tests of the UDP guard's decision (guard.c) and of the refusal
+ * counters and their rate-limited log lines (refuse.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -176,29 +175,6 @@ static void test_precedence(void **state)
 	guard_free(&g);
 }
 
-static void test_log_limit(void **state)
-{
-	struct log_limit l = {0};
-	(void)state;
-
-	/* The first event is reported at once, alone. */
-	assert_int_equal(log_limit_hit(&l, 1000, 10000), 1);
-	/* The next ones within the interval are held back... */
-	for (int i = 0; i < 41; i++)
-		assert_int_equal(log_limit_hit(&l, 1000 + (uint64_t)i * 100, 10000), 0);
-	assert_int_equal(log_limit_next(&l, 10000), 11000);
-	assert_int_equal(log_limit_due(&l, 10999, 10000), 0);
-	/* ... and reported together once it has passed. */
-	assert_int_equal(log_limit_due(&l, 11000, 10000), 41);
-	assert_int_equal(log_limit_due(&l, 30000, 10000), 0);
-	/* An event long after the last line is reported at once. */
-	assert_int_equal(log_limit_hit(&l, 30000, 10000), 1);
-	assert_int_equal(log_limit_hit(&l, 30001, 10000), 0);
-	/* With interval 0, whatever is held back is due (at exit). */
-	assert_int_equal(log_limit_due(&l, 30002, 0), 1);
-	assert_int_equal(log_limit_due(&l, 30002, 0), 0);
-}
-
 /* Counts by reason; the first event of a reason makes a line with its count
  * and source; a flood makes no more lines; the rest comes at the flush. */
 static void test_refuse(void **state)
@@ -235,10 +211,11 @@ static void test_refuse(void **state)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lines++;
-		first += strstr(line, "udp datagrams dropped (source port below 1024): 1 since "
-		                      "the last report, the latest from 192.0.2.7 port 19") != NULL;
-		tail += strstr(line, "(source port below 1024): 999 since the last report") != NULL;
-		access += strstr(line, "connections refused (access list): 1 since") != NULL;
+		first += strstr(line, "udp datagram dropped (source port below 1024); last from "
+		                      "192.0.2.7 port 19\n") != NULL;
+		tail += strstr(line, "(source port below 1024); last from 192.0.2.7 port 19 (999 "
+		                     "times") != NULL;
+		access += strstr(line, "connection refused (access list)\n") != NULL;
 	}
 	fclose(f);
 	unlink(path);
@@ -256,8 +233,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_martians),   cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_ports),      cmocka_unit_test(test_self),
-	    cmocka_unit_test(test_precedence), cmocka_unit_test(test_log_limit),
-	    cmocka_unit_test(test_refuse),
+	    cmocka_unit_test(test_precedence), cmocka_unit_test(test_refuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
