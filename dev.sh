@@ -15,7 +15,7 @@ top=$(pwd)
 # without its sanitizer runtime (only recommended), hence libclang-rt-dev;
 # libseccomp for the worker sandbox, iproute2 for the tests' network
 # namespaces, libFuzzer for make fuzz.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc python3
 	clang libclang-rt-dev clang-tidy clang-format cppcheck
 	libseccomp-dev iproute2 libfuzzer-14-dev"
 

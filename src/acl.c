@@ -34,11 +34,11 @@ static int cmp_rule(const void *pa, const void *pb)
 	const struct acl_rule *a = pa, *b = pb;
 	int c;
 
-	if (a->net.addr.family != b->net.addr.family)
-		return a->net.addr.family < b->net.addr.family ? -1 : 1;
-	if (a->net.len != b->net.len)
-		return a->net.len > b->net.len ? -1 : 1;
-	if ((c = memcmp(a->net.addr.b, b->net.addr.b, sizeof(a->net.addr.b))) != 0)
+	if (a->net.family != b->net.family)
+		return a->net.family < b->net.family ? -1 : 1;
+	if (a->net.prefix != b->net.prefix)
+		return a->net.prefix > b->net.prefix ? -1 : 1;
+	if ((c = memcmp(a->net.addr, b->net.addr, sizeof(a->net.addr))) != 0)
 		return c;
 	return (int)b->deny - (int)a->deny;
 }
@@ -55,8 +55,8 @@ int acl_finish(struct acl *a)
 	qsort(a->rules, a->n, sizeof(*a->rules), cmp_rule);
 	/* At most 33 + 129 runs; count them first. */
 	for (i = 0; i < a->n; i++)
-		if (i == 0 || a->rules[i].net.len != a->rules[i - 1].net.len ||
-		    a->rules[i].net.addr.family != a->rules[i - 1].net.addr.family)
+		if (i == 0 || a->rules[i].net.prefix != a->rules[i - 1].net.prefix ||
+		    a->rules[i].net.family != a->rules[i - 1].net.family)
 			g++;
 	if ((a->groups = calloc(g, sizeof(*a->groups))) == NULL) {
 		errno = ENOMEM;
@@ -65,10 +65,10 @@ int acl_finish(struct acl *a)
 	for (i = 0; i < a->n; i++) {
 		const struct cidr *c = &a->rules[i].net;
 		struct acl_group *cur = a->ngroups > 0 ? &a->groups[a->ngroups - 1] : NULL;
-		if (cur == NULL || cur->len != c->len || cur->family != c->addr.family) {
+		if (cur == NULL || cur->len != c->prefix || cur->family != c->family) {
 			cur = &a->groups[a->ngroups++];
-			cur->family = c->addr.family;
-			cur->len = c->len;
+			cur->family = (unsigned char)c->family;
+			cur->len = (unsigned char)c->prefix;
 			cur->start = i;
 		}
 		cur->end = i + 1;
@@ -83,7 +83,7 @@ static size_t lower_bound(const struct acl *a, const struct acl_group *g, const 
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(a->rules[mid].net.addr.b, key, 16) < 0)
+		if (memcmp(a->rules[mid].net.addr, key, 16) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -103,7 +103,7 @@ enum acl_verdict acl_check(const struct acl *a, const struct cidr_addr *src)
 		key = *src;
 		cidr_addr_mask(&key, g->len);
 		size_t at = lower_bound(a, g, key.b);
-		if (at < g->end && memcmp(a->rules[at].net.addr.b, key.b, 16) == 0)
+		if (at < g->end && memcmp(a->rules[at].net.addr, key.b, 16) == 0)
 			return a->rules[at].deny ? ACL_DENY : ACL_ALLOW;
 	}
 	return a->nallow > 0 ? ACL_DENY : ACL_ALLOW;
@@ -115,8 +115,7 @@ int acl_equal(const struct acl *a, const struct acl *b)
 		return 0;
 	for (size_t i = 0; i < a->n; i++)
 		if (a->rules[i].deny != b->rules[i].deny ||
-		    a->rules[i].net.len != b->rules[i].net.len ||
-		    !cidr_addr_equal(&a->rules[i].net.addr, &b->rules[i].net.addr))
+		    !cidr_equal(&a->rules[i].net, &b->rules[i].net))
 			return 0;
 	return 1;
 }

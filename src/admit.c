@@ -104,7 +104,8 @@ static void arrival(const struct msghdr *msg, struct guard_arrival *in)
 	}
 }
 
-enum refuse_reason admit_datagram(struct admit *a, const struct acl *acl, const struct msghdr *msg)
+enum refuse_reason admit_datagram(struct admit *a, const struct acl *acl, const struct msghdr *msg,
+                                  const struct sockaddr *client)
 {
 	const struct sockaddr *from = msg->msg_name;
 	socklen_t len = msg->msg_namelen;
@@ -120,6 +121,12 @@ enum refuse_reason admit_datagram(struct admit *a, const struct acl *acl, const 
 		arrival(msg, &in);
 		if ((why = guard_check(&a->guard, &src, port, mapped, &in)) != REFUSE_NONE)
 			return refuse(a, why, from, len);
+	}
+	if (client != NULL) {
+		from = client;
+		len = sizeof(struct sockaddr_storage);
+		if (cidr_addr_from_sockaddr(from, len, &src, NULL) == -1)
+			return REFUSE_NONE;
 	}
 	if (acl_check(acl, &src) == ACL_DENY)
 		return refuse(a, REFUSE_UDP_ACCESS, from, len);

@@ -75,11 +75,15 @@ static inline int admit_wants_pktinfo(const struct admit *a)
 }
 
 /*
- * A datagram received with `msg` (its msg_name the source, its control
+ * A datagram received with `msg` (its msg_name the sender, its control
  * data the IP_PKTINFO or IPV6_PKTINFO the kernel added, if any) on a socket
  * with access list `acl`: REFUSE_NONE to echo it, or why it is dropped
- * (counted and logged).
+ * (counted and logged).  The guard judges the sender, where the answer
+ * would go; the access list and the limits judge `client`, the client a
+ * PROXY header claims, if not NULL (one that is no IP address passes them,
+ * as a Unix socket does), else the sender.
  */
-enum refuse_reason admit_datagram(struct admit *a, const struct acl *acl, const struct msghdr *msg);
+enum refuse_reason admit_datagram(struct admit *a, const struct acl *acl, const struct msghdr *msg,
+                                  const struct sockaddr *client);
 
 #endif

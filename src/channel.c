@@ -117,6 +117,7 @@ const char *chan_type_name(unsigned type)
 	    [CHAN_REOPEN] = "reopen",
 	    [CHAN_STATS_REQ] = "stats request",
 	    [CHAN_STATS] = "stats",
+	    [CHAN_DRAIN] = "drain",
 	    [CHAN_SANDBOX] = "sandbox violation",
 	};
 

@@ -22,6 +22,7 @@ enum chan_type {
 	CHAN_REOPEN,    /* M->W: reopen the log file */
 	CHAN_STATS_REQ, /* M->W: send CHAN_STATS */
 	CHAN_STATS,     /* W->M: payload struct chan_stats */
+	CHAN_DRAIN,     /* M->W: draining before a stop: fail balancers' checks */
 	CHAN_SANDBOX,   /* W->M: payload struct chan_sandbox; the worker is dying */
 };
 

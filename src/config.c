@@ -135,8 +135,9 @@ static const char *check_mode(const char *s)
 static const char *check_cidr(const char *s)
 {
 	struct cidr c;
+	const char *why = NULL;
 
-	return cidr_parse(s, &c);
+	return cidr_parse(s, &c, &why) == 0 ? NULL : why;
 }
 
 static const char *check_socket_path(const char *s)
@@ -188,6 +189,9 @@ const struct config_key config_keys[] = {
 	{.name = "max_pending", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_SIZE,
 	 .offset = CFG(max_pending), .min = 4096, .max = 1 << 30, .def = "1048576",
 	 .help = "bytes not yet echoed, per connection, before echod stops reading"},
+	{.name = "drain_delay", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(drain_delay), .min = 0, .max = 3600, .def = "0",
+	 .help = "seconds a graceful stop reports draining but keeps serving first"},
 	{.name = "log", .type = CONFIG_KEY_GROUP, .help = "where and what to log"},
 	{.name = "log.target", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = CFG(log_target), .check = check_log_target, .def = "stderr",
@@ -249,6 +253,16 @@ const struct config_key config_keys[] = {
 	{.name = "listen.group", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(group), .check = check_name,
 	 .help = "group (name or number) of the Unix socket file"},
+	/* The group's presence is stored: 1 when the entry has one. */
+	{.name = "listen.proxy_protocol", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
+	 .offset = LST(proxy), .min = 0, .max = 1,
+	 .help = "expect a PROXY protocol header from the sources in from"},
+	{.name = "listen.proxy_protocol.from", .type = CONFIG_KEY_CIDRS,
+	 .store = CONFIG_STORE_CIDRS, .offset = LST(proxy_from), .check = check_cidr,
+	 .help = "addresses or prefixes of the proxies that may send a header; required"},
+	{.name = "listen.proxy_protocol.timeout", .type = CONFIG_KEY_INT,
+	 .store = CONFIG_STORE_INT, .offset = LST(proxy_timeout), .min = 1, .max = 3600,
+	 .def = "3", .help = "seconds a connection may take to send its whole header"},
 	{.name = "listen.access", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
 	 .offset = LST(access_set), .min = 0, .max = 1,
 	 .help = "this listener's access list, in place of the global one (TCP, UDP)"},
@@ -410,6 +424,7 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 	case CONFIG_STORE_ALLOW:
 	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
+	case CONFIG_STORE_CIDRS: /* set_cidrs() */
 		break;
 	}
 }
@@ -444,20 +459,40 @@ static void set_choice(struct build *b, const struct config_key *k, const struct
 	build_error(b, v, "%s: \"%s\" is not one of %s", k->name, v->s, list);
 }
 
-/* A list of prefixes: each element checked, and added to the struct acl at
- * k->offset as an allow or a deny rule. */
+/*
+ * An array of prefixes, each element checked: into a struct cidr_list, or
+ * added to a struct acl as allow or deny rules.  An empty list of trusted
+ * sources is an error, not "nobody": a list meant to name who is trusted
+ * must say it (an empty proxy_protocol.from would otherwise be read as
+ * "anyone" by someone, some day).  An empty access list means what it says:
+ * no rule.
+ */
 static void set_cidrs(struct build *b, const struct config_key *k, const struct config_value *v,
                       void *base)
 {
-	struct acl *acl = (struct acl *)(void *)((char *)base + k->offset);
-	enum acl_verdict verdict = k->store == CONFIG_STORE_DENY ? ACL_DENY : ACL_ALLOW;
+	void *field = (char *)base + k->offset;
+	struct cidr_list *l = field;
+	struct acl *acl = field;
 	const char *why;
 	struct cidr net;
 
 	if (v->type != CONFIG_VALUE_LIST) {
-		build_error(b, v, "%s: expected a list of strings, got %s", k->name,
+		build_error(b, v, "%s: expected an array of addresses or prefixes, got %s", k->name,
 		            value_type_name(v->type));
 		return;
+	}
+	if (k->store == CONFIG_STORE_CIDRS) {
+		if (v->nchild == 0) {
+			build_error(b, v, "%s: empty; name at least one address or prefix",
+			            k->name);
+			return;
+		}
+		free(l->v);
+		l->n = 0;
+		if ((l->v = calloc(v->nchild, sizeof(*l->v))) == NULL) {
+			build_error(b, NULL, "out of memory");
+			return;
+		}
 	}
 	for (size_t i = 0; i < v->nchild; i++) {
 		const struct config_value *e = &v->child[i];
@@ -470,9 +505,12 @@ static void set_cidrs(struct build *b, const struct config_key *k, const struct 
 		if (e->type != CONFIG_VALUE_STRING) {
 			build_error(b, &at, "%s: expected a string, got %s", k->name,
 			            value_type_name(e->type));
-		} else if ((why = cidr_parse(e->s, &net)) != NULL) {
+		} else if (cidr_parse(e->s, &net, &why) == -1) {
 			build_error(b, &at, "%s: \"%s\": %s", k->name, e->s, why);
-		} else if (acl_add(acl, &net, verdict) == -1) {
+		} else if (k->store == CONFIG_STORE_CIDRS) {
+			l->v[l->n++] = net;
+		} else if (acl_add(acl, &net,
+		                   k->store == CONFIG_STORE_DENY ? ACL_DENY : ACL_ALLOW) == -1) {
 			build_error(b, NULL, "out of memory");
 			return;
 		}
@@ -603,6 +641,7 @@ char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 static void check_listen(struct build *b, const struct config_value *entry, struct listen_conf *l)
 {
 	const struct config_value *proto = child_find(entry, "protocol");
+	const struct config_value *pp = child_find(entry, "proxy_protocol");
 	int has_addr = child_find(entry, "address") != NULL;
 	int has_port = child_find(entry, "port") != NULL;
 
@@ -620,7 +659,18 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 			build_error(b, proto, "listen: protocol \"%s\" does not go with path",
 			            proto->s);
 		l->proto = LISTEN_UNIX;
+		if (pp != NULL)
+			build_error(b, pp,
+			            "listen: proxy_protocol needs a TCP or UDP entry (from "
+			            "matches IP sources)");
 		return;
+	}
+	if (pp != NULL && pp->type == CONFIG_VALUE_GROUP) {
+		l->proxy = 1;
+		if (child_find(pp, "from") == NULL)
+			build_error(b, pp,
+			            "listen: proxy_protocol needs from: a header accepted from "
+			            "anyone lets anyone claim any address");
 	}
 	if (l->proto == LISTEN_UNIX) {
 		build_error(b, entry, "listen: protocol \"unix\" needs a path");
@@ -795,6 +845,7 @@ static void walk_listen(struct build *b, const struct config_value *list)
 		l = &cfg->listen[cfg->nlisten++];
 		l->line = e->line;
 		apply_defaults(b, "listen", l);
+		apply_defaults(b, "listen.proxy_protocol", l);
 		walk_group(b, e, "listen", l);
 		check_listen(b, e, l);
 	}
@@ -900,6 +951,7 @@ void config_free(struct config *cfg)
 		free(cfg->listen[i].mode);
 		free(cfg->listen[i].owner);
 		free(cfg->listen[i].group);
+		free(cfg->listen[i].proxy_from.v);
 		acl_free(&cfg->listen[i].access);
 	}
 	acl_free(&cfg->access);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "acl.h"
+#include "cidr.h"
 
 enum listen_proto {
 	LISTEN_TCP,
@@ -31,6 +32,11 @@ struct listen_conf {
 	char *owner;   /* UNIX: user (name or number) owning the file; NULL: the master's */
 	char *group;   /* UNIX: its group (name or number); NULL: the master's */
 	int line;      /* where it was configured, for messages */
+	/* proxy_protocol: sources in proxy_from must start with a PROXY
+	 * header, within proxy_timeout seconds; others are refused. */
+	int proxy;                   /* 1 if the entry has proxy_protocol */
+	struct cidr_list proxy_from; /* non-empty when proxy is set */
+	int proxy_timeout;
 
 	struct acl access; /* its own access list, finished */
 	int access_set;    /* it has one: it replaces the global one */
@@ -58,6 +64,7 @@ struct config {
 	int idle_timeout;     /* seconds, 0 = never */
 	int shutdown_timeout; /* seconds */
 	size_t max_pending;   /* bytes per connection */
+	int drain_delay;      /* seconds a graceful stop keeps serving, "draining" */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
 	int udp_guard;        /* drop datagrams that would loop or reflect */
@@ -177,10 +184,10 @@ enum config_key_type {
 	CONFIG_KEY_CHOICE,   /* one of the strings choice() gives */
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
 	CONFIG_KEY_BOOL,     /* true or false */
-	CONFIG_KEY_CIDRS,    /* a list of strings, each an address or prefix (cidr.h) */
 	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*"; with STORE_INT,
 	                      * 1 is stored where the group is present */
 	CONFIG_KEY_LIST,     /* a list of such groups */
+	CONFIG_KEY_CIDRS,    /* an array of prefixes (cidr_parse); with min 1, not empty */
 };
 
 /* Where the value goes, at offset in struct config or struct listen_conf. */
@@ -190,6 +197,7 @@ enum config_key_store {
 	CONFIG_STORE_SIZE,   /* size_t */
 	CONFIG_STORE_STRING, /* char *, a copy */
 	CONFIG_STORE_INDEX,  /* int: the index of the choice */
+	CONFIG_STORE_CIDRS,  /* struct cidr_list, owned */
 	CONFIG_STORE_ALLOW,  /* struct acl: each prefix added as an allow rule */
 	CONFIG_STORE_DENY,   /* struct acl: each prefix added as a deny rule */
 };

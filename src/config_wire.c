@@ -10,8 +10,10 @@
  *   u32 nerrors, then per error: str file, u32 line, str msg
  *
  * A key is an u32 (int, index), an u64 (size) or a str: u32 length, then the
- * bytes, no NUL; length 0xffffffff is NULL.
+ * bytes, no NUL; length 0xffffffff is NULL; a prefix list is an u32 count,
+ * then per prefix u32 family, u32 length and 16 address bytes.
  */
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,9 +108,9 @@ static void put_acl(struct wbuf *w, const struct acl *a, int deny)
 		const struct cidr *c = &a->rules[i].net;
 		if (a->rules[i].deny != deny)
 			continue;
-		put_u32(w, c->addr.family);
-		put_u32(w, c->len);
-		put(w, c->addr.b, sizeof(c->addr.b));
+		put_u32(w, (uint32_t)c->family);
+		put_u32(w, c->prefix);
+		put(w, c->addr, sizeof(c->addr));
 	}
 }
 
@@ -127,6 +129,16 @@ static void put_key(struct wbuf *w, const struct config_key *k, const void *base
 	case CONFIG_STORE_STRING:
 		put_str(w, *(char *const *)(const void *)field);
 		break;
+	case CONFIG_STORE_CIDRS: {
+		const struct cidr_list *l = (const void *)field;
+		put_u32(w, (uint32_t)l->n);
+		for (size_t i = 0; i < l->n; i++) {
+			put_u32(w, (uint32_t)l->v[i].family);
+			put_u32(w, l->v[i].prefix);
+			put(w, l->v[i].addr, sizeof(l->v[i].addr));
+		}
+		break;
+	}
 	case CONFIG_STORE_ALLOW:
 	case CONFIG_STORE_DENY:
 		put_acl(w, (const struct acl *)(const void *)field, k->store == CONFIG_STORE_DENY);
@@ -267,8 +279,40 @@ static size_t nchoices(const struct config_key *k)
 	return n;
 }
 
-/* Rules of one kind into an access list, each checked as config.c checks
- * a prefix: printed, it must be one that check() (cidr_parse) takes. */
+/* A prefix list, held to what cidr_parse() gives: a known family, a length
+ * it allows, no bit set past it. */
+static void get_cidrs(struct rbuf *r, struct cidr_list *l)
+{
+	uint32_t n = get_u32(r);
+
+	l->v = NULL;
+	l->n = 0;
+	if (r->bad || n == 0)
+		return;
+	if (n > (r->len - r->off) / 24 || (l->v = calloc(n, sizeof(*l->v))) == NULL) {
+		r->bad = 1;
+		return;
+	}
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct cidr *c = &l->v[l->n++];
+		uint32_t family = get_u32(r), len = get_u32(r);
+		const unsigned char *a = take(r, sizeof(c->addr));
+		unsigned max = family == AF_INET ? 32 : 128;
+		if (a == NULL || (family != AF_INET && family != AF_INET6) || len > max) {
+			r->bad = 1;
+			break;
+		}
+		c->family = (int)family;
+		c->prefix = len;
+		memcpy(c->addr, a, sizeof(c->addr));
+		for (unsigned bit = len; bit < 128; bit++)
+			if (c->addr[bit / 8] & (0x80u >> (bit % 8)))
+				r->bad = 1;
+	}
+}
+
+/* Rules of one kind into an access list, each held to what check() (that
+ * is, cidr_parse()) takes when printed. */
 static void get_acl(struct rbuf *r, const struct config_key *k, struct acl *a, int deny)
 {
 	uint32_t n = get_u32(r);
@@ -278,21 +322,19 @@ static void get_acl(struct rbuf *r, const struct config_key *k, struct acl *a, i
 	if (n > (r->len - r->off) / 24)
 		r->bad = 1;
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
-		struct cidr c = {.addr.family = (uint8_t)get_u32(r)};
+		struct cidr c = {.family = (int)get_u32(r)}, back;
 		uint32_t len = get_u32(r);
-		const unsigned char *b = take(r, sizeof(c.addr.b));
-		if (r->bad || b == NULL ||
-		    (c.addr.family != AF_INET && c.addr.family != AF_INET6) || len > 128) {
+		const unsigned char *b = take(r, sizeof(c.addr));
+		if (r->bad || b == NULL || (c.family != AF_INET && c.family != AF_INET6) ||
+		    len > 128) {
 			r->bad = 1;
 			break;
 		}
-		c.len = (uint8_t)len;
-		memcpy(c.addr.b, b, sizeof(c.addr.b));
-		struct cidr back;
+		c.prefix = len;
+		memcpy(c.addr, b, sizeof(c.addr));
 		cidr_format(&c, text, sizeof(text));
-		if (k->check(text) != NULL || cidr_parse(text, &back) != NULL ||
-		    !cidr_addr_equal(&back.addr, &c.addr) || back.len != c.len ||
-		    acl_add(a, &c, deny ? ACL_DENY : ACL_ALLOW) == -1)
+		if (k->check(text) != NULL || cidr_parse(text, &back, NULL) == -1 ||
+		    !cidr_equal(&back, &c) || acl_add(a, &c, deny ? ACL_DENY : ACL_ALLOW) == -1)
 			r->bad = 1;
 	}
 }
@@ -331,6 +373,9 @@ static void get_key(struct rbuf *r, const struct config_key *k, void *base)
 			r->bad |= !is_choice(k, s, &index);
 		else if (k->check != NULL)
 			r->bad |= k->check(s) != NULL;
+		break;
+	case CONFIG_STORE_CIDRS:
+		get_cidrs(r, (struct cidr_list *)(void *)field);
 		break;
 	case CONFIG_STORE_ALLOW:
 	case CONFIG_STORE_DENY:
@@ -380,6 +425,12 @@ static struct config *get_config(struct rbuf *r)
 		l->line = (int)get_u32(r);
 		get_keys(r, l, 1);
 		if (l->proto == LISTEN_UNIX ? l->path == NULL : l->address == NULL)
+			r->bad = 1;
+		/* proxy_protocol: only on TCP and UDP, and never trusting nobody
+		 * (or, read the other way, everybody). */
+		if (l->proxy && (l->proto == LISTEN_UNIX || l->proxy_from.n == 0))
+			r->bad = 1;
+		if (!l->proxy && l->proxy_from.n != 0)
 			r->bad = 1;
 		if (!r->bad && acl_finish(&l->access) == -1)
 			r->bad = 1;

@@ -17,9 +17,13 @@
 
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 
 /* Most iovecs handed to one sendmsg: 64 chunks are 1 MiB. */
 #define CONN_IOV_MAX 64
+/* A PROXY header is read into this much at first: a v1 header and a v2
+ * one with addresses fit; one with many TLVs grows it as its length says. */
+#define CONN_HDR_START 128
 /*
  * Fairness: the connections that come ready together share this many bytes
  * of reading per loop turn, each at least CONN_READ_MIN.  One read per
@@ -146,6 +150,10 @@ void conn_close(struct conn *c, const char *reason)
 		          log_plural(c->bytes_in, "byte", "bytes"),
 		          (unsigned long long)conn_bytes_out(c));
 	}
+	if (c->proxy != NULL) {
+		free(c->proxy->hdr);
+		free(c->proxy);
+	}
 	ev_timer_stop(ctx->loop, &c->timer);
 	ev_del_closing(ctx->loop, c->fd); /* accepted here, never shared */
 	close(c->fd);
@@ -227,6 +235,22 @@ static ssize_t read_queued(struct conn *c)
 	return n;
 }
 
+/* Send p[0..n) at once, and queue what the socket does not take.  Returns
+ * 0, or -1 with errno. */
+static int echo_now(struct conn *c, const char *p, size_t n)
+{
+	ssize_t sent = send(c->fd, p, n, MSG_NOSIGNAL);
+
+	if (sent == -1) {
+		if (!would_block(errno))
+			return -1;
+		sent = 0;
+	}
+	if ((size_t)sent < n && buffer_append(&c->out, p + sent, n - (size_t)sent) == -1)
+		return -1;
+	return 0;
+}
+
 /* Read once into the worker's buffer and echo it at once; queue the rest. */
 static ssize_t read_direct(struct conn *c)
 {
@@ -237,15 +261,7 @@ static ssize_t read_direct(struct conn *c)
 
 	if (n <= 0)
 		return n;
-	ssize_t sent = send(c->fd, ctx->rbuf, (size_t)n, MSG_NOSIGNAL);
-	if (sent == -1) {
-		if (!would_block(errno))
-			return -1;
-		sent = 0;
-	}
-	if (sent < n && buffer_append(&c->out, ctx->rbuf + sent, (size_t)(n - sent)) == -1)
-		return -1;
-	return n;
+	return echo_now(c, ctx->rbuf, (size_t)n) == -1 ? -1 : n;
 }
 
 /* Each handler returns 0, or -1 when it closed (and freed) the connection. */
@@ -295,12 +311,134 @@ static void on_linger_readable(struct conn *c)
 		conn_close(c, "retired");
 }
 
+int conn_expect_proxy(struct conn *c, uint64_t timeout_ms)
+{
+	struct conn_proxy *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->hdr = malloc(CONN_HDR_START)) == NULL) {
+		free(p);
+		errno = ENOMEM;
+		return -1;
+	}
+	p->cap = CONN_HDR_START;
+	p->client.ss_family = AF_UNSPEC;
+	if (ev_timer_start(c->ctx->loop, &c->timer, timeout_ms) == -1) {
+		free(p->hdr);
+		free(p);
+		return -1;
+	}
+	c->proxy = p;
+	c->state = CONN_HEADER;
+	return 0;
+}
+
+const struct sockaddr *conn_source(const struct conn *c)
+{
+	if (c->proxy == NULL || c->proxy->client.ss_family == AF_UNSPEC)
+		return NULL;
+	return (const struct sockaddr *)&c->proxy->client;
+}
+
+static int retire(struct conn *c);
+
+/* The header is complete (hlen bytes of p->hdr): keep the client it names,
+ * echo what came after it, and start echoing.  Returns 0, or -1 when it
+ * closed c. */
+static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
+{
+	struct conn_proxy *p = c->proxy;
+	size_t rest = p->len - hlen;
+	char client[PROXY_ADDR_STRLEN], id[CONN_ID_MAX];
+
+	if (!h->local) {
+		p->client = h->src;
+		if (c->ctx->on_client != NULL &&
+		    c->ctx->on_client(c->ctx, c, (const struct sockaddr *)&p->client) != 0) {
+			conn_close(c, "refused");
+			return -1;
+		}
+	}
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("connection %s: PROXY v%d header, client %s", conn_id(c, id, sizeof(id)),
+		          h->version,
+		          h->local ? "(local: the peer itself)"
+		                   : proxy_addr_format(&h->src, client, sizeof(client)));
+	c->state = CONN_OPEN;
+	touch(c);
+	ev_timer_stop(c->ctx->loop, &c->timer);
+	if (arm_idle(c) == -1)
+		goto fail;
+	if (rest > 0) {
+		c->bytes_in += rest;
+		if (echo_now(c, p->hdr + hlen, rest) == -1)
+			goto fail;
+	}
+	free(p->hdr);
+	p->hdr = NULL;
+	p->len = p->cap = 0;
+	if (p->retire)
+		return retire(c);
+	return 0;
+fail:
+	conn_close(c, errno == ENOMEM ? "out of memory" : "write error");
+	return -1;
+}
+
+/* Read more of the header.  Returns 0, or -1 when it closed c. */
+static int on_header_readable(struct conn *c)
+{
+	struct conn_proxy *p = c->proxy;
+	struct proxy_hdr h;
+	size_t need = 0;
+	const char *why;
+
+	ssize_t n = read(c->fd, p->hdr + p->len, p->cap - p->len);
+	if (n == -1 && would_block(errno))
+		return 0;
+	if (n <= 0) {
+		why = n == 0 ? "EOF before its PROXY header" : "read error";
+		goto close;
+	}
+	p->len += (uint32_t)n;
+	long rc = proxy_parse(p->hdr, p->len, PROXY_STREAM, &h, &need);
+	if (rc > 0 && h.local && c->ctx->draining) {
+		why = "draining: health check refused";
+		goto close;
+	}
+	if (rc > 0)
+		return header_done(c, &h, (size_t)rc);
+	if (rc < 0) {
+		why = "invalid PROXY header";
+		goto close;
+	}
+	if (need > p->cap) {
+		char *bigger = realloc(p->hdr, need);
+		if (bigger == NULL) {
+			why = "out of memory";
+			goto close;
+		}
+		p->hdr = bigger;
+		p->cap = (uint32_t)need;
+	}
+	return 0;
+close:
+	conn_close(c, why);
+	return -1;
+}
+
 static void conn_on_io(struct ev_loop *loop, int fd, int events, void *arg)
 {
 	struct conn *c = arg;
 	(void)loop;
 	(void)fd;
 
+	if (c->state == CONN_HEADER) {
+		if (on_header_readable(c) == -1 || c->state == CONN_HEADER)
+			return;
+		/* What followed the header is echoed or queued; from here the
+		 * usual checks apply. */
+		events = 0;
+	}
 	if (c->state == CONN_LINGER) {
 		on_linger_readable(c);
 		return;
@@ -359,6 +497,9 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	uint64_t next;
 
 	switch (c->state) {
+	case CONN_HEADER:
+		conn_close(c, "PROXY header timeout");
+		return;
 	case CONN_OPEN:
 		if (now - c->last_active >= idle_ms) {
 			conn_close(c, "idle timeout");
@@ -386,14 +527,28 @@ static void conn_on_timer(struct ev_loop *loop, struct ev_timer *t)
 
 void conn_retire(struct conn *c)
 {
-	if (c->state != CONN_OPEN)
+	if (c->state == CONN_HEADER) {
+		/* Its header is on the way: retire once it is read (the
+		 * header timeout bounds the wait). */
+		c->proxy->retire = 1;
 		return;
+	}
+	if (c->state == CONN_OPEN)
+		(void)retire(c);
+}
+
+/* conn_retire() of an open connection.  Returns 0, or -1 when it closed c. */
+static int retire(struct conn *c)
+{
 	c->state = CONN_RETIRING;
 	/* A connection that never sent anything gets the same grace from now. */
 	if (c->bytes_in == 0)
 		touch(c);
-	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1)
+	if (ev_timer_start(c->ctx->loop, &c->timer, CONN_QUIET_MS) == -1) {
 		conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 void conn_retire_all(struct conn_ctx *ctx)
@@ -408,6 +563,10 @@ static void conn_cut(struct conn *c)
 {
 	if (c->state == CONN_LINGER)
 		return;
+	if (c->state == CONN_HEADER) {
+		conn_close(c, "retired before its PROXY header");
+		return;
+	}
 	c->state = CONN_RETIRING;
 	if (is_settled(c))
 		linger(c);

@@ -8,6 +8,7 @@
 #define ECHOD_CONN_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "buffer.h"
 #include "ev.h"
@@ -27,6 +28,9 @@ struct conn_ctx {
 	size_t max_pending; /* bytes queued per connection before reading stops */
 	uint64_t idle_ms;   /* 0: never */
 	int cut;            /* shutdown_timeout passed: retire without a quiet period */
+	/* drain_delay runs: a PROXY LOCAL header (a balancer's health check)
+	 * is refused, so the balancer takes this instance out of its pool. */
+	int draining;
 	struct conn *conns; /* every open connection */
 	size_t nconns;
 	char id_prefix[32]; /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
@@ -34,16 +38,33 @@ struct conn_ctx {
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * with its tag, or NULL. */
 	void (*on_close)(struct conn_ctx *ctx, uint64_t tag);
+	/* Called when a PROXY header names c's client (not for a LOCAL one),
+	 * before anything of c is echoed: the source every other rule judges.
+	 * Non-zero closes c as refused.  NULL: every client will do. */
+	int (*on_client)(struct conn_ctx *ctx, struct conn *c, const struct sockaddr *client);
 };
 
 enum conn_state {
+	CONN_HEADER,   /* awaiting its PROXY header; nothing echoed yet */
 	CONN_OPEN,     /* echoing */
 	CONN_RETIRING, /* echoing; closes at its first quiet moment */
 	CONN_LINGER,   /* FIN sent; discarding input until the peer closes */
 };
 
+/* A connection behind a PROXY protocol balancer (conn_expect_proxy()). */
+struct conn_proxy {
+	/* The client the header names; AF_UNSPEC for a LOCAL or UNKNOWN
+	 * header (then the peer is the source), or while awaiting it. */
+	struct sockaddr_storage client;
+	char *hdr; /* the header so far, while awaiting it */
+	uint32_t len, cap;
+	uint8_t retire;    /* conn_retire() came while awaiting the header */
+	const void *owner; /* the owner's, for on_client */
+};
+
 struct conn {
 	struct conn *prev, *next; /* ctx->conns */
+	struct conn_proxy *proxy; /* NULL: no PROXY header on this listener */
 	struct conn_ctx *ctx;
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
@@ -85,6 +106,22 @@ char *conn_id(const struct conn *c, char *buf, size_t len);
  * loop's error); fd is then still the caller's to close.
  */
 struct conn *conn_new(struct conn_ctx *ctx, int fd);
+
+/*
+ * The listener takes a PROXY header first (c was just made by conn_new()):
+ * nothing is echoed until a valid v1 or v2 header has been read, which is
+ * never echoed; bytes after it are.  An invalid header, EOF before it, or
+ * none complete within timeout_ms closes c.  Returns 0, or -1 with errno
+ * (c is then still open and the caller's to close).
+ */
+int conn_expect_proxy(struct conn *c, uint64_t timeout_ms);
+
+/*
+ * The source address every rule and log line should use: the client the
+ * PROXY header named, or NULL when there is none (no header on this
+ * listener, a LOCAL header, or not read yet): then it is the peer's.
+ */
+const struct sockaddr *conn_source(const struct conn *c);
 
 /* Close now, for `reason` (logged at debug).  Unlinks and frees c, then
  * calls ctx->on_close with c's tag. */

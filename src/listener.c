@@ -54,7 +54,8 @@ static unsigned if_index(const char *scope)
 	unsigned long n = strtoul(scope, &end, 10);
 
 	if (*scope >= '0' && *scope <= '9' && *end == '\0')
-		return n <= UINT32_MAX && if_indextoname((unsigned)n, name) != NULL ? (unsigned)n : 0;
+		return n <= UINT32_MAX && if_indextoname((unsigned)n, name) != NULL ? (unsigned)n
+		                                                                    : 0;
 	return if_nametoindex(scope);
 }
 

@@ -87,12 +87,14 @@ struct master {
 	struct slot *slots;     /* cfg->workers of them, for gen */
 	size_t nslots;
 	int stopping;  /* 0, 1: graceful, 2: immediate */
+	int draining;  /* a graceful stop waits drain_delay, serving meanwhile */
 	int announced; /* READY=1 sent for gen */
 	pid_t pid;
 	sigset_t wait_mask;
 	struct ev_timer respawn_timer;
 	struct ev_timer stop_timer;
 	struct ev_timer status_timer;
+	struct ev_timer drain_timer;
 
 	struct srclimit *limits; /* the per-source table, or NULL */
 };
@@ -131,11 +133,16 @@ static void close_chan(struct master *m, struct child *k)
  */
 static void tell(struct master *m, struct child *k, enum chan_type type)
 {
-	int signo = type == CHAN_RETIRE ? SIGTERM : type == CHAN_QUIT ? SIGQUIT : SIGUSR1;
+	int signo = type == CHAN_RETIRE   ? SIGTERM
+	            : type == CHAN_QUIT   ? SIGQUIT
+	            : type == CHAN_REOPEN ? SIGUSR1
+	                                  : 0;
 	(void)m;
 
 	if (k->chan != -1 && chan_send(k->chan, type, 0, NULL, 0, -1) == 0)
 		return;
+	if (signo == 0)
+		return; /* no signal means the same: the worker misses it */
 	log_info("worker %zu (pid %ld): channel unusable, sending signal %d instead", k->index,
 	         (long)k->pid, signo);
 	kill(k->pid, signo);
@@ -351,6 +358,8 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 		m->kids[m->nkids - 1].ready = 1;
 	}
 	log_info("worker %zu started (pid %ld, generation %u)", index, (long)pid, m->gen);
+	if (m->draining)
+		tell(m, &m->kids[m->nkids - 1], CHAN_DRAIN);
 	return 0;
 }
 
@@ -517,6 +526,8 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 
 static void stop(struct master *m, int immediate)
 {
+	m->draining = 0;
+	ev_timer_stop(m->loop, &m->drain_timer);
 	if (m->stopping == 2 || (m->stopping == 1 && !immediate))
 		immediate = 1;
 	m->stopping = immediate ? 2 : 1;
@@ -529,6 +540,44 @@ static void stop(struct master *m, int immediate)
 	           WORKERS(m->nkids));
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
+}
+
+static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct master *m = ev_container_of(t, struct master, drain_timer);
+	(void)loop;
+
+	log_notice("drain_delay over");
+	stop(m, 0);
+}
+
+/*
+ * TERM or INT.  With drain_delay, the first one only starts draining: a
+ * load balancer's health check must see the instance go before its
+ * listeners close, so everything keeps being accepted and echoed while the
+ * workers (CHAN_DRAIN) refuse the checks, which come with a PROXY LOCAL
+ * header.  (The metrics issue's /healthz is to answer 503 while
+ * m->draining.)  One during the delay ends it and stops gracefully; two at
+ * once stop at once, as without a delay.
+ */
+static void stop_requested(struct master *m, int stops)
+{
+	if (m->draining) {
+		log_notice("stop requested while draining: stopping now");
+		stop(m, stops > 1);
+		return;
+	}
+	if (m->stopping || stops > 1 || m->cfg->drain_delay == 0) {
+		stop(m, stops > 1);
+		return;
+	}
+	m->draining = 1;
+	tell_all(m, CHAN_DRAIN);
+	log_notice("draining for %d s before a graceful stop (drain_delay); still serving",
+	           m->cfg->drain_delay);
+	notify_send("STATUS=draining for %d s, then stopping", m->cfg->drain_delay);
+	if (ev_timer_start(m->loop, &m->drain_timer, (uint64_t)m->cfg->drain_delay * 1000) == -1)
+		stop(m, 0);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
@@ -724,6 +773,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	ev_timer_init(&m.drain_timer, on_drain_timer);
 	/* First of all, and said on standard error whatever the log target:
 	 * a second instance must not open a socket, nor write into the log of
 	 * the one that runs. */
@@ -786,11 +836,15 @@ int master_run(struct config *cfg, const char *path, int detach)
 			reap(&m);
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
-			stop(&m, stops > 1);
+			stop_requested(&m, stops);
 		if (signals_take(SIG_FLAG_QUIT))
 			stop(&m, 1);
-		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping)
-			reload(&m);
+		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping) {
+			if (m.draining)
+				log_notice("reload ignored: draining before a stop");
+			else
+				reload(&m);
+		}
 		if (signals_take(SIG_FLAG_REOPEN)) {
 			if (log_reopen() == -1)
 				log_warn("cannot reopen the log");

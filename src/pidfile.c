@@ -227,8 +227,8 @@ static int holds_open(pid_t pid, int fd)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		found = stat(path, &st) == 0 && st.st_dev == want.st_dev &&
-		        st.st_ino == want.st_ino;
+		found =
+		    stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino;
 	}
 	closedir(d);
 	return found;

@@ -16,7 +16,10 @@ struct pidfile {
 	char *path; /* as configured */
 };
 
-#define PIDFILE_NONE {.fd = -1, .path = NULL}
+#define PIDFILE_NONE                                                                               \
+	{                                                                                          \
+		.fd = -1, .path = NULL                                                             \
+	}
 
 /*
  * Open or create `path` (never through a symbolic link) and take an exclusive

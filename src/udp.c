@@ -18,18 +18,13 @@
 
 #include "admit.h"
 #include "log.h"
+#include "proxy.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
 #define UDP_SLOT  65536
 /* Room for the one control message asked for: IPV6_PKTINFO, the larger. */
 #define UDP_CONTROL CMSG_SPACE(sizeof(struct in6_pktinfo))
-
-/* One socket served, with what its datagrams are checked against. */
-struct udp_sock {
-	struct udp_echo *u;
-	const struct acl *acl;
-};
 
 struct udp_echo {
 	struct mmsghdr msgs[UDP_BATCH];
@@ -43,11 +38,14 @@ struct udp_echo {
 	struct log_rate drops; /* datagrams dropped: the send buffer was full */
 	struct ev_timer timer; /* writes what drops held back, once due */
 	struct ev_loop *loop;  /* where timer runs, once armed */
-
-	struct admit *admit;     /* what each datagram is checked against, or NULL */
-	struct udp_sock **socks; /* what udp_watch() registered, to free */
-	size_t nsocks;
+	uint64_t dropped;      /* proxy_protocol: datagrams refused */
+	struct admit *admit;   /* what each datagram is checked against, or NULL */
 };
+
+uint64_t udp_echo_dropped(const struct udp_echo *u)
+{
+	return u->dropped;
+}
 
 #define DROPS_MSG "datagram dropped: the socket's send buffer is full"
 
@@ -82,9 +80,6 @@ void udp_echo_free(struct udp_echo *u)
 		log_rate_flush(&u->drops, ev_now(u->loop), 1, LOG_LEVEL_NOTICE, DROPS_MSG);
 		ev_timer_stop(u->loop, &u->timer);
 	}
-	for (size_t i = 0; i < u->nsocks; i++)
-		free(u->socks[i]);
-	free(u->socks);
 	free(u->data);
 	free(u);
 }
@@ -105,44 +100,40 @@ static void prepare(struct udp_echo *u, int control)
 	}
 }
 
-/* Drop what admission refuses from the n datagrams received; returns how
- * many are left, moved to the front.  Their control data goes: a reply is
- * sent as before, from the address routing picks. */
-static int admit_batch(struct udp_echo *u, const struct acl *acl, int n)
+/* Whether datagrams on sock are checked at all. */
+static int checked(const struct udp_sock *sock)
 {
-	int kept = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (admit_datagram(u->admit, acl, &u->msgs[i].msg_hdr) != REFUSE_NONE)
-			continue;
-		u->msgs[i].msg_hdr.msg_control = NULL;
-		u->msgs[i].msg_hdr.msg_controllen = 0;
-		if (kept != i)
-			u->msgs[kept] = u->msgs[i];
-		kept++;
-	}
-	return kept;
+	return sock->u->admit != NULL && admit_datagram_on(sock->u->admit, sock->acl);
 }
 
-static void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+/* Receive a batch; returns how many datagrams, 0 if none. */
+static int receive(struct udp_echo *u, int fd, int control)
 {
-	struct udp_sock *sock = arg;
-	struct udp_echo *u = sock->u;
-	int check = u->admit != NULL && admit_datagram_on(u->admit, sock->acl);
-	(void)events;
-
-	prepare(u, check && admit_wants_pktinfo(u->admit));
+	prepare(u, control);
 	int n = recvmmsg(fd, u->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp recvmmsg: %s", strerror(errno));
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++)
 		u->iov[i].iov_len = u->msgs[i].msg_len;
-	if (check && (n = admit_batch(u, sock->acl, n)) == 0)
-		return;
+	return n;
+}
 
+/* Keep datagram i as the kept-th of the batch to send back.  Its control
+ * data goes: a reply is sent as before, from the address routing picks. */
+static void keep(struct udp_echo *u, int i, int kept)
+{
+	u->msgs[i].msg_hdr.msg_control = NULL;
+	u->msgs[i].msg_hdr.msg_controllen = 0;
+	if (kept != i)
+		u->msgs[kept] = u->msgs[i];
+}
+
+/* Send the first n prepared datagrams back. */
+static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
+{
 	int done = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
@@ -169,31 +160,86 @@ static void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
 		ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
 }
 
-int udp_watch(struct udp_echo *u, struct ev_loop *loop, int fd, int family, const struct acl *acl)
+static void udp_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_sock *sock = arg;
+	struct udp_echo *u = sock->u;
+	int check = checked(sock), kept = 0;
+	(void)events;
+
+	int n = receive(u, fd, check && admit_wants_pktinfo(u->admit));
+	if (!check) {
+		if (n > 0)
+			send_back(loop, u, fd, n);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (admit_datagram(u->admit, sock->acl, &u->msgs[i].msg_hdr, NULL) == REFUSE_NONE)
+			keep(u, i, kept++);
+	if (kept > 0)
+		send_back(loop, u, fd, kept);
+}
+
+/*
+ * Strip each datagram's header in place (the iovec starts past it) and pack
+ * the ones to answer at the front of the batch; each message keeps its own
+ * iovec and peer, so moving the headers moves nothing else.  The client a
+ * header claims is the source the access list and the limits judge; the
+ * guard judges the sender, where the answer goes.
+ */
+static void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct udp_sock *sock = arg;
+	struct udp_echo *u = sock->u;
+	struct proxy_hdr h;
+	int kept = 0, debug = log_enabled(LOG_LEVEL_DEBUG), check = checked(sock);
+	(void)events;
+
+	int n = receive(u, fd, check && admit_wants_pktinfo(u->admit));
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &u->msgs[i].msg_hdr;
+		struct iovec *iov = m->msg_iov;
+		long rc = -1;
+		if (cidr_list_match(sock->from, (const struct sockaddr *)m->msg_name))
+			rc = proxy_parse(iov->iov_base, iov->iov_len, PROXY_DGRAM, &h, NULL);
+		if (rc < 0) {
+			u->dropped++;
+			continue;
+		}
+		if (check &&
+		    admit_datagram(u->admit, sock->acl, m,
+		                   h.local ? NULL : (const struct sockaddr *)&h.src) != REFUSE_NONE)
+			continue;
+		if (debug && !h.local) {
+			char client[PROXY_ADDR_STRLEN];
+			log_debug("udp: datagram of %zu bytes, PROXY v2 header, client %s",
+			          iov->iov_len - (size_t)rc,
+			          proxy_addr_format(&h.src, client, sizeof(client)));
+		}
+		iov->iov_base = (char *)iov->iov_base + rc;
+		iov->iov_len -= (size_t)rc;
+		keep(u, i, kept++);
+	}
+	if (kept < n)
+		log_debug("udp: %d datagrams dropped: no valid PROXY header, source not in "
+		          "proxy_protocol.from, or refused (%llu without a header in all)",
+		          n - kept, (unsigned long long)u->dropped);
+	if (kept > 0)
+		send_back(loop, u, fd, kept);
+}
+
+int udp_watch(struct ev_loop *loop, int fd, int family, struct udp_sock *sock)
 {
 	static const int one = 1;
-	struct udp_sock *sock, **socks;
+	struct admit *a = sock->u->admit;
 
-	if (u->admit != NULL && admit_wants_pktinfo(u->admit)) {
+	if (a != NULL && admit_wants_pktinfo(a)) {
 		int rc = family == AF_INET6
 		             ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
 		             : setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 		if (rc == -1)
 			return -1;
 	}
-	if ((socks = realloc(u->socks, (u->nsocks + 1) * sizeof(*socks))) == NULL)
-		return -1;
-	u->socks = socks;
-	if ((sock = calloc(1, sizeof(*sock))) == NULL)
-		return -1;
-	sock->u = u;
-	sock->acl = acl;
-	if (ev_add(loop, fd, EV_READ, udp_on_readable, sock) == -1) {
-		int saved = errno;
-		free(sock);
-		errno = saved;
-		return -1;
-	}
-	u->socks[u->nsocks++] = sock;
-	return 0;
+	return ev_add(loop, fd, EV_READ,
+	              sock->from != NULL ? udp_proxy_on_readable : udp_on_readable, sock);
 }

@@ -7,11 +7,25 @@
 #ifndef ECHOD_UDP_H
 #define ECHOD_UDP_H
 
+#include <stdint.h>
+
 #include "acl.h"
+#include "cidr.h"
 #include "ev.h"
 
 struct admit;
 struct udp_echo;
+
+/* One UDP listener's socket as its worker serves it. */
+struct udp_sock {
+	struct udp_echo *u;
+	/* proxy_protocol.from, or NULL: no PROXY header.  With one, each
+	 * datagram from a source in the list must begin with a PROXY v2 DGRAM
+	 * header, and the payload after it, alone, goes back to the sender;
+	 * the others are dropped and counted (udp_echo_dropped()). */
+	const struct cidr_list *from;
+	const struct acl *acl; /* its access list (NULL or empty: everyone) */
+};
 
 /* The batch buffers one worker shares over all its UDP sockets, checking
  * datagrams with `admit` (NULL: none); NULL with errno ENOMEM. */
@@ -21,11 +35,15 @@ struct udp_echo *udp_echo_new(struct admit *admit);
 void udp_echo_free(struct udp_echo *u);
 
 /*
- * Serve the UDP socket fd, of address family `family`, on `loop`, its
- * datagrams checked against `acl` (NULL or empty: everyone).  Asks the
+ * Serve the UDP socket fd, of address family `family`, on `loop`, as `sock`
+ * says (its u among them; sock must outlive the loop's watch).  Asks the
  * socket for IP_PKTINFO / IPV6_RECVPKTINFO if the checks need to know where
  * datagrams come in.  Returns 0, or -1 with errno.
  */
-int udp_watch(struct udp_echo *u, struct ev_loop *loop, int fd, int family, const struct acl *acl);
+int udp_watch(struct ev_loop *loop, int fd, int family, struct udp_sock *sock);
+
+/* Datagrams dropped so far for a missing or invalid PROXY header or a
+ * source outside from. */
+uint64_t udp_echo_dropped(const struct udp_echo *u);
 
 #endif

@@ -20,6 +20,7 @@
 #include "admit.h"
 #include "buffer.h"
 #include "channel.h"
+#include "cidr.h"
 #include "config.h"
 #include "conn.h"
 #include "ev.h"
@@ -27,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
+#include "proxy.h"
 #include "sandbox.h"
 #include "signals.h"
 #include "udp.h"
@@ -40,6 +42,16 @@
 /* How long accepting pauses when descriptors or memory run out. */
 #define ACCEPT_PAUSE_MS 100
 
+struct worker;
+
+/* What the callback of one listener needs: its worker and its entry. */
+struct worker_lsn {
+	struct worker *w;
+	const struct listen_conf *lc;
+	const struct acl *acl; /* its access list: its own or the global one */
+	struct udp_sock udp;   /* UDP: how its datagrams are served */
+};
+
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
 	const struct config *cfg;
@@ -49,6 +61,7 @@ struct worker {
 	uint64_t deadline;    /* when retiring: cut what is left */
 	int *accept_fds;      /* stream listeners served */
 	size_t naccept_fds;
+	struct worker_lsn *lsn; /* one per listener */
 	struct ev_timer accept_timer;
 	/* Connections refused or shed, each reason logged at most once per
 	 * LOG_RATE_MS with its count (log.h); rate_timer writes what they
@@ -63,8 +76,7 @@ struct worker {
 	int quit;
 
 	/* Who gets in: what each connection and datagram is checked against. */
-	struct admit admit;             /* access lists, per-source limits, UDP guard */
-	const struct acl **accept_acls; /* the access list of each of accept_fds */
+	struct admit admit; /* access lists, per-source limits, UDP guard */
 };
 
 uint64_t worker_retire_margin_ms(void)
@@ -189,21 +201,47 @@ static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss
 	log_debug("connection %s accepted from %s port %d", id, host, port);
 }
 
-/* The access list of the stream listener lfd. */
-static const struct acl *accept_acl(const struct worker *w, int lfd)
+/* A PROXY header named c's client: it is the source that the access list
+ * of c's listener and the per-source limits judge. */
+static int on_proxy_client(struct conn_ctx *ctx, struct conn *c, const struct sockaddr *client)
 {
-	for (size_t i = 0; i < w->naccept_fds; i++)
-		if (w->accept_fds[i] == lfd)
-			return w->accept_acls[i];
-	return NULL;
+	struct worker *w = ev_container_of(ctx, struct worker, conns);
+	const struct worker_lsn *lsn = c->proxy->owner;
+	uint64_t ticket = 0;
+
+	if (lsn == NULL || !admit_stream_on(&w->admit, lsn->acl))
+		return 0;
+	if (admit_stream(&w->admit, lsn->acl, client, sizeof(struct sockaddr_storage), &ticket) !=
+	    REFUSE_NONE)
+		return -1;
+	c->tag = ticket;
+	return 0;
+}
+
+/* A stream listener with proxy_protocol: refuse peers outside from, and
+ * have the others send their header first.  Returns 0, or -1 when fd was
+ * closed. */
+static int proxy_accept(const struct listen_conf *lc, int fd, const struct sockaddr_storage *ss)
+{
+	if (!cidr_list_match(&lc->proxy_from, (const struct sockaddr *)ss)) {
+		char peer[PROXY_ADDR_STRLEN];
+		log_debug("connection from %s refused: not in proxy_protocol.from",
+		          proxy_addr_format(ss, peer, sizeof(peer)));
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_lsn *lsn = arg;
+	struct worker *w = lsn->w;
+	const struct listen_conf *lc = lsn->lc;
 	int max = w->cfg->max_connections;
-	const struct acl *acl = accept_acl(w, lfd);
-	int check = admit_stream_on(&w->admit, acl);
+	/* Behind a PROXY balancer the source to judge is the client its
+	 * header names: on_proxy_client() does it then. */
+	int check = !lc->proxy && admit_stream_on(&w->admit, lsn->acl);
 	(void)loop;
 	(void)events;
 
@@ -211,9 +249,10 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
 		int debug = log_enabled(LOG_LEVEL_DEBUG);
-		int want = debug || check;
+		/* The peer's address, to log it or judge it. */
+		int peer = debug || lc->proxy || check;
 		uint64_t ticket = 0;
-		int fd = accept4(lfd, want ? (struct sockaddr *)&ss : NULL, want ? &len : NULL,
+		int fd = accept4(lfd, peer ? (struct sockaddr *)&ss : NULL, peer ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -239,8 +278,8 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 		}
 		w->accepted++;
 		/* Refused: closed at once, nothing read or written. */
-		if (check && admit_stream(&w->admit, acl, (struct sockaddr *)&ss, len, &ticket) !=
-		                 REFUSE_NONE) {
+		if (check && admit_stream(&w->admit, lsn->acl, (struct sockaddr *)&ss, len,
+		                          &ticket) != REFUSE_NONE) {
 			log_debug("connection %d refused", fd);
 			close(fd);
 			continue;
@@ -257,9 +296,19 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			admit_closed(&w->admit, ticket);
 			continue;
 		}
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1)
+			continue;
 		struct conn *c = conn_new(&w->conns, fd);
+		if (c != NULL && lc->proxy &&
+		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
+			log_warn("connection %d", fd);
+			conn_close(c, "out of memory");
+			continue;
+		}
 		if (c != NULL) {
 			c->tag = ticket;
+			if (c->proxy != NULL)
+				c->proxy->owner = lsn;
 		} else {
 			int err = errno; /* close() below may change errno */
 			admit_closed(&w->admit, ticket);
@@ -289,31 +338,36 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
-	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL ||
-	    (w->accept_acls = calloc(total ? total : 1, sizeof(*w->accept_acls))) == NULL)
+	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
+		return -1;
+	if ((w->lsn = calloc(n ? n : 1, sizeof(*w->lsn))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
-		/* Listeners and listen entries go in the same order. */
-		const struct acl *acl = config_listen_access(w->cfg, i);
+		struct worker_lsn *lsn = &w->lsn[i];
 		if (l->proto == LISTEN_UDP && w->udp == NULL &&
 		    (w->udp = udp_echo_new(&w->admit)) == NULL)
 			return -1;
+		/* The master builds listener i from entry i of this config. */
+		lsn->w = w;
+		lsn->lc = &w->cfg->listen[i];
+		lsn->acl = config_listen_access(w->cfg, i);
+		lsn->udp.u = w->udp;
+		lsn->udp.from = lsn->lc->proxy ? &lsn->lc->proxy_from : NULL;
+		lsn->udp.acl = lsn->acl;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
 			int fd = l->fds[j];
 			int rc = l->proto == LISTEN_UDP
-			             ? udp_watch(w->udp, loop, fd, l->addr.ss_family, acl)
-			             : ev_add(loop, fd, EV_READ, on_acceptable, w);
+			             ? udp_watch(loop, fd, l->addr.ss_family, &lsn->udp)
+			             : ev_add(loop, fd, EV_READ, on_acceptable, lsn);
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
 			}
-			if (l->proto != LISTEN_UDP) {
-				w->accept_acls[w->naccept_fds] = acl;
+			if (l->proto != LISTEN_UDP)
 				w->accept_fds[w->naccept_fds++] = fd;
-			}
 		}
 	}
 	return 0;
@@ -392,6 +446,10 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_STATS_REQ:
 			send_stats(w, msg.hdr.id);
 			break;
+		case CHAN_DRAIN:
+			w->conns.draining = 1;
+			log_info("worker %zu draining: failing balancers' health checks", w->index);
+			break;
 		default:
 			log_warnx("worker %zu: unexpected %s message from the master", w->index,
 			          chan_type_name(msg.hdr.type));
@@ -416,7 +474,7 @@ static void worker_free(struct worker *w)
 	if (loop != NULL)
 		ev_loop_free(loop);
 	free(w->accept_fds);
-	free(w->accept_acls);
+	free(w->lsn);
 	free(w->conns.rbuf);
 	buffer_cache_flush();
 }
@@ -500,6 +558,7 @@ int worker_main(const struct worker_args *a)
 	            .max_pending = (size_t)a->cfg->max_pending,
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
+	            .on_client = on_proxy_client,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,

@@ -28,6 +28,7 @@ enum {
 	OPT_JSON,
 	OPT_SLOW,
 	OPT_FAIL_ON_LOSS,
+	OPT_PROXY,
 	OPT_BACKEND,
 	OPT_NO_PROGRESS,
 };
@@ -48,6 +49,7 @@ static const struct option opts_long[] = {
     {"connect-rate", no_argument, NULL, OPT_CONNECT_RATE},
     {"slow", required_argument, NULL, OPT_SLOW},
     {"fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS},
+    {"proxy", required_argument, NULL, OPT_PROXY},
     {"json", no_argument, NULL, OPT_JSON},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -61,6 +63,7 @@ static void opts_usage(FILE *out)
 	fputs("usage: echod-bench [-u] [-H HOST] [-p PORT] [-U PATH] [-c CONNS] [-s SIZE|MIN-MAX]\n"
 	      "                   [-q DEPTH] [-d SECONDS] [-n COUNT] [-r RATE] [-S ADDRS]\n"
 	      "                   [-t SECONDS] [--connect-rate] [--slow MS] [--fail-on-loss]\n"
+	      "                   [--proxy 1|2]\n"
 	      "                   [--json] [--backend NAME] [--no-progress] [-h] [-V]\n"
 	      "  -H, --host HOST        server name or address (127.0.0.1)\n"
 	      "  -p, --port PORT        server port (7)\n"
@@ -77,6 +80,7 @@ static void opts_usage(FILE *out)
 	      "      --connect-rate     connect, send one message, verify, close; repeat\n"
 	      "      --slow MS          send each message in parts, MS ms apart\n"
 	      "      --fail-on-loss     a lost datagram is an error\n"
+	      "      --proxy 1|2        start each TCP connection with a PROXY v1/v2 header\n"
 	      "      --json             one JSON object on stdout\n"
 	      "      --backend NAME     event loop: auto, epoll, poll, select\n"
 	      "      --no-progress      no progress line on a terminal\n"
@@ -221,6 +225,8 @@ static const char *opts_check(const struct bench_opts *o)
 		return "-S makes no sense with a Unix socket";
 	if (o->fail_on_loss && !o->udp)
 		return "--fail-on-loss is for UDP (-u)";
+	if (o->proxy != 0 && (o->udp || o->unix_path != NULL))
+		return "--proxy is for TCP";
 	return NULL;
 }
 
@@ -305,6 +311,10 @@ enum opts_result opts_parse(struct bench_opts *o, int argc, char **argv)
 			break;
 		case OPT_FAIL_ON_LOSS:
 			o->fail_on_loss = 1;
+			break;
+		case OPT_PROXY:
+			if (opts_parse_int(optarg, 1, 2, &o->proxy) == -1)
+				return opts_bad("bad --proxy version '%s' (1 or 2)", optarg);
 			break;
 		case OPT_JSON:
 			o->json = 1;

@@ -32,6 +32,7 @@ struct bench_opts {
 	int slow_ms;     /* --slow; pause between parts, -1 = off */
 	int connect_rate;
 	int fail_on_loss;
+	int proxy; /* --proxy: 0, or the PROXY header version sent first */
 	int json;
 	int progress; /* 1 unless --no-progress */
 };

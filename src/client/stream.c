@@ -8,7 +8,10 @@
  */
 #include "acconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -199,8 +202,78 @@ fail:
 	return -1;
 }
 
+/*
+ * --proxy: the header a balancer would send for this connection, naming our
+ * own address as the client's, as HAProxy's send-proxy(-v2) does.  Returns
+ * its length, or 0 if the addresses cannot be had.
+ */
+static size_t proxy_header(int fd, int version, unsigned char *buf, size_t len)
+{
+	static const unsigned char sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+	                                      0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+	struct sockaddr_storage src, dst;
+	socklen_t sl = sizeof(src), dl = sizeof(dst);
+	char sh[INET6_ADDRSTRLEN], dh[INET6_ADDRSTRLEN];
+
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	if (getsockname(fd, (struct sockaddr *)&src, &sl) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&dst, &dl) == -1 || src.ss_family != dst.ss_family)
+		return 0;
+	int v6 = src.ss_family == AF_INET6;
+	const struct sockaddr_in *s4 = (const void *)&src, *d4 = (const void *)&dst;
+	const struct sockaddr_in6 *s6 = (const void *)&src, *d6 = (const void *)&dst;
+	if (version == 1) {
+		inet_ntop(src.ss_family, v6 ? (const void *)&s6->sin6_addr : &s4->sin_addr, sh,
+		          sizeof(sh));
+		inet_ntop(dst.ss_family, v6 ? (const void *)&d6->sin6_addr : &d4->sin_addr, dh,
+		          sizeof(dh));
+		int n = snprintf((char *)buf, len, "PROXY TCP%c %s %s %u %u\r\n", v6 ? '6' : '4',
+		                 sh, dh, ntohs(v6 ? s6->sin6_port : s4->sin_port),
+		                 ntohs(v6 ? d6->sin6_port : d4->sin_port));
+		return n > 0 && (size_t)n < len ? (size_t)n : 0;
+	}
+	size_t alen = v6 ? 36 : 12;
+	if (len < 16 + alen)
+		return 0;
+	memcpy(buf, sig, 12);
+	buf[12] = 0x21;
+	buf[13] = v6 ? 0x21 : 0x11;
+	buf[14] = 0;
+	buf[15] = (unsigned char)alen;
+	unsigned char *a = buf + 16;
+	if (v6) {
+		memcpy(a, &s6->sin6_addr, 16);
+		memcpy(a + 16, &d6->sin6_addr, 16);
+		memcpy(a + 32, &s6->sin6_port, 2);
+		memcpy(a + 34, &d6->sin6_port, 2);
+	} else {
+		memcpy(a, &s4->sin_addr, 4);
+		memcpy(a + 4, &d4->sin_addr, 4);
+		memcpy(a + 8, &s4->sin_port, 2);
+		memcpy(a + 10, &d4->sin_port, 2);
+	}
+	return 16 + alen;
+}
+
+/* Send the --proxy header: a fresh socket takes its few bytes at once. */
+static int stream_send_proxy(struct bconn_run *run, struct bconn *c)
+{
+	unsigned char hdr[128];
+	size_t n = proxy_header(c->fd, run->opts->proxy, hdr, sizeof(hdr));
+
+	if (n == 0 || send(c->fd, hdr, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n) {
+		report_error(run->rep, ERR_IO, c->id, 0, "cannot send the PROXY header");
+		bconn_close(c, 1);
+		return -1;
+	}
+	return 0;
+}
+
 static void stream_connected(struct bconn_run *run, struct bconn *c, uint64_t now)
 {
+	if (run->opts->proxy != 0 && stream_send_proxy(run, c) == -1)
+		return;
 	c->state = BCONN_RUNNING;
 	c->progress_ns = now;
 	bconn_opened(c);

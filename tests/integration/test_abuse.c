@@ -627,6 +627,77 @@ static void test_access_deny(void **state)
 	stop(e);
 }
 
+/*
+ * Behind a PROXY balancer the source every rule judges is the client the
+ * header names, not the balancer (SPEC: the claimed client address is the
+ * source address for every other rule).  A TCP listener that trusts
+ * 127.0.0.1 as its proxy, denies 192.0.2.66 and lets one connection per
+ * source in: a header naming 192.0.2.66 is refused, another client is
+ * served, a second connection of that client is refused, and a third
+ * client, through the same proxy, is served still.  Over UDP, a PROXY v2
+ * datagram naming the denied client is dropped, another is echoed.
+ */
+static void test_access_behind_proxy(void **state)
+{
+	(void)state;
+	struct echod *e = start("workers = 1;\n"
+	                        "limits = { per_source_connections = 1; };\n"
+	                        "listen = (\n"
+	                        "  { address = \"127.0.0.1\"; port = 0;\n"
+	                        "    proxy_protocol = { from = [ \"127.0.0.1\" ]; };\n"
+	                        "    access = { deny = [ \"192.0.2.66\" ]; }; },\n"
+	                        "  { address = \"127.0.0.1\"; port = 0; protocol = \"udp\";\n"
+	                        "    proxy_protocol = { from = [ \"127.0.0.1\" ]; };\n"
+	                        "    access = { deny = [ \"192.0.2.66\" ]; }; }\n"
+	                        ");\n",
+	                        NULL);
+	static const char denied[] = "PROXY TCP4 192.0.2.66 127.0.0.1 5555 7\r\n";
+	static const char client[] = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 7\r\n";
+	static const char other[] = "PROXY TCP4 192.0.2.8 127.0.0.1 5555 7\r\n";
+	int fd, kept;
+
+	fd = connect_from("127.0.0.1", "127.0.0.1", e->ports[0]);
+	h_send_all(fd, denied, sizeof(denied) - 1);
+	assert_false(served(fd));
+	close(fd);
+	kept = connect_from("127.0.0.1", "127.0.0.1", e->ports[0]);
+	h_send_all(kept, client, sizeof(client) - 1);
+	assert_true(served(kept));
+	fd = connect_from("127.0.0.1", "127.0.0.1", e->ports[0]);
+	h_send_all(fd, client, sizeof(client) - 1);
+	assert_false(served(fd));
+	close(fd);
+	fd = connect_from("127.0.0.1", "127.0.0.1", e->ports[0]);
+	h_send_all(fd, other, sizeof(other) - 1);
+	assert_true(served(fd));
+	close(fd);
+	close(kept);
+	assert_true(
+	    h_log_wait(e, "connection refused (access list); last from 192.0.2.66", 1, 2000));
+
+	/* PROXY v2, UDP over IPv4: signature, version 2 PROXY, DGRAM over
+	 * IPv4, 12 bytes of addresses and ports, then the payload. */
+	unsigned char dgram[64] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49,
+	                           0x54, 0x0a, 0x21, 0x12, 0x00, 0x0c, 192,  0,    2,    66,
+	                           127,  0,    0,    1,    0x15, 0xb3, 0x00, 0x07, 'h',  'i'};
+	struct sockaddr_in to;
+	char buf[64];
+	socklen_t len = sockaddr_of("127.0.0.1", e->ports[1], &to);
+	int s = bound(SOCK_DGRAM, "127.0.0.1", 0);
+	assert_int_equal(sendto(s, dgram, 30, 0, (struct sockaddr *)&to, len), 30);
+	assert_false(receives(s, 500));
+	dgram[19] = 7; /* 192.0.2.7 */
+	assert_int_equal(sendto(s, dgram, 30, 0, (struct sockaddr *)&to, len), 30);
+	struct pollfd pfd = {.fd = s, .events = POLLIN};
+	assert_true(poll(&pfd, 1, 2000) == 1);
+	assert_int_equal(recv(s, buf, sizeof(buf), MSG_DONTWAIT), 2);
+	assert_memory_equal(buf, "hi", 2);
+	close(s);
+	assert_true(
+	    h_log_wait(e, "udp datagram dropped (access list); last from 192.0.2.66", 1, 2000));
+	stop(e);
+}
+
 /* ---- per-source limits ----------------------------------------------------- */
 
 /* echod-bench started in the background; its output goes to a file. */
@@ -1035,6 +1106,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_loopback_from_outside, teardown),
 	    cmocka_unit_test_teardown(test_access, teardown),
 	    cmocka_unit_test_teardown(test_access_deny, teardown),
+	    cmocka_unit_test_teardown(test_access_behind_proxy, teardown),
 	    cmocka_unit_test_teardown(test_per_source_connections, teardown),
 	    cmocka_unit_test_teardown(test_per_source_rate, teardown),
 	    cmocka_unit_test_teardown(test_limits_on_reload, teardown),

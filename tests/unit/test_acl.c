@@ -22,9 +22,9 @@
 static struct cidr parse_ok(const char *s)
 {
 	struct cidr c;
-	const char *why = cidr_parse(s, &c);
+	const char *why = NULL;
 
-	if (why != NULL)
+	if (cidr_parse(s, &c, &why) == -1)
 		fail_msg("\"%s\" refused: %s", s, why);
 	return c;
 }
@@ -32,9 +32,11 @@ static struct cidr parse_ok(const char *s)
 static struct cidr_addr addr(const char *s)
 {
 	struct cidr c = parse_ok(s);
+	struct cidr_addr a = {.family = (uint8_t)c.family};
 
-	assert_int_equal(c.len, cidr_addr_bits(&c.addr));
-	return c.addr;
+	memcpy(a.b, c.addr, sizeof(a.b));
+	assert_int_equal(c.prefix, cidr_addr_bits(&a));
+	return a;
 }
 
 static void test_parse_accepts(void **state)
@@ -61,55 +63,47 @@ static void test_parse_accepts(void **state)
 		assert_string_equal(cidr_format(&c, buf, sizeof(buf)), cases[i].out);
 		/* What is written reads back the same. */
 		struct cidr again = parse_ok(buf);
-		assert_int_equal(again.len, c.len);
-		assert_true(cidr_addr_equal(&again.addr, &c.addr));
+		assert_true(cidr_equal(&again, &c));
 	}
-	assert_int_equal(parse_ok("10.0.0.0/8").addr.family, AF_INET);
-	assert_int_equal(parse_ok("::/0").addr.family, AF_INET6);
+	assert_int_equal(parse_ok("10.0.0.0/8").family, AF_INET);
+	assert_int_equal(parse_ok("::/0").family, AF_INET6);
 }
 
+/* What test_cidr.c does not cover: the refusal of IPv4-mapped prefixes,
+ * which could never match (IPv4 clients are matched as IPv4), and the
+ * reason each refusal gives. */
 static void test_parse_refuses(void **state)
 {
 	static const struct {
 		const char *in, *why;
 	} cases[] = {
-	    {"", "not an IPv4 or IPv6 address"},
-	    {"/8", "not an IPv4 or IPv6 address"},
-	    {"10.0.0", "not an IPv4 or IPv6 address"},
-	    {"10.0.0.256", "not an IPv4 or IPv6 address"},
-	    {"010.0.0.1", "not an IPv4 or IPv6 address"},
-	    {"localhost", "not an IPv4 or IPv6 address"},
-	    {"fe80::1%eth0", "not an IPv4 or IPv6 address"},
-	    {" 10.0.0.0/8", "not an IPv4 or IPv6 address"},
-	    {"10.0.0.0/", "from 0 to 32"},
-	    {"10.0.0.0/33", "from 0 to 32"},
-	    {"10.0.0.0/-1", "from 0 to 32"},
-	    {"10.0.0.0/+8", "from 0 to 32"},
-	    {"10.0.0.0/08", "from 0 to 32"},
-	    {"10.0.0.0/8 ", "from 0 to 32"},
-	    {"10.0.0.0/8/8", "from 0 to 32"},
-	    {"10.0.0.0/0x8", "from 0 to 32"},
-	    {"::/129", "from 0 to 128"},
-	    {"::/1000", "from 0 to 128"},
+	    {"", "not an address or prefix"},
+	    {"10.0.0.256", "not a numeric IPv4 or IPv6 address"},
+	    {"010.0.0.1", "not a numeric IPv4 or IPv6 address"},
+	    {"fe80::1%eth0", "not a numeric IPv4 or IPv6 address"},
+	    {"10.0.0.0/", "bad prefix length"},
+	    {"10.0.0.0/08", "bad prefix length"},
+	    {"10.0.0.0/33", "prefix length too long"},
+	    {"::/129", "prefix length too long"},
 	    {"10.1.0.0/8", "bits set past the prefix length"},
-	    {"10.0.0.1/31", "bits set past the prefix length"},
 	    {"2001:db8::1/64", "bits set past the prefix length"},
 	    {"::ffff:10.0.0.1", "IPv4-mapped"},
 	    {"::ffff:0:0/96", "IPv4-mapped"},
 	    /* Long enough to overflow a naive copy of the address part. */
 	    {"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/64",
-	     "not an IPv4 or IPv6 address"},
+	     "not an address or prefix"},
 	};
 	struct cidr c;
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *why = cidr_parse(cases[i].in, &c);
-		if (why == NULL || strstr(why, cases[i].why) == NULL)
+		const char *why = NULL;
+		if (cidr_parse(cases[i].in, &c, &why) != -1 || why == NULL ||
+		    strstr(why, cases[i].why) == NULL)
 			fail_msg("\"%s\": wanted \"%s\", got \"%s\"", cases[i].in, cases[i].why,
 			         why ? why : "(accepted)");
 	}
-	/* Shorter mapped prefixes cover more than the mapped range: fine. */
+	/* Shorter prefixes cover more than the mapped range: fine. */
 	parse_ok("::/80");
 }
 
@@ -266,15 +260,16 @@ static void test_acl_against_scan(void **state)
 
 	for (size_t i = 0; i < 300; i++) {
 		x = x * 1103515245u + 12345u;
-		nets[i].addr.family = AF_INET;
-		memset(nets[i].addr.b, 0, 16);
+		struct cidr_addr net = {.family = AF_INET};
 		/* Few distinct high bits, so that prefixes nest often. */
-		nets[i].addr.b[0] = (uint8_t)(10 + (x >> 28) % 3);
-		nets[i].addr.b[1] = (uint8_t)(x >> 20);
-		nets[i].addr.b[2] = (uint8_t)(x >> 12);
-		nets[i].addr.b[3] = (uint8_t)(x >> 4);
-		nets[i].len = (uint8_t)(8 + (x >> 8) % 25);
-		cidr_addr_mask(&nets[i].addr, nets[i].len);
+		net.b[0] = (uint8_t)(10 + (x >> 28) % 3);
+		net.b[1] = (uint8_t)(x >> 20);
+		net.b[2] = (uint8_t)(x >> 12);
+		net.b[3] = (uint8_t)(x >> 4);
+		nets[i].family = AF_INET;
+		nets[i].prefix = 8 + (x >> 8) % 25;
+		cidr_addr_mask(&net, nets[i].prefix);
+		memcpy(nets[i].addr, net.b, sizeof(nets[i].addr));
 		deny[i] = (x >> 3) & 1;
 		assert_int_equal(acl_add(&a, &nets[i], deny[i] ? ACL_DENY : ACL_ALLOW), 0);
 	}
@@ -290,10 +285,10 @@ static void test_acl_against_scan(void **state)
 		for (size_t i = 0; i < 300; i++) {
 			if (!cidr_contains(&nets[i], &src))
 				continue;
-			if (nets[i].len > best) {
-				best = nets[i].len;
+			if ((int)nets[i].prefix > best) {
+				best = (int)nets[i].prefix;
 				verdict = deny[i] ? ACL_DENY : ACL_ALLOW;
-			} else if (nets[i].len == best && deny[i]) {
+			} else if ((int)nets[i].prefix == best && deny[i]) {
 				verdict = ACL_DENY;
 			}
 		}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -117,9 +118,9 @@ static const struct config_key *key_parent(const struct config_key *k)
 	return NULL;
 }
 
-/* Whether k belongs to the entries of a list ("listen.port",
- * "listen.access.allow"): some key above it is a list. */
-static int key_in_list(const struct config_key *k)
+/* Whether k lives in a list entry, directly ("listen.port") or in a group
+ * of one ("listen.proxy_protocol.timeout"). */
+static int in_list(const struct config_key *k)
 {
 	for (const struct config_key *p = key_parent(k); p != NULL; p = key_parent(p))
 		if (p->type == CONFIG_KEY_LIST)
@@ -131,7 +132,7 @@ static int key_in_list(const struct config_key *k)
  * a list entry. */
 static const char *key_field_at(const struct config_key *k, const struct config *cfg, size_t entry)
 {
-	if (key_in_list(k)) {
+	if (in_list(k)) {
 		assert_true(entry < cfg->nlisten);
 		return (const char *)&cfg->listen[entry] + k->offset;
 	}
@@ -160,7 +161,7 @@ static void assert_same_config(const struct config *a, const struct config *b)
 		assert_int_equal(a->listen[e].line, b->listen[e].line);
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		n = key_in_list(k) ? a->nlisten : 1;
+		n = in_list(k) ? a->nlisten : 1;
 		for (e = 0; e < n; e++) {
 			fa = key_field_at(k, a, e);
 			fb = key_field_at(k, b, e);
@@ -178,6 +179,14 @@ static void assert_same_config(const struct config *a, const struct config *b)
 				assert_true(str_eq(*(char *const *)(const void *)fa,
 				                   *(char *const *)(const void *)fb));
 				break;
+			case CONFIG_STORE_CIDRS: {
+				const struct cidr_list *la = (const void *)fa,
+				                       *lb = (const void *)fb;
+				assert_int_equal(la->n, lb->n);
+				if (la->n > 0)
+					assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
+				break;
+			}
 			case CONFIG_STORE_ALLOW:
 			case CONFIG_STORE_DENY:
 				assert_true(acl_equal((const struct acl *)(const void *)fa,
@@ -332,17 +341,24 @@ static void key_text(char *buf, size_t len, const struct config_key *k, const ch
 {
 	const struct config_key *p = key_parent(k);
 	const char *leaf = p != NULL ? k->name + strlen(p->name) + 1 : k->name;
-	const struct config_key *pp = p != NULL ? key_parent(p) : NULL;
 	int n;
 
+	/* A key of a group inside a listen entry: the group holds the other
+	 * keys it needs (proxy_protocol needs from; access needs nothing). */
+	if (p != NULL && p->type == CONFIG_KEY_GROUP && in_list(p)) {
+		const char *gleaf = p->name + strlen(key_parent(p)->name) + 1;
+		const char *from = strcmp(leaf, "from") == 0 || strcmp(gleaf, "proxy_protocol") != 0
+		                       ? ""
+		                       : "from = [ \"127.0.0.1\" ]; ";
+		n = snprintf(buf, len, "listen = ( { %s%s = { %s%s = %s; }; } );\n",
+		             listen_rest(gleaf, value), gleaf, from, leaf, value);
+		assert_true(n > 0 && (size_t)n < len);
+		return;
+	}
 	if (p == NULL && k->type == CONFIG_KEY_LIST)
 		n = snprintf(buf, len, "%s = %s;\n", k->name, value);
 	else if (p == NULL)
 		n = snprintf(buf, len, "%s = %s;\n" LISTEN1, k->name, value);
-	else if (p->type == CONFIG_KEY_GROUP && pp != NULL && pp->type == CONFIG_KEY_LIST)
-		/* A group in a list entry: "listen.access.allow". */
-		n = snprintf(buf, len, "%s = ( { %s%s = { %s = %s; }; } );\n", pp->name,
-		             listen_rest("", value), p->name + strlen(pp->name) + 1, leaf, value);
 	else if (p->type == CONFIG_KEY_GROUP)
 		n = snprintf(buf, len, "%s = { %s = %s; };\n" LISTEN1, p->name, leaf, value);
 	else
@@ -362,6 +378,7 @@ static long long stored_int(const struct config_key *k, const struct config *cfg
 	case CONFIG_STORE_SIZE:
 		return (long long)*(const size_t *)(const void *)field;
 	case CONFIG_STORE_STRING:
+	case CONFIG_STORE_CIDRS:
 	case CONFIG_STORE_ALLOW:
 	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
@@ -558,16 +575,17 @@ static void test_table_bools(void **state)
 }
 
 /*
- * Every list-of-prefixes key stores each prefix as a rule of its kind
- * (allow or deny), takes an empty list, and refuses a bad prefix or a
- * non-string element with the reason, on the element's own line.
+ * Every list-of-prefixes key refuses a bad prefix or a non-string element
+ * with the reason, on the element's own line.  One that makes an access
+ * list stores each prefix as a rule of its kind (allow or deny) and takes
+ * an empty list (no rule).
  */
 static void test_table_cidrs(void **state)
 {
 	const struct config_key *k;
 	struct config *cfg;
 	char msg[256];
-	const char *why;
+	const char *why = NULL;
 	struct cidr c;
 	size_t i, tested = 0;
 
@@ -576,20 +594,22 @@ static void test_table_cidrs(void **state)
 		if (k->type != CONFIG_KEY_CIDRS)
 			continue;
 		assert_non_null(k->check);
-		cfg = key_ok(state, k, "[ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ]");
-		const struct acl *acl = stored_acl(k, cfg);
-		assert_int_equal(acl->n, 3);
-		assert_int_equal(acl->nallow, k->store == CONFIG_STORE_ALLOW ? 3 : 0);
-		/* Finished: longest first within a family, IPv4 before IPv6. */
-		assert_int_equal(acl->rules[0].net.len, 32);
-		assert_int_equal(acl->rules[1].net.len, 8);
-		assert_int_equal(acl->rules[2].net.len, 128);
-		config_free(cfg);
-		cfg = key_ok(state, k, "[ ]");
-		assert_true(acl_empty(stored_acl(k, cfg)));
-		config_free(cfg);
+		if (k->store == CONFIG_STORE_ALLOW || k->store == CONFIG_STORE_DENY) {
+			cfg = key_ok(state, k, "[ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ]");
+			const struct acl *acl = stored_acl(k, cfg);
+			assert_int_equal(acl->n, 3);
+			assert_int_equal(acl->nallow, k->store == CONFIG_STORE_ALLOW ? 3 : 0);
+			/* Finished: longest first within a family, IPv4 first. */
+			assert_int_equal(acl->rules[0].net.prefix, 32);
+			assert_int_equal(acl->rules[1].net.prefix, 8);
+			assert_int_equal(acl->rules[2].net.prefix, 128);
+			config_free(cfg);
+			cfg = key_ok(state, k, "[ ]");
+			assert_true(acl_empty(stored_acl(k, cfg)));
+			config_free(cfg);
+		}
 
-		why = cidr_parse("10.0.0.0/33", &c);
+		assert_int_equal(cidr_parse("10.0.0.0/33", &c, &why), -1);
 		assert_non_null(why);
 		snprintf(msg, sizeof(msg), "%s: \"10.0.0.0/33\": %s", k->name, why);
 		key_bad(state, k, "[ \"10.0.0.0/33\" ]", msg);
@@ -710,16 +730,16 @@ static void test_table_types(void **state)
 				want = "true or false";
 				takes = t == CONFIG_VALUE_BOOL;
 				break;
-			case CONFIG_KEY_CIDRS:
-				want = "a list of strings";
-				takes = t == CONFIG_VALUE_LIST;
-				break;
 			case CONFIG_KEY_GROUP:
 				want = "a group";
 				takes = t == CONFIG_VALUE_GROUP;
 				break;
 			case CONFIG_KEY_LIST:
 				want = "a list of groups";
+				takes = t == CONFIG_VALUE_LIST;
+				break;
+			case CONFIG_KEY_CIDRS:
+				want = "an array of addresses or prefixes";
 				takes = t == CONFIG_VALUE_LIST;
 				break;
 			}
@@ -737,19 +757,24 @@ static void test_table_types(void **state)
 static void test_table_defaults(void **state)
 {
 	struct config *cfg = load_ok(state, LISTEN1);
-	const struct config_key *k, *p;
+	const struct config_key *k;
 	const char *c;
 	size_t i, j;
 
 	for (i = 0; i < config_nkeys; i++) {
 		k = &config_keys[i];
-		p = key_parent(k);
 		if (k->type == CONFIG_KEY_GROUP || k->type == CONFIG_KEY_LIST)
 			continue;
+		if (k->type == CONFIG_KEY_CIDRS) {
+			assert_null(k->def);
+			assert_int_equal(
+			    ((const struct cidr_list *)(const void *)key_field(k, cfg))->n, 0);
+			continue;
+		}
 		if (k->def == NULL) {
-			if (k->type == CONFIG_KEY_CIDRS)
+			if (k->store == CONFIG_STORE_ALLOW || k->store == CONFIG_STORE_DENY)
 				assert_true(acl_empty(stored_acl(k, cfg)));
-			else if (p == NULL || p->type != CONFIG_KEY_LIST)
+			else if (!in_list(k))
 				assert_null(stored_string(k, cfg));
 			continue;
 		}
@@ -775,9 +800,9 @@ static void test_table_defaults(void **state)
 		case CONFIG_KEY_BOOL:
 			assert_int_equal(stored_int(k, cfg), strcmp(k->def, "true") == 0);
 			break;
-		case CONFIG_KEY_CIDRS:
 		case CONFIG_KEY_GROUP:
 		case CONFIG_KEY_LIST:
+		case CONFIG_KEY_CIDRS:
 			break;
 		}
 	}
@@ -930,6 +955,56 @@ static void test_listen_missing(void **state)
 	             "expected a list of groups, got a group");
 	expect_error(state, "listen = (\n  { port = 7; }\n);\n", 2, "needs an address");
 	expect_error(state, "listen = (\n  { address = \"::\"; }\n);\n", 2, "needs a port");
+}
+
+/* proxy_protocol: from is required and non-empty, each element a prefix
+ * (errors at the element's line); only on TCP and UDP entries. */
+static void test_proxy_protocol(void **state)
+{
+	struct config *cfg;
+
+	cfg = load_ok(state,
+	              "drain_delay = 5;\n"
+	              "listen = (\n"
+	              "  { address = \"127.0.0.1\"; port = 7;\n"
+	              "    proxy_protocol = { from = [ \"127.0.0.1\", \"10.0.0.0/8\" ]; }; },\n"
+	              "  { address = \"::\"; port = 7; protocol = \"udp\";\n"
+	              "    proxy_protocol = { from = [ \"::1\" ]; timeout = 10; }; },\n"
+	              "  { address = \"::1\"; port = 8; }\n"
+	              ");\n");
+	assert_int_equal(cfg->drain_delay, 5);
+	assert_int_equal(cfg->listen[0].proxy, 1);
+	assert_int_equal(cfg->listen[0].proxy_from.n, 2);
+	assert_int_equal(cfg->listen[0].proxy_from.v[1].prefix, 8);
+	assert_int_equal(cfg->listen[0].proxy_timeout, 3);
+	assert_int_equal(cfg->listen[1].proxy, 1);
+	assert_int_equal(cfg->listen[1].proxy_timeout, 10);
+	assert_int_equal(cfg->listen[1].proxy_from.v[0].family, AF_INET6);
+	assert_int_equal(cfg->listen[2].proxy, 0);
+	assert_int_equal(cfg->listen[2].proxy_from.n, 0);
+	config_free(cfg);
+
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: empty");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { timeout = 3; }; }\n);\n",
+	             3, "proxy_protocol needs from");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ \"::1\",\n"
+	             "      \"10.0.0.1/8\" ]; }; }\n);\n",
+	             4, "\"10.0.0.1/8\": address has bits set past the prefix length");
+	expect_error(state,
+	             "listen = (\n  { path = \"/run/e.sock\";\n"
+	             "    proxy_protocol = { from = [ \"::1\" ]; }; }\n);\n",
+	             3, "proxy_protocol needs a TCP or UDP entry");
+	expect_error(state,
+	             "listen = (\n  { address = \"::1\"; port = 7;\n"
+	             "    proxy_protocol = { from = [ 7 ]; }; }\n);\n",
+	             3, "listen.proxy_protocol.from: expected a string, got an integer");
 }
 
 /* A listen list with one Unix socket whose path is `len` bytes long. */
@@ -1570,6 +1645,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy_protocol, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_unix_file, setup, teardown),

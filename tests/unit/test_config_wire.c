@@ -34,6 +34,7 @@ static const char full_text[] = "workers = 7;\n"
                                 "idle_timeout = 0;\n"
                                 "shutdown_timeout = 3;\n"
                                 "max_pending = 65536;\n"
+                                "drain_delay = 4;\n"
                                 "udp_guard = false;\n"
                                 "sandbox = false;\n"
                                 "access = { allow = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n"
@@ -44,6 +45,8 @@ static const char full_text[] = "workers = 7;\n"
                                 "log = { target = \"/var/log/e.log\"; level = \"debug\"; };\n"
                                 "listen = (\n"
                                 "  { address = \"127.0.0.1\"; port = 7;\n"
+                                "    proxy_protocol = { from = [ \"10.0.0.0/8\", \"::1\" ];\n"
+                                "                       timeout = 9; };\n"
                                 "    access = { deny = [ \"127.0.0.3\" ]; }; },\n"
                                 "  { address = \"::1\"; port = 0; protocol = \"udp\"; },\n"
                                 "  { address = \"fe80::1%lo\"; port = 7; },\n"
@@ -84,6 +87,13 @@ static void assert_field_equal(const struct config_key *k, const void *a, const 
 		assert_true((sa == NULL) == (sb == NULL));
 		if (sa != NULL)
 			assert_string_equal(sa, sb);
+		break;
+	}
+	case CONFIG_STORE_CIDRS: {
+		const struct cidr_list *la = (const void *)fa, *lb = (const void *)fb;
+		assert_int_equal(la->n, lb->n);
+		if (la->n > 0)
+			assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
 		break;
 	}
 	case CONFIG_STORE_ALLOW:
@@ -240,6 +250,28 @@ static void test_out_of_range(void **state)
 	cfg->listen[0].address = strdup("localhost");
 	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
 	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	free(cfg->listen[0].address);
+	cfg->listen[0].address = strdup("127.0.0.1");
+	/* proxy_protocol: a prefix with host bits, one too long, none at all */
+	cfg->listen[0].proxy_from.v[0].addr[3] = 1;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.v[0].addr[3] = 0;
+	cfg->listen[0].proxy_from.v[0].prefix = 33;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.v[0].prefix = 8;
+	cfg->listen[0].proxy_from.n = 0;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), -1);
+	free(buf);
+	cfg->listen[0].proxy_from.n = 2;
+	assert_int_equal(config_wire_encode(cfg, NULL, &buf, &len), 0);
+	assert_int_equal(config_wire_decode(buf, len, &back, &errs), 0);
+	config_free(back);
 	free(buf);
 	assert_int_equal(errs.n, 0);
 	config_free(cfg);

@@ -5,7 +5,9 @@
  * the client.  Echo, backpressure, half-close, idle timeout, and retiring:
  * quiet period, half-close, linger, cut.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -363,6 +365,105 @@ static void test_retire_all_and_close_callback(void **state)
 	assert_int_equal(f->c->state, CONN_RETIRING);
 }
 
+/* ---- a PROXY header first (conn_expect_proxy) ---- */
+
+static int header_read(struct fixture *f)
+{
+	return f->ctx.nconns == 1 && f->c->state != CONN_HEADER;
+}
+
+/* A header split over reads: nothing is echoed until it is whole, then
+ * only what follows it; conn_source() names the claimed client. */
+static void test_proxy_split_header(void **state)
+{
+	struct fixture *f = *state = make(1 << 20, 0);
+	const char *hdr = "PROXY TCP4 10.1.2.3 192.0.2.1 4567 7\r\n";
+	char one[2] = {0};
+
+	assert_int_equal(conn_expect_proxy(f->c, 2000), 0);
+	assert_null(conn_source(f->c));
+	for (size_t i = 0; i + 1 < strlen(hdr); i++) {
+		one[0] = hdr[i];
+		client_write(f, one);
+		assert_int_equal(ev_run_once(f->ctx.loop, 5) >= 0, 1);
+		assert_int_equal(f->c->state, CONN_HEADER);
+	}
+	client_write(f, "\nafter");
+	assert_true(run_until(f, header_read, 2000));
+	expect_echo(f, "after");
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)conn_source(f->c);
+	assert_non_null(sin);
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x0A010203);
+	assert_int_equal(ntohs(sin->sin_port), 4567);
+	assert_int_equal(f->c->bytes_in, 5);
+}
+
+/* An invalid header: closed, nothing echoed. */
+static void test_proxy_bad_header(void **state)
+{
+	struct fixture *f = *state = make(1 << 20, 0);
+
+	assert_int_equal(conn_expect_proxy(f->c, 2000), 0);
+	client_write(f, "PROXY TCP4 10.1.2.3  192.0.2.1 1 7\r\nhello");
+	assert_true(run_until(f, closed, 2000));
+	assert_true(expect_eof(f, 1000));
+}
+
+/* No complete header within the timeout: closed. */
+static void test_proxy_timeout(void **state)
+{
+	struct fixture *f = *state = make(1 << 20, 60000);
+	uint64_t t0 = now_ms();
+
+	assert_int_equal(conn_expect_proxy(f->c, 200), 0);
+	client_write(f, "PROXY TCP4 ");
+	assert_true(run_until(f, closed, 2000));
+	uint64_t took = now_ms() - t0;
+	assert_true(took >= 190 && took < 1000);
+}
+
+/* Retired while its header is on the way: it is served once the header
+ * is read, then retires like any other; cut, it closes at once. */
+static void test_proxy_retire_and_cut(void **state)
+{
+	struct fixture *f = *state = make(1 << 20, 0);
+
+	assert_int_equal(conn_expect_proxy(f->c, 5000), 0);
+	conn_retire(f->c);
+	assert_int_equal(f->c->state, CONN_HEADER);
+	client_write(f, "PROXY UNKNOWN\r\nhi");
+	assert_true(run_until(f, header_read, 2000));
+	expect_echo(f, "hi");
+	assert_null(conn_source(f->c)); /* UNKNOWN: the peer is the source */
+	assert_int_equal(f->c->state, CONN_RETIRING);
+	assert_true(run_until(f, lingering, 2000));
+
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	struct conn *c2 = conn_new(&f->ctx, sv[1]);
+	assert_non_null(c2);
+	assert_int_equal(conn_expect_proxy(c2, 5000), 0);
+	size_t before = f->ctx.nconns;
+	conn_cut_all(&f->ctx);
+	assert_int_equal(f->ctx.nconns, before - 1); /* c2 closed at once */
+	close(sv[0]);
+}
+
+/* Draining: a LOCAL header (a balancer's health check) is refused. */
+static void test_proxy_local_refused_while_draining(void **state)
+{
+	static const char local[] = "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00"
+	                            "check";
+	struct fixture *f = *state = make(1 << 20, 0);
+
+	f->ctx.draining = 1;
+	assert_int_equal(conn_expect_proxy(f->c, 2000), 0);
+	assert_int_equal(write(f->client, local, sizeof(local) - 1), (ssize_t)sizeof(local) - 1);
+	assert_true(run_until(f, closed, 2000));
+	assert_true(expect_eof(f, 1000));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, teardown)
@@ -376,6 +477,11 @@ int main(void)
 	    T(test_retire_waits_for_quiet_then_cut),
 	    T(test_retire_completes_echo),
 	    T(test_retire_all_and_close_callback),
+	    T(test_proxy_split_header),
+	    T(test_proxy_bad_header),
+	    T(test_proxy_timeout),
+	    T(test_proxy_retire_and_cut),
+	    T(test_proxy_local_refused_while_draining),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

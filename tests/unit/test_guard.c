@@ -24,11 +24,13 @@
 static struct cidr_addr addr(const char *s)
 {
 	struct cidr c;
-	const char *why = cidr_parse(s, &c);
+	const char *why = NULL;
 
-	if (why != NULL)
+	if (cidr_parse(s, &c, &why) == -1)
 		fail_msg("%s: %s", s, why);
-	return c.addr;
+	struct cidr_addr a = {.family = (uint8_t)c.family};
+	memcpy(a.b, c.addr, sizeof(a.b));
+	return a;
 }
 
 static void add_self(struct guard *g, const char *host, uint16_t port)
