@@ -184,6 +184,15 @@ static void on_sigsys(int signo, siginfo_t *si, void *ctx)
 	errno = saved;
 }
 
+/* Allow nr when argument `arg` compares so with a (and b, for a mask). */
+static int allow_if(scmp_filter_ctx f, int nr, unsigned arg, enum scmp_compare op, scmp_datum_t a,
+                    scmp_datum_t b)
+{
+	struct scmp_arg_cmp cmp = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+
+	return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 {
 #ifdef SANITIZED
@@ -195,29 +204,19 @@ static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 	switch (rule) {
 	case ANY:
 		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0);
-	case NO_EXEC:
-		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
-		                        SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	case APPEND: {
-		int at = nr == seccomp_syscall_resolve_name("openat") ? 1 : 0;
-		struct scmp_arg_cmp cmp = {
-		    .arg = (unsigned)at + 1,
-		    .op = SCMP_CMP_MASKED_EQ,
-		    .datum_a = O_ACCMODE | O_APPEND,
-		    .datum_b = O_WRONLY | O_APPEND,
-		};
-		return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, nr, 1, &cmp);
-	}
+	case NO_EXEC: /* mmap, mprotect: argument 2 is prot */
+		return allow_if(f, nr, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	case APPEND: /* open (flags: argument 1), openat (argument 2) */
+		return allow_if(f, nr, nr == seccomp_syscall_resolve_name("openat") ? 2 : 1,
+		                SCMP_CMP_MASKED_EQ, O_ACCMODE | O_APPEND, O_WRONLY | O_APPEND);
 	case UNIX_ONLY:
-		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		return allow_if(f, nr, 0, SCMP_CMP_EQ, AF_UNIX, 0);
 	case FIONREAD_ONLY:
-		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+		return allow_if(f, nr, 1, SCMP_CMP_EQ, FIONREAD, 0);
 	case OWN_PID:
-		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
-		                        SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-	case EMPTY_PATH:
-		return seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 1,
-		                        SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
+		return allow_if(f, nr, 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
+	case EMPTY_PATH: /* newfstatat: flags are argument 3 */
+		return allow_if(f, nr, 3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
 	}
 	return -EINVAL;
 }
