@@ -24,6 +24,7 @@
 
 #include "acl.h"
 #include "cidr.h"
+#include "clock.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -1372,6 +1373,29 @@ static void test_include_limits(void **state)
 	free(printed);
 }
 
+/* Bug (found by fuzz_config_scan): a file that includes itself a few
+ * times was read (fan-out)^10 times, the depth limit being per chain: four
+ * self-includes took minutes and GiBs.  Now the reads are counted in all. */
+static void test_include_fanout(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+	uint64_t t0 = clock_mono_ms();
+
+	dir_file(f, "fan.conf",
+	         "@include \"fan.conf\"\n@include \"fan.conf\"\n@include \"fan.conf\"\n"
+	         "@include \"fan.conf\"\n",
+	         inc, sizeof(inc));
+	assert_int_equal(chdir(f->dir), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"fan.conf\"\n", &printed);
+	assert_int_equal(chdir("/"), 0);
+	assert_null(cfg);
+	if (strstr(printed, "more than 100 files included") == NULL)
+		fail_msg("got: %s", printed);
+	free(printed);
+	assert_true(clock_mono_ms() - t0 < 5000);
+}
+
 /* Bug: a file of many distinct names took minutes in libconfig's
  * duplicate search. */
 static void test_many_settings(void **state)
@@ -1665,6 +1689,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_include_checked_alike, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nul_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_include_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_fanout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_many_duplicates, setup, teardown),
 	};
