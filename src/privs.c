@@ -100,7 +100,17 @@ static int clear_ambient(void)
 
 int privs_drop_capabilities(void)
 {
-	if (clear_ambient() == -1 || caps_set(0) == -1)
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+
+	if (clear_ambient() == -1 || syscall(SYS_capget, &hdr, data) == -1)
+		return -1;
+	/* Nothing to drop (a worker that left root, one started without
+	 * capabilities): then capset(2), which a service manager's filter
+	 * may refuse, is not needed. */
+	if ((data[0].permitted | data[1].permitted | data[0].inheritable | data[1].inheritable) !=
+	        0 &&
+	    caps_set(0) == -1)
 		return -1;
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
