@@ -12,11 +12,12 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 # Debian packages the builds, the tests and the lint need.  clang comes
-# without its sanitizer runtime (only recommended), hence libclang-rt-dev;
-# libseccomp for the worker sandbox, iproute2 for the tests' network
-# namespaces, libFuzzer for make fuzz.
+# without its sanitizer runtime (only recommended), hence libclang-rt-dev.
+# systemd brings systemd-socket-activate, which the socket activation test
+# runs echod under; libseccomp the worker sandbox, iproute2 the tests'
+# network namespaces, libFuzzer make fuzz.
 PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev mandoc python3
-	clang libclang-rt-dev clang-tidy clang-format cppcheck
+	clang libclang-rt-dev clang-tidy clang-format cppcheck systemd
 	libseccomp-dev iproute2 libfuzzer-14-dev"
 
 install_deps() {
@@ -35,6 +36,31 @@ install_deps() {
 		apt-get update -q
 		# shellcheck disable=SC2086 # one word per package
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+	fi
+}
+
+# promtool, with which tests/integration/test_observe checks GET /metrics,
+# comes from Debian's prometheus package, unpacked rather than installed:
+# installing it would start a Prometheus server (its init script or unit,
+# listening on port 9090 and scraping) and add 96 MB, for one program.  It
+# is kept in PROMTOOL_DIR; without it (not root, no apt) that test skips.
+PROMTOOL_DIR=/var/cache/echod-ci/promtool
+fetch_promtool() {
+	if [ ! -x "$PROMTOOL_DIR/promtool" ] && [ "$(id -u)" -eq 0 ]; then
+		tmp=$(mktemp -d /tmp/echod-promtool.XXXXXX) || return 0
+		chmod 0755 "$tmp" # apt's download user writes into it
+		if (cd "$tmp" && { apt-get download -q prometheus >/dev/null 2>&1 ||
+			{ apt-get update -q >/dev/null && apt-get download -q prometheus >/dev/null; }; }); then
+			dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool &&
+				mkdir -p "$PROMTOOL_DIR" && mv "$tmp/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
+		fi
+		rm -rf "$tmp"
+	fi
+	if [ -x "$PROMTOOL_DIR/promtool" ]; then
+		ECHOD_PROMTOOL=$PROMTOOL_DIR/promtool
+		export ECHOD_PROMTOOL
+	else
+		echo "dev.sh: no promtool: the /metrics format check will skip" >&2
 	fi
 }
 
@@ -66,11 +92,13 @@ run)
 	;;
 test)
 	install_deps
+	fetch_promtool
 	build _build --enable-werror
 	make -C _build -j2 check
 	;;
 test-asan)
 	install_deps
+	fetch_promtool
 	build _build-asan CC=clang --enable-werror --enable-asan
 	make -C _build-asan -j2 check
 	;;

@@ -56,6 +56,63 @@ workers_sandboxed() {
 status_text() {
 	systemctl show -P StatusText echod.service | grep -q 'workers serving'
 }
+# GET /healthz on the packaged metrics address, with bash alone.
+healthz() {
+	local line
+	exec 3<>/dev/tcp/127.0.0.1/9707 || return 1
+	printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3
+	read -r -t 5 line <&3
+	exec 3<&-
+	[[ $line == "HTTP/1.1 200 OK"* ]]
+}
+# Whether something listens on TCP 127.0.0.1:port (from /proc: the
+# container has no ss).
+listening() {
+	local hex
+	printf -v hex '0100007F:%04X 00000000:0000 0A' "$1"
+	grep -q "$hex" /proc/net/tcp
+}
+# systemctl reload with a configuration whose new port something else
+# holds: it must fail, and the service go on with the old configuration.
+reload_port_in_use() {
+	local busy rc=0 n=50
+	systemd-socket-activate -l 127.0.0.1:8007 /bin/true &
+	busy=$!
+	while ! listening 8007; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || { kill "$busy"; echo "nothing listens on 8007"; return 1; }
+		sleep 0.1
+	done
+	cp /etc/echod.conf /etc/echod.conf.orig &&
+		sed -i 's/^listen = (/listen = (\n  { address = "127.0.0.1"; port = 8007; },/' /etc/echod.conf
+	if systemctl reload echod.service; then
+		echo "systemctl reload succeeded with port 8007 taken"
+		rc=1
+	fi
+	# Failed for the right reason: the master named the address.
+	journalctl -u echod.service --no-pager -q | grep -q 'cannot listen on tcp 127.0.0.1:8007' ||
+		{ echo "no \"cannot listen on tcp 127.0.0.1:8007\" in the journal"; rc=1; }
+	mv /etc/echod.conf.orig /etc/echod.conf
+	kill "$busy"
+	wait "$busy"
+	return "$rc"
+}
+
+# One connection held open across the reload and the package upgrade: each
+# check sends a new line on it and wants it back (handover, echod(8)).
+long_open() {
+	exec 4<>/dev/tcp/127.0.0.1/7
+}
+long_echo() {
+	local line
+	printf 'long-lived %s\n' "$1" >&4 || return 1
+	read -r -t 5 line <&4 || return 1
+	[ "$line" = "long-lived $1" ]
+}
+held_by_new_master() { # the service's main pid changed, and is the new version's
+	[ "$(mainpid)" != "$1" ] && [ "$(mainpid)" != 0 ] &&
+		dpkg-query -W -f='${Version}' echod | grep -q '+ci1$'
+}
 
 # Enabled by the package, so started at boot.
 t active-at-boot systemctl is-active -q echod.service
@@ -63,12 +120,32 @@ t sandbox sandboxed
 t workers-sandboxed workers_sandboxed
 t status-text status_text
 t echo echo_tcp
+t long-open long_open
+t long-echo long_echo first
 t reload systemctl reload echod.service
 t active-after-reload systemctl is-active -q echod.service
 t echo-after-reload echo_tcp
+t long-echo-after-reload long_echo after-reload
+if [ -f /root/echod-newer.deb ]; then
+	before=$(mainpid)
+	# prerm does not stop it, postinst asks for a binary upgrade.
+	t upgrade-package dpkg -i /root/echod-newer.deb
+	t active-after-upgrade systemctl is-active -q echod.service
+	t upgrade-new-mainpid held_by_new_master "$before"
+	t long-echo-after-upgrade long_echo after-upgrade
+	t echo-after-upgrade echo_tcp
+fi
+t healthz healthz
+t status echod -s status
+exec 4<&-
 t stop systemctl stop echod.service
 t start systemctl start echod.service
 t no-errors-logged bash -c '! journalctl -b -u echod.service -p warning --no-pager -q | grep .'
+# After no-errors-logged: a rejected reload logs its errors.
+t reload-port-in-use-fails reload_port_in_use
+t active-after-failed-reload systemctl is-active -q echod.service
+t echo-after-failed-reload echo_tcp
+t healthz-after-failed-reload healthz
 # The package's prerm stops the running service.
 t purge dpkg --purge echod
 t no-process-after-purge bash -c '! pgrep -x echod'

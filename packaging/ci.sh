@@ -144,6 +144,24 @@ deb_build() (
 check deb-build deb_build || finish
 deb=$(ls "$W"/deb/echod_"$version"-*_*.deb)
 changes=$(ls "$W"/deb/echod_"$version"-*_*.changes)
+# The same source as a newer version, for the upgrade check under systemd:
+# installing it over the running service must end no connection.  Built
+# without its tests (the first build ran them).
+deb_build_newer() (
+	cd "$W/deb" && rm -rf newer && mkdir newer && cp -r "echod-$version" newer/ &&
+		cd "newer/echod-$version" || exit 1
+	debver=$(dpkg-parsechangelog -S Version)
+	{
+		printf 'echod (%s+ci1) unstable; urgency=medium\n\n' "$debver"
+		printf '  * CI: the same source, newer, to test a package upgrade.\n\n'
+		printf ' -- echod maintainers <echod@example.org>  %s\n\n' "$(date -R)"
+		cat debian/changelog
+	} >debian/changelog.new && mv debian/changelog.new debian/changelog &&
+		DEB_BUILD_OPTIONS=nocheck timeout 600 dpkg-buildpackage -us -uc -b >../build.log 2>&1 ||
+		{ tail -n 30 ../build.log; exit 1; }
+)
+check deb-build-newer deb_build_newer
+deb_newer=$(ls "$W"/deb/newer/echod_"$version"-*+ci1_*.deb 2>/dev/null)
 deb_lint() {
 	local out rc
 	out=$(lintian --fail-on error,warning --display-info "$changes" 2>&1)
@@ -208,7 +226,7 @@ rpm_contents() {
 	grep -q 'useradd .*_echod' "$W/rpm/scripts" || { echo "%pre makes no user"; return 1; }
 	grep -q 'systemctl --no-reload preset echod.service' "$W/rpm/scripts" &&
 		grep -q 'systemctl --no-reload disable .*echod.service' "$W/rpm/scripts" &&
-		grep -q 'systemctl try-restart echod.service' "$W/rpm/scripts" ||
+		grep -q 'echod -s upgrade' "$W/rpm/scripts" ||
 		{ echo "systemd scriptlets missing"; return 1; }
 	rpm -qpl "$rpm" >"$W/rpm/files" || return 1
 	local f
@@ -321,9 +339,10 @@ notified() {
 	grep -q "$1" "$W/notify.log"
 }
 
-port7=$(ss -Hlntu 'sport = :7' 2>/dev/null)
+# Port 7 for the echo, 9707 for the packaged configuration's metrics.
+port7=$(ss -Hlntu 'sport = :7 or sport = :9707' 2>/dev/null)
 if [ -n "$port7" ]; then
-	notok port-7-free "something listens on port 7 already; the installed-daemon checks need it:"
+	notok port-7-free "something listens on port 7 or 9707 already; the installed-daemon checks need them:"
 	echo "$port7" | sed 's/^/    /'
 else
 	ok port-7-free
@@ -417,6 +436,47 @@ EOF
 		echo_check tcp 127.0.0.1
 	}
 	check unit-exec-reload reload
+	# ExecReload when the master rejects the reload: a new listen entry on
+	# a port that something else holds.  It must fail, name the address,
+	# and leave the old configuration serving.
+	reload_rejected() {
+		local busy rc=0 port
+		python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$W/busy.port" &
+		busy=$!
+		pids+=("$busy")
+		wait_for 5 test -s "$W/busy.port" || { echo "no busy port"; return 1; }
+		port=$(cat "$W/busy.port")
+		cp /etc/echod.conf "$W/echod.conf.orig" &&
+			sed -i "s/^listen = (/listen = (\n  { address = \"127.0.0.1\"; port = $port; },/" \
+				/etc/echod.conf || return 1
+		if exec_lines ExecReload >"$W/reload-rejected.out" 2>&1; then
+			echo "the reload succeeded"
+			rc=1
+		fi
+		cat "$W/reload-rejected.out"
+		grep -q "cannot listen on tcp 127.0.0.1:$port" "$W/reload-rejected.out" ||
+			{ echo "the address is not named"; rc=1; }
+		cp "$W/echod.conf.orig" /etc/echod.conf
+		kill "$busy"
+		[ "$rc" -eq 0 ] && echo_check tcp 127.0.0.1
+	}
+	check unit-exec-reload-rejected reload_rejected
+	# What the master says about itself: -s status over the control socket
+	# and GET /metrics on the packaged address.
+	check status as_service /usr/sbin/echod -s status
+	metrics() {
+		timeout 10 python3 - <<'EOF'
+import urllib.request
+page = urllib.request.urlopen("http://127.0.0.1:9707/metrics", timeout=5).read().decode()
+for want in ("echod_build_info{", "echod_reloads_total{result=\"rejected\"} 1",
+             "echod_connections_accepted_total{listener=\"tcp 0.0.0.0:7\"}"):
+    if want not in page:
+        raise SystemExit("no %s in:\n%s" % (want, page))
+EOF
+	}
+	check metrics-scrape metrics
 	# What logrotate's postrotate runs, as the user of its "su" line.
 	check logrotate-reopen as_service /usr/sbin/echod -s reopen
 
@@ -545,6 +605,7 @@ in_root() {
 nspawn_boot() {
 	rm -rf "$W/root" && cp -a "$base" "$W/root" || return 1
 	cp "$deb" "$W/root/root/echod.deb" &&
+		{ [ -z "$deb_newer" ] || cp "$deb_newer" "$W/root/root/echod-newer.deb"; } &&
 		install -m 0755 "$top/packaging/ci-nspawn-test.sh" "$W/root/usr/local/sbin/echod-ci-test" &&
 		printf '%s\n' '[Unit]' 'Description=echod packaging check' 'After=echod.service' \
 			'[Service]' 'Type=oneshot' 'ExecStart=/usr/local/sbin/echod-ci-test' \

@@ -13,10 +13,10 @@
 #include "listener.h"
 
 int admit_init(struct admit *a, const struct config *cfg, const struct listener *ls, size_t n,
-               struct srclimit *table, struct ev_loop *loop)
+               struct srclimit *table, struct ev_loop *loop, struct stats_slot *stats)
 {
 	memset(a, 0, sizeof(*a));
-	refuse_init(&a->refuse, loop);
+	refuse_init(&a->refuse, loop, stats);
 	a->guard_on = cfg->udp_guard;
 	a->lim = cfg->limits;
 	if (table != NULL && config_limits_on(&cfg->limits)) {

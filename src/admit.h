@@ -34,11 +34,11 @@ struct admit {
 /*
  * Set up from cfg for a worker that serves the listeners ls[0..n) (all of
  * them: a datagram from any of echod's UDP listeners is from echod) with
- * the shared table (NULL if no limit is on) and its event loop.  Returns 0,
- * or -1 with errno (ENOMEM).
+ * the shared table (NULL if no limit is on), its event loop and its stats
+ * slot (NULL: none).  Returns 0, or -1 with errno (ENOMEM).
  */
 int admit_init(struct admit *a, const struct config *cfg, const struct listener *ls, size_t n,
-               struct srclimit *table, struct ev_loop *loop);
+               struct srclimit *table, struct ev_loop *loop, struct stats_slot *stats);
 
 /* Report what is still unreported and free what admit_init() made. */
 void admit_free(struct admit *a);

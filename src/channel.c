@@ -22,6 +22,12 @@ int chan_pair(int fds[2])
 int chan_send(int fd, enum chan_type type, uint32_t id, const void *payload, size_t len,
               int fd_pass)
 {
+	return chan_send_fds(fd, type, id, payload, len, &fd_pass, fd_pass >= 0 ? 1 : 0);
+}
+
+int chan_send_fds(int fd, enum chan_type type, uint32_t id, const void *payload, size_t len,
+                  const int *fds, size_t nfds)
+{
 	struct chan_hdr hdr = {.type = (uint16_t)type, .len = (uint16_t)len, .id = id};
 	struct iovec iov[2] = {
 	    {.iov_base = &hdr, .iov_len = sizeof(hdr)},
@@ -29,23 +35,23 @@ int chan_send(int fd, enum chan_type type, uint32_t id, const void *payload, siz
 	};
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * CHAN_MAX_FDS)];
 	} control;
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1};
 
-	if (len > CHAN_MAX_PAYLOAD) {
+	if (len > CHAN_MAX_PAYLOAD || nfds > CHAN_MAX_FDS) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (fd_pass >= 0) {
+	if (nfds > 0) {
 		memset(&control, 0, sizeof(control));
 		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd_pass, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	ssize_t n;
 	do {
@@ -54,9 +60,9 @@ int chan_send(int fd, enum chan_type type, uint32_t id, const void *payload, siz
 	return n == -1 ? -1 : 0;
 }
 
-/* Take the descriptors out of a received message: the first into *fd_recv
- * (or closed if the caller expects none), any others closed. */
-static void take_fds(struct msghdr *msg, int *fd_recv)
+/* Take the descriptors out of a received message: the first `max` into
+ * fds[] (counted in *nfds), any others closed. */
+static void take_fds(struct msghdr *msg, int *fds, size_t max, size_t *nfds)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -65,22 +71,45 @@ static void take_fds(struct msghdr *msg, int *fd_recv)
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (fd_recv != NULL && *fd_recv == -1)
-				*fd_recv = fd;
+			if (*nfds < max)
+				fds[(*nfds)++] = fd;
 			else
 				close(fd);
 		}
 	}
 }
 
+static void close_fds(int *fds, size_t *nfds)
+{
+	while (*nfds > 0)
+		close(fds[--*nfds]);
+}
+
 int chan_recv(int fd, struct chan_msg *m, int *fd_recv)
+{
+	int fds[1];
+	size_t n = 0;
+	int rc = chan_recv_fds(fd, m, fds, fd_recv != NULL ? 1 : 0, &n);
+
+	if (fd_recv != NULL)
+		*fd_recv = n > 0 ? fds[0] : -1;
+	if (rc == 2) {
+		/* A descriptor was lost: callers of this interface cannot
+		 * tell, so the message is malformed to them. */
+		errno = EBADMSG;
+		return -1;
+	}
+	return rc;
+}
+
+int chan_recv_fds(int fd, struct chan_msg *m, int *fds, size_t max, size_t *nfds)
 {
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} control;
-	struct msghdr msg = {
+	struct msghdr mh = {
 	    .msg_iov = &iov,
 	    .msg_iovlen = 1,
 	    .msg_control = control.buf,
@@ -88,22 +117,22 @@ int chan_recv(int fd, struct chan_msg *m, int *fd_recv)
 	};
 	ssize_t n;
 
-	if (fd_recv != NULL)
-		*fd_recv = -1;
+	*nfds = 0;
 	do {
-		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	} while (n == -1 && errno == EINTR);
 	if (n <= 0)
 		return n == 0 ? 0 : -1;
-	take_fds(&msg, fd_recv);
-	if ((size_t)n < sizeof(m->hdr) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	take_fds(&mh, fds, max, nfds);
+	if ((size_t)n < sizeof(m->hdr) || (mh.msg_flags & MSG_TRUNC) ||
 	    (size_t)n != sizeof(m->hdr) + m->hdr.len) {
-		if (fd_recv != NULL && *fd_recv != -1) {
-			close(*fd_recv);
-			*fd_recv = -1;
-		}
+		close_fds(fds, nfds);
 		errno = EBADMSG;
 		return -1;
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		close_fds(fds, nfds);
+		return 2;
 	}
 	return 1;
 }
@@ -117,6 +146,8 @@ const char *chan_type_name(unsigned type)
 	    [CHAN_REOPEN] = "reopen",
 	    [CHAN_STATS_REQ] = "stats request",
 	    [CHAN_STATS] = "stats",
+	    [CHAN_HO_OFFER] = "handover offer",
+	    [CHAN_HO_ANSWER] = "handover answer",
 	    [CHAN_DRAIN] = "drain",
 	    [CHAN_SANDBOX] = "sandbox violation",
 	};

@@ -16,14 +16,30 @@
 
 /* The vocabulary.  M->W: master to worker; W->M: worker to master. */
 enum chan_type {
-	CHAN_READY = 1, /* W->M: every listener is watched; the worker serves */
+	CHAN_READY = 1, /* W->M: every listener is watched; the worker serves.
+	                 * Payload: the name of its event backend (no NUL). */
 	CHAN_RETIRE,    /* M->W: stop accepting, retire connections gracefully */
 	CHAN_QUIT,      /* M->W: stop now */
 	CHAN_REOPEN,    /* M->W: reopen the log file */
 	CHAN_STATS_REQ, /* M->W: send CHAN_STATS */
 	CHAN_STATS,     /* W->M: payload struct chan_stats */
 	CHAN_DRAIN,     /* M->W: draining before a stop: fail balancers' checks */
+	/* Connection handover (handover.h): W->M->W, the connection's socket
+	 * and, if its queue did not fit the payload, a memfd holding it. */
+	CHAN_HO_OFFER,
+	CHAN_HO_ANSWER, /* W->M->W: payload struct chan_ho_answer */
 	CHAN_SANDBOX,   /* W->M: payload struct chan_sandbox; the worker is dying */
+};
+
+/* CHAN_RETIRE's optional payload (none: drain, as on a stop). */
+struct chan_retire {
+	uint32_t handover;   /* 1: hand connections to the new generation */
+	uint32_t timeout_ms; /* handover_timeout */
+};
+
+/* The answer to a CHAN_HO_OFFER, whose id it carries. */
+struct chan_ho_answer {
+	int32_t err; /* 0: adopted; else an errno (EAGAIN: try again later) */
 };
 
 struct chan_hdr {
@@ -76,6 +92,24 @@ int chan_send(int fd, enum chan_type type, uint32_t id, const void *payload, siz
  * nothing queued; EBADMSG: a malformed message, which was dropped).
  */
 int chan_recv(int fd, struct chan_msg *msg, int *fd_recv);
+
+/*
+ * chan_send() with up to CHAN_MAX_FDS descriptors (copies arrive; the
+ * caller still owns them).  Same returns.
+ */
+#define CHAN_MAX_FDS 2
+int chan_send_fds(int fd, enum chan_type type, uint32_t id, const void *payload, size_t len,
+                  const int *fds, size_t nfds);
+
+/*
+ * chan_recv() that keeps up to `max` descriptors in fds[] (the caller owns
+ * them) and stores their number in *nfds; any beyond max are closed.
+ * Returns 1 for a whole message, 2 for a whole message some descriptors of
+ * which were lost on the way in (MSG_CTRUNC: this process is at its
+ * descriptor limit; those that came are closed, *nfds is 0), 0 at EOF, or -1
+ * with errno as chan_recv().
+ */
+int chan_recv_fds(int fd, struct chan_msg *msg, int *fds, size_t max, size_t *nfds);
 
 /* The name of a message type, for logs ("ready", "retire", ...). */
 const char *chan_type_name(unsigned type);

@@ -49,6 +49,16 @@ static const char *backend_choice(size_t i)
 	return i == 0 ? "auto" : ev_backend_name(i - 1);
 }
 
+static const char *const handover_names[] = {"connections", "drain", NULL};
+
+_Static_assert(RELOAD_HANDOVER_CONNECTIONS == 0 && RELOAD_HANDOVER_DRAIN == 1,
+               "handover_names follows enum reload_handover");
+
+static const char *handover_choice(size_t i)
+{
+	return nth(handover_names, i);
+}
+
 static const char *level_choice(size_t i)
 {
 	return nth(log_level_names, i);
@@ -150,6 +160,61 @@ static const char *check_socket_path(const char *s)
 	return NULL;
 }
 
+const char *config_endpoint_parse(const char *s, struct config_endpoint *ep)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *colon, *host = s;
+	size_t hlen;
+	char *end;
+
+	memset(ep, 0, sizeof(*ep));
+	if (strncmp(s, "unix:", 5) == 0) {
+		const char *why = check_socket_path(s + 5);
+		if (why != NULL)
+			return why;
+		ep->proto = LISTEN_UNIX;
+		snprintf(ep->path, sizeof(ep->path), "%s", s + 5);
+		return NULL;
+	}
+	ep->proto = LISTEN_TCP;
+	colon = strrchr(s, ':');
+	if (colon == NULL)
+		return "not ADDRESS:PORT or unix:PATH";
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 2 || s[hlen - 1] != ']')
+			return "not ADDRESS:PORT or unix:PATH";
+		host = s + 1;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(ep->address))
+		return "not a numeric IPv4 or IPv6 address";
+	memcpy(ep->address, host, hlen);
+	ep->address[hlen] = '\0';
+	if (inet_pton(AF_INET, ep->address, buf) != 1) {
+		if (s[0] != '[' && strchr(ep->address, ':') != NULL)
+			return "an IPv6 address goes in brackets: [ADDRESS]:PORT";
+		if (s[0] != '[' || inet_pton(AF_INET6, ep->address, buf) != 1)
+			return "not a numeric IPv4 or IPv6 address";
+	} else if (s[0] == '[') {
+		return "only an IPv6 address goes in brackets";
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return "no port after the colon";
+	long port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535)
+		return "the port is not a number from 0 to 65535";
+	ep->port = (int)port;
+	return NULL;
+}
+
+static const char *check_endpoint(const char *s)
+{
+	struct config_endpoint ep;
+
+	return config_endpoint_parse(s, &ep);
+}
+
 #define CFG(field) offsetof(struct config, field)
 #define LST(field) offsetof(struct listen_conf, field)
 
@@ -189,6 +254,12 @@ const struct config_key config_keys[] = {
 	{.name = "max_pending", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_SIZE,
 	 .offset = CFG(max_pending), .min = 4096, .max = 1 << 30, .def = "1048576",
 	 .help = "bytes not yet echoed, per connection, before echod stops reading"},
+	{.name = "reload_handover", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
+	 .offset = CFG(reload_handover), .choice = handover_choice, .def = "connections",
+	 .help = "on reload, hand connections to the new workers, or let the old ones drain them"},
+	{.name = "handover_timeout", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(handover_timeout), .min = 1, .max = 3600, .def = "5",
+	 .help = "seconds a reload may spend handing connections over before the rest drain"},
 	{.name = "drain_delay", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
 	 .offset = CFG(drain_delay), .min = 0, .max = 3600, .def = "0",
 	 .help = "seconds a graceful stop reports draining but keeps serving first"},
@@ -230,6 +301,13 @@ const struct config_key config_keys[] = {
 	{.name = "limits.source_prefix_v6", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
 	 .offset = CFG(limits.source_prefix_v6), .min = 1, .max = 128, .def = "64",
 	 .help = "IPv6 sources are counted per prefix of this length"},
+	{.name = "metrics", .type = CONFIG_KEY_GROUP, .help = "the Prometheus metrics endpoint"},
+	{.name = "metrics.listen", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(metrics_listen), .check = check_endpoint,
+	 .help = "\"ADDRESS:PORT\" or \"unix:PATH\" where the master serves /metrics"},
+	{.name = "control_socket", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
+	 .offset = CFG(control_socket), .check = check_socket_path,
+	 .help = "Unix socket of the master for echod -s"},
 	{.name = "listen", .type = CONFIG_KEY_LIST, .help = "listening sockets; at least one"},
 	{.name = "listen.address", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = LST(address), .check = check_address,
@@ -962,6 +1040,8 @@ void config_free(struct config *cfg)
 	free(cfg->group);
 	free(cfg->pid_file);
 	free(cfg->log_target);
+	free(cfg->metrics_listen);
+	free(cfg->control_socket);
 	free(cfg);
 }
 

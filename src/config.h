@@ -22,6 +22,13 @@ enum listen_proto {
 	LISTEN_UNIX,
 };
 
+/* What a reload does with established connections; indexed like
+ * reload_handover's choices in config.c. */
+enum reload_handover {
+	RELOAD_HANDOVER_CONNECTIONS, /* hand them to the new generation */
+	RELOAD_HANDOVER_DRAIN,       /* the old workers finish them */
+};
+
 struct listen_conf {
 	enum listen_proto proto;
 	char *address; /* TCP/UDP: numeric IPv4 or IPv6 address; a link-local
@@ -64,6 +71,8 @@ struct config {
 	int idle_timeout;     /* seconds, 0 = never */
 	int shutdown_timeout; /* seconds */
 	size_t max_pending;   /* bytes per connection */
+	int reload_handover;  /* enum reload_handover */
+	int handover_timeout; /* seconds */
 	int drain_delay;      /* seconds a graceful stop keeps serving, "draining" */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
@@ -72,13 +81,29 @@ struct config {
 	struct acl access;    /* for listeners without their own; finished */
 	struct limits_conf limits;
 	struct listen_conf *listen;
-	size_t nlisten; /* >= 1 */
+	size_t nlisten;       /* >= 1 */
+	char *metrics_listen; /* "ADDRESS:PORT" or "unix:PATH"; NULL: no metrics */
+	char *control_socket; /* absolute path; NULL: no control socket */
 	/* Lines of the keys whose values are checked only at run time, for
 	 * FILE:LINE messages then (0: not in the file). */
 	int user_line;
 	int group_line;
 	int pid_file_line;
 };
+
+/* An HTTP endpoint as metrics.listen gives it (config_endpoint_parse). */
+struct config_endpoint {
+	enum listen_proto proto; /* LISTEN_TCP or LISTEN_UNIX */
+	char address[64];        /* TCP: numeric IPv4 or IPv6, without brackets */
+	int port;                /* TCP: 0..65535 (0: any free port) */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* UNIX */
+};
+
+/*
+ * Parse "ADDRESS:PORT" ("127.0.0.1:9707", "[::1]:9707") or "unix:PATH" into
+ * *ep.  Returns NULL, or what is wrong with s (a constant string).  Pure.
+ */
+const char *config_endpoint_parse(const char *s, struct config_endpoint *ep);
 
 /* Room for any name listen_conf_name() writes: "unix " and the longest
  * socket path, NUL included (an address and port are shorter). */
@@ -105,6 +130,10 @@ struct config_env {
 	/* Whether the network interface a link-local address names exists
 	 * (its name, or its index in decimal); NULL: do not check. */
 	int (*if_exists)(const char *scope);
+	/* The directory a relative @include is taken from; NULL: the current
+	 * one.  The master passes the one it started in, so that a reload after
+	 * -d (which moves to /) reads the same files. */
+	const char *dir;
 };
 
 /*

@@ -59,7 +59,12 @@ reader_main(const struct config_reader *reader, const char *path, const struct c
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	struct config *cfg = reader->load(path, env, &errs);
+	struct config *cfg = NULL;
+	if (env->dir != NULL && chdir(env->dir) == -1)
+		config_errors_add(&errs, path, 0, "cannot enter %s for relative @include: %s",
+		                  env->dir, strerror(errno));
+	else
+		cfg = reader->load(path, env, &errs);
 	int rc = config_wire_encode(cfg, &errs, &buf, &len) == 0 && write_all(out, buf, len) == 0;
 	/* _exit: nothing of the parent's (atexit handlers, stdio buffers,
 	 * leak checks of its heap) belongs to this process. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -121,6 +122,7 @@ struct conn *conn_new(struct conn_ctx *ctx, int fd)
 	c->state = CONN_OPEN;
 	ev_timer_init(&c->timer, conn_on_timer);
 	touch(c);
+	c->opened = c->last_active;
 	if (ev_add(ctx->loop, fd, EV_READ, conn_on_io, c) == -1)
 		goto fail;
 	if (arm_idle(c) == -1) {
@@ -150,6 +152,7 @@ void conn_close(struct conn *c, const char *reason)
 		          log_plural(c->bytes_in, "byte", "bytes"),
 		          (unsigned long long)conn_bytes_out(c));
 	}
+	stats_conn_closed(ctx->stats, reason, ev_now(ctx->loop) - c->opened);
 	if (c->proxy != NULL) {
 		free(c->proxy->hdr);
 		free(c->proxy);
@@ -205,6 +208,7 @@ static int flush_queue(struct conn *c)
 		if (n == -1)
 			return would_block(errno) ? 0 : -1;
 		buffer_consume(&c->out, (size_t)n);
+		stats_bytes_out(c->ctx->stats, (uint64_t)n);
 		touch(c);
 		/* A short write means the socket is full: asking again would
 		 * only return EAGAIN. */
@@ -230,8 +234,10 @@ static ssize_t read_queued(struct conn *c)
 	if (room > limit)
 		room = limit;
 	ssize_t n = read(c->fd, dst, room);
-	if (n > 0)
+	if (n > 0) {
 		buffer_commit(&c->out, (size_t)n);
+		stats_bytes_in(c->ctx->stats, (uint64_t)n);
+	}
 	return n;
 }
 
@@ -246,6 +252,7 @@ static int echo_now(struct conn *c, const char *p, size_t n)
 			return -1;
 		sent = 0;
 	}
+	stats_bytes_out(c->ctx->stats, (uint64_t)sent);
 	if ((size_t)sent < n && buffer_append(&c->out, p + sent, n - (size_t)sent) == -1)
 		return -1;
 	return 0;
@@ -261,6 +268,9 @@ static ssize_t read_direct(struct conn *c)
 
 	if (n <= 0)
 		return n;
+	/* Counted before the echo goes out, so that no client can see its
+	 * echo before the bytes are counted as received. */
+	stats_bytes_in(ctx->stats, (uint64_t)n);
 	return echo_now(c, ctx->rbuf, (size_t)n) == -1 ? -1 : n;
 }
 
@@ -370,6 +380,7 @@ static int header_done(struct conn *c, const struct proxy_hdr *h, size_t hlen)
 		goto fail;
 	if (rest > 0) {
 		c->bytes_in += rest;
+		stats_bytes_in(c->ctx->stats, rest);
 		if (echo_now(c, p->hdr + hlen, rest) == -1)
 			goto fail;
 	}
@@ -561,7 +572,8 @@ void conn_retire_all(struct conn_ctx *ctx)
 
 static void conn_cut(struct conn *c)
 {
-	if (c->state == CONN_LINGER)
+	/* A frozen connection waits for the answer to its offer. */
+	if (c->state == CONN_LINGER || c->state == CONN_HANDOVER)
 		return;
 	if (c->state == CONN_HEADER) {
 		conn_close(c, "retired before its PROXY header");
@@ -579,4 +591,100 @@ void conn_cut_all(struct conn_ctx *ctx)
 		next = c->next;
 		conn_cut(c);
 	}
+}
+
+void conn_freeze(struct conn *c, struct conn_transfer *t)
+{
+	struct ev_loop *loop = c->ctx->loop;
+	uint64_t now = ev_now(loop);
+
+	ev_timer_stop(loop, &c->timer);
+	ev_del(loop, c->fd); /* not closing: the descriptor is being passed on */
+	c->state = CONN_HANDOVER;
+	t->bytes_in = c->bytes_in;
+	t->bytes_out = conn_bytes_out(c);
+	t->idle_ms = now > c->last_active ? now - c->last_active : 0;
+	t->age_ms = now > c->opened ? now - c->opened : 0;
+	t->peer_eof = c->peer_eof;
+	t->has_proxy = c->proxy != NULL;
+	memset(&t->proxy_client, 0, sizeof(t->proxy_client));
+	if (c->proxy != NULL)
+		t->proxy_client = c->proxy->client;
+}
+
+int conn_thaw(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	uint64_t now = ev_now(ctx->loop);
+
+	c->paused = !c->peer_eof && c->out.len >= max_pending(c);
+	if (ev_add(ctx->loop, c->fd, wanted_events(c), conn_on_io, c) == -1)
+		return -1;
+	c->state = CONN_OPEN;
+	if (c->peer_eof && buffer_empty(&c->out)) {
+		conn_close(c, "client closed");
+		return 1;
+	}
+	if (ctx->idle_ms > 0) {
+		uint64_t idle = now - c->last_active;
+		uint64_t next = idle < ctx->idle_ms ? ctx->idle_ms - idle : 0;
+		if (ev_timer_start(ctx->loop, &c->timer, next) == -1) {
+			conn_close(c, "out of memory");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void conn_forget(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	char id[CONN_ID_MAX];
+
+	uint64_t tag = c->tag;
+
+	log_debug("connection %s handed over: %llu bytes in, %llu out", conn_id(c, id, sizeof(id)),
+	          (unsigned long long)c->bytes_in, (unsigned long long)conn_bytes_out(c));
+	ev_timer_stop(ctx->loop, &c->timer);
+	close(c->fd);
+	buffer_clear(&c->out);
+	if (c->proxy != NULL) {
+		free(c->proxy->hdr);
+		free(c->proxy);
+	}
+	stats_handed_out(ctx->stats);
+	unlink_conn(ctx, c);
+	free(c);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx, tag);
+}
+
+struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	uint64_t now = ev_now(ctx->loop);
+
+	if (c == NULL)
+		return NULL;
+	/* The client a PROXY header claimed stays the connection's client. */
+	if (t->has_proxy && (c->proxy = calloc(1, sizeof(*c->proxy))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	if (c->proxy != NULL)
+		c->proxy->client = t->proxy_client;
+	c->fd = fd;
+	c->ctx = ctx;
+	c->id = ++ctx->last_id; /* a new id here; the old one is in the sender's log */
+	c->state = CONN_HANDOVER;
+	ev_timer_init(&c->timer, conn_on_timer);
+	c->last_active = t->idle_ms < now ? now - t->idle_ms : 0;
+	/* Its duration, for the histogram, counts from its first accept. */
+	c->opened = t->age_ms < now ? now - t->age_ms : 0;
+	/* bytes out follow from bytes in and the queue the caller fills */
+	c->bytes_in = t->bytes_in;
+	c->peer_eof = t->peer_eof != 0;
+	stats_handed_in(ctx->stats);
+	link_conn(ctx, c);
+	return c;
 }

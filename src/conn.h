@@ -12,6 +12,7 @@
 
 #include "buffer.h"
 #include "ev.h"
+#include "stats.h"
 
 struct conn;
 
@@ -33,8 +34,9 @@ struct conn_ctx {
 	int draining;
 	struct conn *conns; /* every open connection */
 	size_t nconns;
-	char id_prefix[32]; /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
-	uint64_t last_id;   /* the id of the newest connection */
+	char id_prefix[32];       /* "GEN.WORKER" of conn_ctx_set_id(), or "" */
+	uint64_t last_id;         /* the id of the newest connection */
+	struct stats_slot *stats; /* where bytes and closes are counted, or NULL */
 	/* Called after a connection closed (it is already unlinked and freed),
 	 * with its tag, or NULL. */
 	void (*on_close)(struct conn_ctx *ctx, uint64_t tag);
@@ -49,6 +51,19 @@ enum conn_state {
 	CONN_OPEN,     /* echoing */
 	CONN_RETIRING, /* echoing; closes at its first quiet moment */
 	CONN_LINGER,   /* FIN sent; discarding input until the peer closes */
+	CONN_HANDOVER, /* frozen, not watched: offered to another worker */
+};
+
+/* What travels with a connection handed to another worker (handover.c),
+ * beside its socket and its queue. */
+struct conn_transfer {
+	uint64_t bytes_in;
+	uint64_t bytes_out;                   /* informational: bytes_in minus the queue */
+	uint64_t idle_ms;                     /* since the last byte moved */
+	uint64_t age_ms;                      /* since it was accepted (its duration so far) */
+	uint8_t peer_eof;                     /* the client sent FIN */
+	uint8_t has_proxy;                    /* its listener takes a PROXY header (it came) */
+	struct sockaddr_storage proxy_client; /* the client it claimed, or AF_UNSPEC */
 };
 
 /* A connection behind a PROXY protocol balancer (conn_expect_proxy()). */
@@ -69,6 +84,7 @@ struct conn {
 	struct buffer out;     /* received, not yet echoed */
 	struct ev_timer timer; /* idle, quiet period or linger */
 	uint64_t last_active;  /* ev_now() of the last byte moved */
+	uint64_t opened;       /* ev_now() when accepted */
 	uint64_t bytes_in;     /* read; those echoed are conn_bytes_out() */
 	uint64_t id;           /* 1, 2, ... in the order ctx accepted them */
 	uint64_t tag;          /* the owner's, handed back to on_close (0 unless set) */
@@ -139,6 +155,33 @@ void conn_cut_all(struct conn_ctx *ctx);
 
 /* conn_retire() every open connection. */
 void conn_retire_all(struct conn_ctx *ctx);
+
+/*
+ * Freeze c for a handover: stop watching it and its timer (its queue stays
+ * as it is) and describe it in *t.  Nothing is read or written on a frozen
+ * connection, so another worker may take it over with its queue.
+ */
+void conn_freeze(struct conn *c, struct conn_transfer *t);
+
+/*
+ * Serve a frozen connection again, as CONN_OPEN: after a failed handover,
+ * or in the worker that adopted it.  Returns 0; 1 if c was closed and freed
+ * at once (its client had finished and everything was echoed); or -1 with
+ * errno (the event loop's error; c stays frozen, the caller disposes of it).
+ */
+int conn_thaw(struct conn *c);
+
+/* Drop a frozen connection another process now owns: close this process's
+ * descriptor only (no FIN: the socket stays open there), unlink, free, then
+ * call ctx->on_close with c's tag. */
+void conn_forget(struct conn *c);
+
+/*
+ * A frozen connection over fd, received from another worker, in state t;
+ * the caller fills c->out with its queue, then conn_thaw()s it.  Returns
+ * NULL with errno ENOMEM; fd is then still the caller's.
+ */
+struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t);
 
 /* The quiet period of a retiring connection, and how long a half-closed
  * one waits for the client's FIN. */

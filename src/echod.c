@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
+#include "control_client.h"
 #include "ev.h"
 #include "exitcode.h"
 #include "log.h"
@@ -28,11 +30,15 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: echod [-c FILE] [-t] [-d] [-s reload|stop|quit|reopen] [-V] [-h]\n"
+	fprintf(out, "usage: echod [-c FILE] [-t] [-d] [-s reload|stop|quit|reopen|upgrade|status] "
+	             "[-j] [-V] "
+	             "[-h]\n"
 	             "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
 	             "  -t, --test         check the configuration and exit\n"
 	             "  -d, --daemon       detach from the terminal\n"
-	             "  -s, --signal SIG   send SIG to the running master and exit\n"
+	             "  -s, --signal SIG   have the running master act (over control_socket,\n"
+	             "                     else by signal), or print its status, and exit\n"
+	             "  -j, --json         -s status: as one JSON object\n"
 	             "  -V, --version      print the version and exit\n"
 	             "  -h, --help         print this help and exit\n");
 }
@@ -59,6 +65,41 @@ static struct config *load(const char *path)
 		config_errors_print(&errs, stderr);
 	config_errors_free(&errs);
 	return cfg;
+}
+
+/* How long -s WORD waits for the master's answer over the control socket:
+ * a stop for the workers to retire (shutdown_timeout and the master's
+ * margins), a reload for the new generation to serve. */
+static int answer_ms(const struct config *cfg, int cmd)
+{
+	if (cmd == CONTROL_STOP || cmd == CONTROL_QUIT)
+		return (cfg->shutdown_timeout + 15) * 1000;
+	return cmd == CONTROL_RELOAD ? 60000 : 10000;
+}
+
+/*
+ * -s WORD over cfg's control socket.  Returns the exit status, or -1 if no
+ * master answers there (errno says why) so that the caller may fall back to
+ * the signal.
+ */
+static int ask_master(const struct config *cfg, const char *word, int json)
+{
+	int cmd = control_from_word(word);
+	char request[32];
+
+	snprintf(request, sizeof(request), "%s%s", word, json ? " json" : "");
+	switch (control_request(cfg->control_socket, request,
+	                        cmd == CONTROL_STOP || cmd == CONTROL_QUIT, answer_ms(cfg, cmd),
+	                        stdout, stderr)) {
+	case CONTROL_OK:
+		return EXIT_OK;
+	case CONTROL_NO_MASTER:
+		return -1;
+	case CONTROL_FAILED:
+	case CONTROL_LOST:
+		break;
+	}
+	return EXIT_RUNTIME;
 }
 
 /* The name `kill -l` gives signo, for messages. */
@@ -137,6 +178,36 @@ out:
 }
 
 /*
+ * -s WORD: over cfg's control socket if it has one, where the outcome is
+ * known; else, or if no master answers there (one started before the file
+ * named the socket), by the signal.  A word with no signal (status) needs
+ * the socket.  Frees cfg; returns the exit status.
+ */
+static int signal_master(struct config *cfg, const char *word, int json)
+{
+	if (cfg->control_socket != NULL) {
+		int rc = ask_master(cfg, word, json);
+		if (rc != -1) {
+			config_free(cfg);
+			return rc;
+		}
+		if (signals_from_word(word) != -1)
+			fprintf(stderr, "echod: no master answers on %s (%s); signalling instead\n",
+			        cfg->control_socket, strerror(errno));
+	}
+	if (signals_from_word(word) != -1)
+		return send_signal(cfg, word);
+	if (cfg->control_socket == NULL)
+		fprintf(stderr, "echod: -s %s needs control_socket, which %s does not set\n", word,
+		        cfg->file);
+	else
+		fprintf(stderr, "echod: no master answers on %s: %s\n", cfg->control_socket,
+		        strerror(errno));
+	config_free(cfg);
+	return EXIT_RUNTIME;
+}
+
+/*
  * path made absolute against the current directory (a new string, or NULL
  * with errno): the master reads it again on every reload, and after -d its
  * current directory is /.  Symbolic links are kept, not resolved, so that a
@@ -163,19 +234,16 @@ static char *absolute_path(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"test", no_argument, NULL, 't'},
-	    {"daemon", no_argument, NULL, 'd'},
-	    {"signal", required_argument, NULL, 's'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+	    {"daemon", no_argument, NULL, 'd'},       {"signal", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},         {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	const char *signame = NULL;
-	int test = 0, daemonize = 0, path_given = 0, ch;
+	int test = 0, daemonize = 0, json = 0, path_given = 0, ch;
 
-	while ((ch = getopt_long(argc, argv, "c:tds:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tds:jVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			/* optarg is never NULL for an option that requires an
@@ -191,6 +259,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			signame = optarg;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'V':
 			version(stdout);
@@ -208,10 +279,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (signame != NULL && signals_from_word(signame) == -1) {
-		fprintf(stderr, "echod: unknown signal '%s' (reload, stop, quit or reopen)\n",
-		        signame);
+	if (signame != NULL && signals_from_word(signame) == -1 &&
+	    control_from_word(signame) == -1) {
+		fprintf(
+		    stderr,
+		    "echod: unknown signal '%s' (reload, stop, quit, reopen, upgrade or status)\n",
+		    signame);
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (json && (signame == NULL || control_from_word(signame) != CONTROL_STATUS)) {
+		fprintf(stderr, "echod: -j goes with -s status only\n");
 		return EXIT_USAGE;
 	}
 	/* Before libconfig's terse "FILE: No such file or directory": which
@@ -238,7 +316,8 @@ int main(int argc, char **argv)
 	struct config *cfg = load(abs);
 	int rc = EXIT_CONFIG;
 	if (cfg != NULL)
-		rc = signame != NULL ? send_signal(cfg, signame) : master_run(cfg, abs, daemonize);
+		rc = signame != NULL ? signal_master(cfg, signame, json)
+		                     : master_run(cfg, abs, daemonize);
 	free(abs);
 	return rc;
 }

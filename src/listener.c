@@ -237,8 +237,16 @@ fail:;
 
 int listener_grow(struct listener *l, size_t nsockets)
 {
+	int reuse = 0;
+	socklen_t optlen = sizeof(reuse);
+
 	if (l->proto == LISTEN_UNIX)
 		nsockets = 1;
+	/* A passed socket without SO_REUSEPORT cannot have a group: every
+	 * worker serves it alone. */
+	if (l->inherited && l->nfds > 0 &&
+	    (getsockopt(l->fds[0], SOL_SOCKET, SO_REUSEPORT, &reuse, &optlen) == -1 || !reuse))
+		return 0;
 	if (nsockets <= l->nfds)
 		return 0;
 	int *fds = realloc(l->fds, nsockets * sizeof(*fds));
@@ -301,7 +309,7 @@ void listener_close(struct listener *l)
 {
 	for (size_t i = 0; i < l->nfds; i++)
 		close(l->fds[i]);
-	if (l->path != NULL && l->nfds > 0)
+	if (l->path != NULL && l->nfds > 0 && !l->inherited)
 		unlink(l->path);
 	listener_release(l);
 }

@@ -25,6 +25,8 @@ struct listener {
 	gid_t gid;                  /* and group ((gid_t)-1: as created) */
 	char name[LISTEN_NAME_MAX]; /* listen_conf_name(), with the bound port */
 	char error[160];            /* why listener_open failed, when errno cannot say */
+	unsigned stats_id;          /* its counters' index (stats.h), set by the master */
+	int inherited;              /* passed to us (activation.h): its file is not ours */
 };
 
 /*

@@ -34,6 +34,14 @@ enum log_level log_max_level = LOG_LEVEL_INFO;
 static enum log_target target = TARGET_STDERR;
 static int log_fd = STDERR_FILENO;
 static char *log_path;
+static log_tap_fn *tap;
+static void *tap_arg;
+
+void log_set_tap(log_tap_fn *fn, void *arg)
+{
+	tap = fn;
+	tap_arg = arg;
+}
 
 #ifndef _PATH_LOG
 #define _PATH_LOG "/dev/log"
@@ -147,7 +155,11 @@ log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	if (with_errno)
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
 
-	if (target == TARGET_SYSLOG) {
+	if (tap != NULL && level <= LOG_LEVEL_WARNING)
+		tap(tap_arg, level, msg);
+	if (!log_enabled(level)) {
+		/* Only the tap wanted it. */
+	} else if (target == TARGET_SYSLOG) {
 		syslog(syslog_prio[level], "%s", msg);
 	} else {
 		struct timespec ts;
@@ -171,7 +183,7 @@ log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
 
 void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
 {
-	if (!log_enabled(level))
+	if (!log_enabled(level) && (tap == NULL || level > LOG_LEVEL_WARNING))
 		return;
 	va_list ap;
 	va_start(ap, fmt);

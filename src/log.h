@@ -44,6 +44,14 @@ static inline const char *log_plural(unsigned long long n, const char *one, cons
 	return n == 1 ? one : many;
 }
 
+/*
+ * A function that also sees every message at warning or error, whatever the
+ * level, as it is written (without the timestamp): the master uses it to
+ * hand a control client the errors of its reload.  NULL removes it.
+ */
+typedef void log_tap_fn(void *arg, enum log_level level, const char *msg);
+void log_set_tap(log_tap_fn *fn, void *arg);
+
 void log_msg(enum log_level level, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -30,14 +31,18 @@
 #include "exitcode.h"
 #include "listener.h"
 #include "log.h"
+#include "activation.h"
 #include "master.h"
+#include "master_int.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
 #include "process.h"
+#include "relay.h"
 #include "sandbox.h"
 #include "signals.h"
 #include "srclimit.h"
+#include "upgrade.h"
 #include "worker.h"
 
 /* Restart delay of a slot whose workers die before they serve: doubles
@@ -51,53 +56,6 @@
 
 /* How often STATUS= is refreshed while a service manager listens. */
 #define STATUS_INTERVAL_MS 5000
-
-struct child {
-	pid_t pid;
-	unsigned gen;
-	size_t index;
-	uint64_t started;
-	int chan;        /* the master's end of its channel; -1 once closed */
-	int ready;       /* it said it serves */
-	uint64_t nconns; /* open connections, as of its last CHAN_STATS */
-
-	int bad_syscall; /* the call its sandbox refused (CHAN_SANDBOX), or -1 */
-};
-
-/* A worker slot of the current generation: how its last starts went. */
-struct slot {
-	int failures;        /* deaths before ready, in a row */
-	uint64_t not_before; /* no new start before this (ev_now ms) */
-	unsigned starts;     /* workers started in it: a replacement is numbered
-	                      * by it, so the connection ids of two never meet */
-};
-
-struct master {
-	struct ev_loop *loop;
-	struct config *cfg;
-	const char *path;
-	struct listener *ls;
-	size_t nls;
-	struct child *kids;
-	size_t nkids;
-	size_t cap;
-	struct privs privs;
-	struct pidfile pidfile; /* locked for the master's life, if pid_file is set */
-	unsigned gen;           /* the serving (or starting) generation; > 1 after a reload */
-	struct slot *slots;     /* cfg->workers of them, for gen */
-	size_t nslots;
-	int stopping;  /* 0, 1: graceful, 2: immediate */
-	int draining;  /* a graceful stop waits drain_delay, serving meanwhile */
-	int announced; /* READY=1 sent for gen */
-	pid_t pid;
-	sigset_t wait_mask;
-	struct ev_timer respawn_timer;
-	struct ev_timer stop_timer;
-	struct ev_timer status_timer;
-	struct ev_timer drain_timer;
-
-	struct srclimit *limits; /* the per-source table, or NULL */
-};
 
 static void spawn_missing(struct master *m);
 
@@ -117,6 +75,18 @@ static size_t count_ready(const struct master *m)
 	return n;
 }
 
+static int chan_of(void *arg, pid_t pid)
+{
+	const struct master *m = arg;
+
+	if (pid == m->upgrade_peer && m->upgrade_chan != -1)
+		return m->upgrade_chan;
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			return m->kids[i].chan;
+	return -1;
+}
+
 static void close_chan(struct master *m, struct child *k)
 {
 	if (k->chan == -1)
@@ -124,6 +94,33 @@ static void close_chan(struct master *m, struct child *k)
 	ev_del(m->loop, k->chan);
 	close(k->chan);
 	k->chan = -1;
+	relay_gone(&m->relay, k->pid, chan_of, m);
+}
+
+/* Pass a retiring worker's connection (k; NULL: the old master's, in an
+ * upgrade) on to the serving generation. */
+static void relay_to_current(struct master *m, struct child *k, const struct chan_msg *msg,
+                             const int *fds, size_t nfds)
+{
+	struct relay_target t[64];
+	size_t n = 0;
+
+	/* After an upgrade, the serving generation is the new master's. */
+	if (m->upgrade_done && m->upgrade_chan != -1)
+		t[n++] = (struct relay_target){m->upgrade_peer, m->upgrade_chan};
+	for (size_t i = 0;
+	     i < m->nkids && n < sizeof(t) / sizeof(t[0]) && !m->stopping && !m->upgrade_done; i++)
+		if (m->kids[i].gen == m->gen && m->kids[i].ready && m->kids[i].chan != -1 &&
+		    &m->kids[i] != k)
+			t[n++] = (struct relay_target){m->kids[i].pid, m->kids[i].chan};
+	pid_t src = k != NULL ? k->pid : m->upgrade_peer;
+	int src_chan = k != NULL ? k->chan : m->upgrade_chan;
+	/* None serves yet (a reload started another generation while this
+	 * one's offers were on their way): the offer comes again shortly. */
+	if (n == 0 && !m->stopping)
+		relay_refuse(src_chan, msg->hdr.id, EAGAIN);
+	else
+		relay_offer(&m->relay, src, src_chan, msg, fds, nfds, t, n);
 }
 
 /*
@@ -162,16 +159,41 @@ static void check_ready(struct master *m)
 	if (m->announced || m->stopping || count_ready(m) < want)
 		return;
 	m->announced = 1;
+	master_ctl_generation_serves(m);
 	if (m->gen > 1) {
 		log_notice("reload: generation %u serves with %d %s; retiring older generations",
 		           m->gen, m->cfg->workers, WORKERS(m->cfg->workers));
 		/* Every older generation, not just the last: a reload that
-		 * came while the previous one was still starting. */
-		for (size_t i = 0; i < m->nkids; i++)
-			if (m->kids[i].gen != m->gen)
-				tell(m, &m->kids[i], CHAN_RETIRE);
+		 * came while the previous one was still starting.  The new
+		 * config says whether their connections move or drain. */
+		struct chan_retire r = {
+		    .handover = m->cfg->reload_handover == RELOAD_HANDOVER_CONNECTIONS,
+		    .timeout_ms = (uint32_t)m->cfg->handover_timeout * 1000,
+		};
+		for (size_t i = 0; i < m->nkids; i++) {
+			struct child *k = &m->kids[i];
+			if (k->gen == m->gen)
+				continue;
+			if (k->chan == -1 ||
+			    chan_send(k->chan, CHAN_RETIRE, 0, &r, sizeof(r), -1) == -1)
+				tell(m, k, CHAN_RETIRE);
+		}
 	} else {
 		log_notice("%d %s", m->cfg->workers, WORKERS_SERVE(m->cfg->workers));
+		if (m->upgrade_new && m->upgrade_chan != -1) {
+			/* The pid file now names us (the lock is shared). */
+			if (m->upgrade_pidfile.fd != -1) {
+				m->pidfile = m->upgrade_pidfile;
+				m->upgrade_pidfile = (struct pidfile)PIDFILE_NONE;
+				if (pidfile_write(&m->pidfile) == -1)
+					log_warn("cannot write pid file %s", m->pidfile.path);
+			}
+			/* The old master, still the service's main process, says
+			 * READY and MAINPID for us: ours would be refused. */
+			if (chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+				log_warn("upgrade: cannot tell the old master we serve");
+			return;
+		}
 	}
 	notify_send("READY=1\nSTATUS=%d %s serving\nMAINPID=%ld", m->cfg->workers,
 	            WORKERS(m->cfg->workers), (long)m->pid);
@@ -192,8 +214,20 @@ static void read_chan(struct master *m, struct child *k)
 	struct chan_msg msg;
 	int fd = k->chan;
 
-	while (k->chan != -1) {
-		int rc = chan_recv(fd, &msg, NULL);
+	while (k != NULL) {
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == 2) {
+			/* Out of descriptors here: an offer is refused, so the
+			 * old worker keeps that connection. */
+			struct chan_ho_answer a = {.err = EMFILE};
+			log_warnx("worker %zu (pid %ld): a %s came without its descriptors",
+			          k->index, (long)k->pid, chan_type_name(msg.hdr.type));
+			if (msg.hdr.type == CHAN_HO_OFFER)
+				chan_send(fd, CHAN_HO_ANSWER, msg.hdr.id, &a, sizeof(a), -1);
+			continue;
+		}
 		if (rc == -1 && errno == EAGAIN)
 			break;
 		if (rc == -1 && errno == EBADMSG) {
@@ -208,13 +242,16 @@ static void read_chan(struct master *m, struct child *k)
 		switch (msg.hdr.type) {
 		case CHAN_READY:
 			k->ready = 1;
-			break;
-		case CHAN_STATS:
-			if (msg.hdr.len == sizeof(struct chan_stats)) {
-				struct chan_stats st;
-				memcpy(&st, msg.payload, sizeof(st));
-				k->nconns = st.connections;
+			if (msg.hdr.len < sizeof(k->backend)) {
+				memcpy(k->backend, msg.payload, msg.hdr.len);
+				k->backend[msg.hdr.len] = '\0';
 			}
+			break;
+		case CHAN_HO_OFFER:
+			relay_to_current(m, k, &msg, fds, nfds);
+			break;
+		case CHAN_HO_ANSWER:
+			relay_answer(&m->relay, k->pid, &msg, chan_of, m);
 			break;
 		case CHAN_SANDBOX:
 			if (msg.hdr.len == sizeof(struct chan_sandbox)) {
@@ -236,6 +273,8 @@ static void read_chan(struct master *m, struct child *k)
 			          (long)k->pid, chan_type_name(msg.hdr.type));
 			break;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }
 
@@ -262,13 +301,19 @@ static void forget_master(struct master *m)
 	free(m->kids);
 	m->kids = NULL;
 	m->nkids = 0;
+	/* The loop first: it unlinks the timers still armed in what
+	 * master_ctl_forget() frees (a scraper's deadline). */
 	ev_loop_free(m->loop);
 	m->loop = NULL;
 	pidfile_forget(&m->pidfile);
+	pidfile_forget(&m->upgrade_pidfile);
+	if (m->upgrade_chan != -1)
+		close(m->upgrade_chan); /* the masters' channel is theirs alone */
+	master_ctl_forget(m);
 }
 
 static void __attribute__((noreturn))
-child_main(struct master *m, size_t index, unsigned replacement, int chan)
+child_main(struct master *m, size_t index, unsigned replacement, int chan, struct stats_slot *slot)
 {
 	forget_master(m);
 	struct worker_args args = {
@@ -281,6 +326,7 @@ child_main(struct master *m, size_t index, unsigned replacement, int chan)
 	    .replacement = replacement,
 	    .privs = &m->privs,
 	    .chan = chan,
+	    .stats = slot,
 	    .limits = m->limits,
 	};
 	int rc = worker_main(&args);
@@ -292,26 +338,16 @@ child_main(struct master *m, size_t index, unsigned replacement, int chan)
 	exit(rc);
 }
 
-static unsigned long long count_connections(const struct master *m)
-{
-	unsigned long long n = 0;
-
-	for (size_t i = 0; i < m->nkids; i++)
-		n += m->kids[i].nconns;
-	return n;
-}
-
-/* STATUS= carries the counts the workers sent for the previous tick; each
- * tick asks them again. */
+/* STATUS= carries the connections open at this moment, read from the
+ * workers' counters. */
 static void on_status_timer(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct master *m = ev_container_of(t, struct master, status_timer);
 
 	if (!m->stopping && m->announced)
 		notify_send("STATUS=%d %s serving, %llu %s", m->cfg->workers,
-		            WORKERS(m->cfg->workers), count_connections(m),
-		            log_plural(count_connections(m), "connection", "connections"));
-	tell_all(m, CHAN_STATS_REQ);
+		            WORKERS(m->cfg->workers), (unsigned long long)master_ctl_connections(m),
+		            log_plural(master_ctl_connections(m), "connection", "connections"));
 	ev_timer_start(loop, t, STATUS_INTERVAL_MS);
 }
 
@@ -329,17 +365,23 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 	}
 	if (chan_pair(ch) == -1)
 		return -1;
+	/* Without a slot the worker serves all the same, uncounted. */
+	struct stats_slot *slot = stats_slot_get(m->pool);
+	if (slot == NULL)
+		log_warn("worker %zu: no memory for its counters", index);
 	pid_t pid = fork();
 	if (pid == -1) {
 		int saved = errno;
 		close(ch[0]);
 		close(ch[1]);
+		if (slot != NULL)
+			stats_slot_retire(m->pool, slot, &m->retired);
 		errno = saved;
 		return -1;
 	}
 	if (pid == 0) {
 		close(ch[0]);
-		child_main(m, index, replacement, ch[1]);
+		child_main(m, index, replacement, ch[1], slot);
 	}
 	close(ch[1]);
 	m->kids[m->nkids++] = (struct child){
@@ -348,6 +390,7 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 	    .index = index,
 	    .started = ev_now_update(m->loop),
 	    .chan = ch[0],
+	    .stats = slot,
 	    .bad_syscall = -1,
 	};
 	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
@@ -478,6 +521,23 @@ static void on_death(struct master *m, const struct child *k, const char *how, u
 	          (unsigned long long)delay);
 }
 
+static void upgrade_rollback(struct master *m, const char *why);
+
+/* The new master of an upgrade we started has exited. */
+static void upgrade_reaped(struct master *m, pid_t pid, const char *how)
+{
+	char why[192]; /* how: up to 96 */
+
+	if (m->upgrade_new || pid != m->upgrade_peer)
+		return;
+	if (m->upgrade_done) {
+		log_errorx("upgrade: the new master (pid %ld) %s", (long)pid, how);
+		return;
+	}
+	snprintf(why, sizeof(why), "the new master (pid %ld) %s before it served", (long)pid, how);
+	upgrade_rollback(m, why);
+}
+
 static void reap(struct master *m)
 {
 	int status;
@@ -486,9 +546,12 @@ static void reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *k = find_kid(m, pid);
-		if (k == NULL)
-			continue;
 		char how[192];
+		process_describe_status(status, how, sizeof(how));
+		if (k == NULL) {
+			upgrade_reaped(m, pid, how);
+			continue;
+		}
 		/* A sandbox report may still wait in the channel. */
 		read_chan(m, k);
 		describe_death(k, status, how, sizeof(how));
@@ -505,7 +568,10 @@ static void reap(struct master *m)
 		} else {
 			on_death(m, k, how, lived);
 			respawn = 1;
+			m->restarts++;
+			master_ctl_worker_died(m, k, how);
 		}
+		master_ctl_worker_gone(m, k);
 		close_chan(m, k);
 		*k = m->kids[--m->nkids];
 	}
@@ -524,7 +590,7 @@ static void on_stop_timer(struct ev_loop *loop, struct ev_timer *t)
 		kill(m->kids[i].pid, SIGKILL);
 }
 
-static void stop(struct master *m, int immediate)
+void master_stop(struct master *m, int immediate)
 {
 	m->draining = 0;
 	ev_timer_stop(m->loop, &m->drain_timer);
@@ -538,8 +604,148 @@ static void stop(struct master *m, int immediate)
 	                                   worker_retire_margin_ms() + STOP_SLACK_MS;
 	log_notice("%s stop: %zu %s", immediate ? "immediate" : "graceful", m->nkids,
 	           WORKERS(m->nkids));
+	if (m->upgrade_chan != -1 && !m->upgrade_new && !m->upgrade_done)
+		upgrade_rollback(m, "a stop came first");
 	tell_all(m, immediate ? CHAN_QUIT : CHAN_RETIRE);
 	ev_timer_start(m->loop, &m->stop_timer, wait_ms);
+}
+
+/* ---- binary upgrade (upgrade.h): the protocol between the two masters ---- */
+
+static void upgrade_close(struct master *m)
+{
+	if (m->upgrade_chan == -1)
+		return;
+	ev_del(m->loop, m->upgrade_chan);
+	close(m->upgrade_chan);
+	m->upgrade_chan = -1;
+	relay_gone(&m->relay, m->upgrade_peer, chan_of, m);
+}
+
+/* The new master failed: stop it if it still runs, and go on serving. */
+static void upgrade_rollback(struct master *m, const char *why)
+{
+	log_errorx("upgrade failed: %s; still serving (pid %ld)", why, (long)m->pid);
+	ev_timer_stop(m->loop, &m->upgrade_timer);
+	upgrade_close(m);
+	if (m->upgrade_peer > 0 && kill(m->upgrade_peer, 0) == 0)
+		kill(m->upgrade_peer, SIGTERM); /* it retires gracefully: no loss */
+	m->upgrade_peer = 0;
+}
+
+static void on_upgrade_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct master *m = ev_container_of(t, struct master, upgrade_timer);
+	char why[128];
+	(void)loop;
+
+	snprintf(why, sizeof(why), "the new master (pid %ld) did not serve within %d s",
+	         (long)m->upgrade_peer, UPGRADE_READY_MS / 1000);
+	upgrade_rollback(m, why);
+}
+
+/* The new master serves: it becomes the service's main process, and we
+ * retire every worker, handing connections over to it, then exit. */
+static void upgrade_commit(struct master *m)
+{
+	struct chan_retire r = {.handover = 1,
+	                        .timeout_ms = (uint32_t)m->cfg->handover_timeout * 1000};
+
+	ev_timer_stop(m->loop, &m->upgrade_timer);
+	m->upgrade_done = 1;
+	log_notice("upgrade: the new master (pid %ld) serves; handing %zu workers' connections "
+	           "to it and exiting",
+	           (long)m->upgrade_peer, m->nkids);
+	notify_send("MAINPID=%ld\nREADY=1\nSTATUS=upgraded: new master pid %ld",
+	            (long)m->upgrade_peer, (long)m->upgrade_peer);
+	m->gen++; /* a generation with no workers here: none is respawned */
+	m->announced = 1;
+	ev_timer_stop(m->loop, &m->respawn_timer);
+	for (size_t i = 0; i < m->nls; i++)
+		m->ls[i].inherited = 1; /* the new master's now: no unlink */
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].chan == -1 ||
+		    chan_send(m->kids[i].chan, CHAN_RETIRE, 0, &r, sizeof(r), -1) == -1)
+			tell(m, &m->kids[i], CHAN_RETIRE);
+	ev_timer_start(m->loop, &m->stop_timer,
+	               (uint64_t)m->cfg->shutdown_timeout * 1000 + worker_retire_margin_ms() +
+	                   STOP_SLACK_MS);
+}
+
+/* What the other master says: READY (to the old one), offers of
+ * connections (to the new one), answers (to the old one). */
+static void on_upgrade_chan(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct master *m = arg;
+	struct chan_msg msg;
+	(void)loop;
+	(void)events;
+
+	while (m->upgrade_chan == fd) {
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == -1 && errno == EAGAIN)
+			break;
+		if (rc == 2 && msg.hdr.type == CHAN_HO_OFFER) {
+			struct chan_ho_answer a = {.err = EMFILE};
+			chan_send(fd, CHAN_HO_ANSWER, msg.hdr.id, &a, sizeof(a), -1);
+			continue;
+		}
+		if (rc == 2 || (rc == -1 && errno == EBADMSG))
+			continue;
+		if (rc <= 0) {
+			/* From the new master before it served: it is exiting;
+			 * reap() rolls back with its exit status (or the timer
+			 * does, should it linger).  Not our child: now. */
+			if (m->upgrade_new)
+				log_info("upgrade: the old master is done");
+			upgrade_close(m);
+			if (!m->upgrade_new && !m->upgrade_done && m->upgrade_detached)
+				upgrade_rollback(m, "the new master closed its channel before it "
+				                    "served (its own log says why)");
+			break;
+		}
+		if (msg.hdr.type == CHAN_READY && !m->upgrade_new && !m->upgrade_done)
+			upgrade_commit(m);
+		else if (msg.hdr.type == CHAN_HO_OFFER && m->upgrade_new)
+			relay_to_current(m, NULL, &msg, fds, nfds);
+		else if (msg.hdr.type == CHAN_HO_ANSWER && !m->upgrade_new)
+			relay_answer(&m->relay, m->upgrade_peer, &msg, chan_of, m);
+		else
+			log_warnx("upgrade: unexpected %s message", chan_type_name(msg.hdr.type));
+		while (nfds > 0)
+			close(fds[--nfds]);
+	}
+}
+
+static void upgrade_start(struct master *m)
+{
+	int chan;
+
+	if (m->stopping || m->upgrade_chan != -1 || m->upgrade_peer > 0 || m->upgrade_done) {
+		log_warnx("upgrade: %s; ignored",
+		          m->stopping ? "stopping" : "an upgrade is already under way");
+		return;
+	}
+	/* Under a service manager the new master must become its child. */
+	int detach = getenv("NOTIFY_SOCKET") != NULL;
+	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, m->pidfile.fd, detach, &chan);
+	if (pid == -1) {
+		log_warn("upgrade failed: cannot start the new binary; still serving");
+		return;
+	}
+	m->upgrade_peer = pid;
+	m->upgrade_chan = chan;
+	m->upgrade_detached = detach;
+	if (ev_add(m->loop, chan, EV_READ, on_upgrade_chan, m) == -1) {
+		upgrade_rollback(m, "cannot watch its channel");
+		return;
+	}
+	ev_timer_start(m->loop, &m->upgrade_timer, UPGRADE_READY_MS);
+	log_notice("upgrade: started the new binary (pid %ld) with %zu listeners; waiting up "
+	           "to %d s for it to serve",
+	           (long)pid, m->nls, UPGRADE_READY_MS / 1000);
 }
 
 static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -548,7 +754,7 @@ static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 
 	log_notice("drain_delay over");
-	stop(m, 0);
+	master_stop(m, 0);
 }
 
 /*
@@ -556,19 +762,19 @@ static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
  * load balancer's health check must see the instance go before its
  * listeners close, so everything keeps being accepted and echoed while the
  * workers (CHAN_DRAIN) refuse the checks, which come with a PROXY LOCAL
- * header.  (The metrics issue's /healthz is to answer 503 while
+ * header, and /healthz answers 503 "draining" (master_ctl.c) while
  * m->draining.)  One during the delay ends it and stops gracefully; two at
  * once stop at once, as without a delay.
  */
-static void stop_requested(struct master *m, int stops)
+void master_stop_requested(struct master *m, int stops)
 {
 	if (m->draining) {
 		log_notice("stop requested while draining: stopping now");
-		stop(m, stops > 1);
+		master_stop(m, stops > 1);
 		return;
 	}
 	if (m->stopping || stops > 1 || m->cfg->drain_delay == 0) {
-		stop(m, stops > 1);
+		master_stop(m, stops > 1);
 		return;
 	}
 	m->draining = 1;
@@ -577,15 +783,21 @@ static void stop_requested(struct master *m, int stops)
 	           m->cfg->drain_delay);
 	notify_send("STATUS=draining for %d s, then stopping", m->cfg->drain_delay);
 	if (ev_timer_start(m->loop, &m->drain_timer, (uint64_t)m->cfg->drain_delay * 1000) == -1)
-		stop(m, 0);
+		master_stop(m, 0);
 }
 
 struct config *master_load_config(const char *path, struct config_errors *errs)
 {
+	/* The directory echod started in, taken at the first load (start-up,
+	 * before -d leaves it): relative @include names stay relative to it. */
+	static char *start_dir;
+	if (start_dir == NULL)
+		start_dir = getcwd(NULL, 0);
 	struct config_env env = {
 	    .cpus = cpus_available(),
 	    .is_root = geteuid() == 0,
 	    .if_exists = listener_if_exists,
+	    .dir = start_dir,
 	};
 
 	return config_child_load(path, &env, CONFIG_CHILD_TIMEOUT_MS, errs);
@@ -684,7 +896,7 @@ static void apply_log(const struct config *cfg)
 		log_warn("cannot open log %s; logging stays where it was", cfg->log_target);
 }
 
-static void reload(struct master *m)
+int master_reload(struct master *m)
 {
 	struct config_errors errs = {0};
 	struct srclimit *table = NULL;
@@ -727,15 +939,23 @@ static void reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (limits_prepare(m, cfg, &table) == -1 ||
-	    listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+	if (limits_prepare(m, cfg, &table) == -1 || master_ctl_prepare(m, cfg) == -1) {
 		srclimit_free(table);
 		log_errorx("reload rejected; still running the previous configuration");
 		pidfile_release(&pf);
 		config_free(cfg);
 		goto keep;
 	}
+	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
+		log_errorx("reload rejected; still running the previous configuration");
+		master_ctl_abort(m);
+		srclimit_free(table);
+		config_free(cfg);
+		goto keep;
+	}
+	master_ctl_commit(m);
 	limits_commit(m, table);
+	master_ctl_name_listeners(m);
 	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
 		apply_log(cfg);
@@ -757,27 +977,52 @@ static void reload(struct master *m)
 	ev_timer_stop(m->loop, &m->respawn_timer);
 	log_notice("reload accepted: starting generation %u with %d %s", m->gen, cfg->workers,
 	           WORKERS(cfg->workers));
+	master_ctl_reload_accepted(m);
 	spawn_missing(m);
-	return;
+	return 0;
 keep:
+	master_ctl_reload_rejected(m);
 	notify_send("READY=1\nSTATUS=%d %s serving (last reload rejected)", m->cfg->workers,
 	            WORKERS(m->cfg->workers));
+	return -1;
+}
+
+int master_reopen(struct master *m)
+{
+	int rc = log_reopen();
+
+	if (rc == -1)
+		log_warn("cannot reopen the log");
+	give_log(m);
+	tell_all(m, CHAN_REOPEN);
+	return rc;
 }
 
 int master_run(struct config *cfg, const char *path, int detach)
 {
-	struct master m = {.cfg = cfg, .path = path, .gen = 1, .pidfile = PIDFILE_NONE};
+	struct master m = {.cfg = cfg,
+	                   .path = path,
+	                   .gen = 1,
+	                   .pidfile = PIDFILE_NONE,
+	                   .upgrade_chan = -1,
+	                   .upgrade_pidfile = PIDFILE_NONE};
 	char err[1024];
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);
 	ev_timer_init(&m.stop_timer, on_stop_timer);
 	ev_timer_init(&m.status_timer, on_status_timer);
+	ev_timer_init(&m.upgrade_timer, on_upgrade_timer);
 	ev_timer_init(&m.drain_timer, on_drain_timer);
 	/* First of all, and said on standard error whatever the log target:
 	 * a second instance must not open a socket, nor write into the log of
 	 * the one that runs. */
-	if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
+	/* Started by an upgrade: the old master's lock on the same pid file
+	 * comes with us (a lock belongs to the open file), taken over once we
+	 * serve; until then the file still names the old master. */
+	if (cfg->pid_file != NULL && upgrade_inherited_pidfile(&m.upgrade_pidfile, cfg->pid_file)) {
+		/* nothing more to lock */
+	} else if (cfg->pid_file != NULL && lock_pidfile(&m.pidfile, cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "echod: %s\n", err);
 		goto out;
 	}
@@ -795,13 +1040,18 @@ int master_run(struct config *cfg, const char *path, int detach)
 	if (limits_prepare(&m, cfg, &table) == -1)
 		goto out;
 	limits_commit(&m, table);
-	if (listener_set_update(&m.ls, &m.nls, cfg) == -1)
+	if (activation_take(&m.ls, &m.nls, cfg) == -1 ||
+	    listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
+	master_ctl_name_listeners(&m);
 	if (detach && process_detach() == -1) {
 		log_warn("cannot detach");
 		goto out;
 	}
 	m.pid = getpid();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.start_time = m.loaded_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (m.pidfile.fd != -1 && pidfile_write(&m.pidfile) == -1) {
 		log_warn("cannot write pid file %s", cfg->pid_file);
 		goto out;
@@ -817,6 +1067,20 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	ev_loop_sigmask(m.loop, &m.wait_mask);
+	if ((m.pool = stats_pool_new()) == NULL) {
+		log_warn("counters");
+		goto out;
+	}
+	if (master_ctl_prepare(&m, m.cfg) == -1)
+		goto out;
+	master_ctl_commit(&m);
+	if ((m.upgrade_chan = upgrade_inherited(&m.upgrade_peer)) != -1) {
+		m.upgrade_new = 1;
+		log_notice("upgrade: taking over from the master with pid %ld",
+		           (long)m.upgrade_peer);
+		if (ev_add(m.loop, m.upgrade_chan, EV_READ, on_upgrade_chan, &m) == -1)
+			log_warn("upgrade: cannot watch the channel to the old master");
+	}
 	process_raise_nofile(m.cfg->max_connections);
 	/* Every socket is bound and the descriptor limit raised: what is
 	 * left for root to do needs only a few capabilities. */
@@ -836,35 +1100,43 @@ int master_run(struct config *cfg, const char *path, int detach)
 			reap(&m);
 		int stops = signals_take(SIG_FLAG_STOP);
 		if (stops)
-			stop_requested(&m, stops);
+			master_stop_requested(&m, stops);
 		if (signals_take(SIG_FLAG_QUIT))
-			stop(&m, 1);
-		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping) {
+			master_stop(&m, 1);
+		if (signals_take(SIG_FLAG_RELOAD) && !m.stopping && !m.upgrade_done) {
 			if (m.draining)
 				log_notice("reload ignored: draining before a stop");
 			else
-				reload(&m);
+				master_reload(&m);
 		}
-		if (signals_take(SIG_FLAG_REOPEN)) {
-			if (log_reopen() == -1)
-				log_warn("cannot reopen the log");
-			give_log(&m);
-			tell_all(&m, CHAN_REOPEN);
-		}
+		if (signals_take(SIG_FLAG_UPGRADE))
+			upgrade_start(&m);
+		if (signals_take(SIG_FLAG_REOPEN))
+			master_reopen(&m);
 		check_ready(&m);
 		/* Checked here, not after the wait: a stop while no worker
 		 * runs has no SIGCHLD coming to wake us. */
-		if (m.stopping && m.nkids == 0)
+		if ((m.stopping || m.upgrade_done) && m.nkids == 0)
 			break;
 		if (ev_run_once(m.loop, -1) == -1 && errno != EINTR) {
 			log_warn("master event loop");
 			break;
 		}
 	}
-	log_notice("echod stopped");
+	if (m.upgrade_done)
+		log_notice("echod stopped: upgraded to pid %ld", (long)m.upgrade_peer);
+	else
+		log_notice("echod stopped");
 	rc = EXIT_OK;
 out:
-	pidfile_release(&m.pidfile);
+	/* After an upgrade the file and its lock are the new master's. */
+	if (m.upgrade_done)
+		pidfile_forget(&m.pidfile);
+	else
+		pidfile_release(&m.pidfile);
+	pidfile_forget(&m.upgrade_pidfile);
+	master_ctl_abort(&m);
+	master_ctl_exit(&m);
 	for (size_t i = 0; i < m.nls; i++)
 		listener_close(&m.ls[i]);
 	free(m.ls);
@@ -872,6 +1144,9 @@ out:
 		close_chan(&m, &m.kids[i]);
 	free(m.kids);
 	free(m.slots);
+	if (m.upgrade_chan != -1)
+		close(m.upgrade_chan);
+	relay_free(&m.relay);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
 	srclimit_free(m.limits);

@@ -94,10 +94,38 @@ static void on_timer(struct ev_loop *loop, struct ev_timer *t)
 	arm(r);
 }
 
-void refuse_init(struct refuse *r, struct ev_loop *loop)
+/* The stats reason of each datagram reason; -1: not a datagram's. */
+static const int drop_of[REFUSE_COUNT] = {
+    [REFUSE_NONE] = -1,
+    [REFUSE_ACCESS] = -1,
+    [REFUSE_CONNECTIONS] = -1,
+    [REFUSE_RATE] = -1,
+    [REFUSE_UNTRACKED] = -1,
+    [REFUSE_UDP_ACCESS] = STATS_DROP_ACCESS,
+    [REFUSE_UDP_MARTIAN] = STATS_DROP_MARTIAN,
+    [REFUSE_UDP_LOOPBACK] = STATS_DROP_LOOPBACK,
+    [REFUSE_UDP_PORT] = STATS_DROP_PORT,
+    [REFUSE_UDP_SELF] = STATS_DROP_SELF,
+    [REFUSE_UDP_RATE] = STATS_DROP_SOURCE_RATE,
+};
+
+enum stats_reject refuse_stats_reject(enum refuse_reason why)
+{
+	switch (why) {
+	case REFUSE_CONNECTIONS:
+		return STATS_REJECT_SOURCE_CONNECTIONS;
+	case REFUSE_RATE:
+		return STATS_REJECT_SOURCE_RATE;
+	default:
+		return STATS_REJECT_ACCESS;
+	}
+}
+
+void refuse_init(struct refuse *r, struct ev_loop *loop, struct stats_slot *stats)
 {
 	memset(r, 0, sizeof(*r));
 	r->loop = loop;
+	r->stats = stats;
 	ev_timer_init(&r->timer, on_timer);
 }
 
@@ -109,6 +137,8 @@ void refuse_note(struct refuse *r, enum refuse_reason why, const struct sockaddr
 	if (why <= REFUSE_NONE || why >= REFUSE_COUNT)
 		return;
 	r->count[why]++;
+	if (drop_of[why] >= 0)
+		stats_dropped(r->stats, (enum stats_drop)drop_of[why], 1);
 	if (from != NULL && len > 0 && (size_t)len <= sizeof(r->latest[why]))
 		memcpy(&r->latest[why], from, len);
 	else

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * What a worker refuses and drops, by reason: one struct of plain counters
- * (what a metrics endpoint exposes), and a log line per reason at most every
+ * What a worker refuses and drops, by reason: one struct of plain counters,
+ * the same counted into the worker's stats slot (stats.h: what the metrics
+ * endpoint exposes), and a log line per reason at most every
  * LOG_RATE_MS (log_rate, log.h), with the count since the previous one, so
  * that a flood costs a counter increment per packet and a line per 10
  * seconds.
@@ -14,6 +15,7 @@
 
 #include "ev.h"
 #include "log.h"
+#include "stats.h"
 
 enum refuse_reason {
 	REFUSE_NONE,
@@ -35,11 +37,12 @@ struct refuse {
 	struct log_rate log[REFUSE_COUNT];
 	struct sockaddr_storage latest[REFUSE_COUNT]; /* the last source, for the line */
 	struct ev_loop *loop;
-	struct ev_timer timer; /* reports what came after a line */
+	struct ev_timer timer;    /* reports what came after a line */
+	struct stats_slot *stats; /* datagrams dropped are counted there too, or NULL */
 };
 
 /* Start counting; the loop gives the clock and runs the timer. */
-void refuse_init(struct refuse *r, struct ev_loop *loop);
+void refuse_init(struct refuse *r, struct ev_loop *loop, struct stats_slot *stats);
 
 /* Count one event of `why` from `from` (NULL or a short len: unknown) and
  * log it if its line is due. */
@@ -50,8 +53,11 @@ void refuse_note(struct refuse *r, enum refuse_reason why, const struct sockaddr
  * goes away). */
 void refuse_flush(struct refuse *r);
 
-/* A short name for the reason ("access", "udp_privileged_port"...): the
- * label of a metric. */
+/* A short name for the reason ("access", "udp_privileged_port"...). */
 const char *refuse_name(enum refuse_reason why);
+
+/* The stats reason of a refused stream connection, which its accepting
+ * worker counts (one refused after its PROXY header counts as closed). */
+enum stats_reject refuse_stats_reject(enum refuse_reason why);
 
 #endif

@@ -96,6 +96,9 @@ static const struct {
     {"getpeername", ANY},
     {"getsockopt", ANY},
     {"fcntl", ANY},
+    /* a reload's handover: a large queue travels in a memfd */
+    {"memfd_create", ANY},
+    {"pread64", ANY},
     /* memory, and the locks of the per-source table */
     {"brk", ANY},
     {"mmap", NO_EXEC},

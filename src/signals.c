@@ -16,9 +16,10 @@ static const struct {
 	enum sig_flag flag;
 	const char *word; /* for -s; NULL: not sent by hand */
 } table[] = {
-    {SIGCHLD, SIG_FLAG_CHILD, NULL},     {SIGTERM, SIG_FLAG_STOP, "stop"},
-    {SIGINT, SIG_FLAG_STOP, NULL},       {SIGQUIT, SIG_FLAG_QUIT, "quit"},
-    {SIGHUP, SIG_FLAG_RELOAD, "reload"}, {SIGUSR1, SIG_FLAG_REOPEN, "reopen"},
+    {SIGCHLD, SIG_FLAG_CHILD, NULL},        {SIGTERM, SIG_FLAG_STOP, "stop"},
+    {SIGINT, SIG_FLAG_STOP, NULL},          {SIGQUIT, SIG_FLAG_QUIT, "quit"},
+    {SIGHUP, SIG_FLAG_RELOAD, "reload"},    {SIGUSR1, SIG_FLAG_REOPEN, "reopen"},
+    {SIGUSR2, SIG_FLAG_UPGRADE, "upgrade"},
 };
 #define NSIGNALS (sizeof(table) / sizeof(table[0]))
 

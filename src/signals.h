@@ -10,11 +10,12 @@
 #include <signal.h>
 
 enum sig_flag {
-	SIG_FLAG_CHILD,  /* CHLD: reap */
-	SIG_FLAG_STOP,   /* TERM, INT: graceful stop */
-	SIG_FLAG_QUIT,   /* QUIT: immediate stop */
-	SIG_FLAG_RELOAD, /* HUP */
-	SIG_FLAG_REOPEN, /* USR1 */
+	SIG_FLAG_CHILD,   /* CHLD: reap */
+	SIG_FLAG_STOP,    /* TERM, INT: graceful stop */
+	SIG_FLAG_QUIT,    /* QUIT: immediate stop */
+	SIG_FLAG_RELOAD,  /* HUP */
+	SIG_FLAG_REOPEN,  /* USR1 */
+	SIG_FLAG_UPGRADE, /* USR2: binary upgrade */
 	SIG_FLAG_COUNT,
 };
 
@@ -31,7 +32,8 @@ int signals_install(sigset_t *wait_mask);
 /* Read and clear a flag: the number of signals received (0: none). */
 int signals_take(enum sig_flag flag);
 
-/* The signal for an `-s` word ("reload", "stop", "quit", "reopen"), or -1. */
+/* The signal for an `-s` word ("reload", "stop", "quit", "reopen",
+ * "upgrade"), or -1. */
 int signals_from_word(const char *word);
 
 #endif

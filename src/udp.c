@@ -19,6 +19,7 @@
 #include "admit.h"
 #include "log.h"
 #include "proxy.h"
+#include "stats.h"
 #include "udp.h"
 
 #define UDP_BATCH 32
@@ -40,7 +41,13 @@ struct udp_echo {
 	struct ev_loop *loop;  /* where timer runs, once armed */
 	uint64_t dropped;      /* proxy_protocol: datagrams refused */
 	struct admit *admit;   /* what each datagram is checked against, or NULL */
+	struct stats_slot *stats;
 };
+
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s)
+{
+	u->stats = s;
+}
 
 uint64_t udp_echo_dropped(const struct udp_echo *u)
 {
@@ -116,8 +123,12 @@ static int receive(struct udp_echo *u, int fd, int control)
 			log_debug("udp recvmmsg: %s", strerror(errno));
 		return 0;
 	}
-	for (int i = 0; i < n; i++)
+	uint64_t bytes = 0;
+	for (int i = 0; i < n; i++) {
 		u->iov[i].iov_len = u->msgs[i].msg_len;
+		bytes += u->msgs[i].msg_len;
+	}
+	stats_dgrams_in(u->stats, (unsigned)n, bytes);
 	return n;
 }
 
@@ -134,7 +145,8 @@ static void keep(struct udp_echo *u, int i, int kept)
 /* Send the first n prepared datagrams back. */
 static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
 {
-	int done = 0;
+	int done = 0, failed = 0;
+	uint64_t unsent = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, u->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
 		if (r > 0) {
@@ -145,10 +157,20 @@ static void send_back(struct ev_loop *loop, struct udp_echo *u, int fd, int n)
 			/* An error for one datagram (an unreachable peer reported
 			 * by ICMP, say) must not drop the rest of the batch. */
 			log_debug("udp sendmmsg: %s", strerror(errno));
+			unsent += u->msgs[done].msg_hdr.msg_iov->iov_len;
+			failed++;
 			done++;
 		} else {
 			break;
 		}
+	}
+	if (u->stats != NULL) {
+		uint64_t bytes = 0;
+		/* The batch may have been packed: each message's own iovec. */
+		for (int i = 0; i < done; i++)
+			bytes += u->msgs[i].msg_hdr.msg_iov->iov_len;
+		stats_dgrams_out(u->stats, (unsigned)(done - failed), bytes - unsent,
+		                 (unsigned)(n - done), (unsigned)failed);
 	}
 	if (done == n)
 		return;
@@ -192,7 +214,7 @@ static void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void
 	struct udp_sock *sock = arg;
 	struct udp_echo *u = sock->u;
 	struct proxy_hdr h;
-	int kept = 0, debug = log_enabled(LOG_LEVEL_DEBUG), check = checked(sock);
+	int kept = 0, bad = 0, debug = log_enabled(LOG_LEVEL_DEBUG), check = checked(sock);
 	(void)events;
 
 	int n = receive(u, fd, check && admit_wants_pktinfo(u->admit));
@@ -204,6 +226,7 @@ static void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void
 			rc = proxy_parse(iov->iov_base, iov->iov_len, PROXY_DGRAM, &h, NULL);
 		if (rc < 0) {
 			u->dropped++;
+			bad++;
 			continue;
 		}
 		if (check &&
@@ -220,6 +243,8 @@ static void udp_proxy_on_readable(struct ev_loop *loop, int fd, int events, void
 		iov->iov_len -= (size_t)rc;
 		keep(u, i, kept++);
 	}
+	/* Those admission refused are counted by their reason already. */
+	stats_dropped(u->stats, STATS_DROP_PROXY, (unsigned)bad);
 	if (kept < n)
 		log_debug("udp: %d datagrams dropped: no valid PROXY header, source not in "
 		          "proxy_protocol.from, or refused (%llu without a header in all)",

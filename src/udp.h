@@ -42,6 +42,10 @@ void udp_echo_free(struct udp_echo *u);
  */
 int udp_watch(struct ev_loop *loop, int fd, int family, struct udp_sock *sock);
 
+struct stats_slot;
+/* Count datagrams and their bytes in s (NULL: not counted). */
+void udp_echo_count(struct udp_echo *u, struct stats_slot *s);
+
 /* Datagrams dropped so far for a missing or invalid PROXY header or a
  * source outside from. */
 uint64_t udp_echo_dropped(const struct udp_echo *u);

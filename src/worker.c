@@ -25,12 +25,14 @@
 #include "conn.h"
 #include "ev.h"
 #include "exitcode.h"
+#include "handover.h"
 #include "listener.h"
 #include "log.h"
 #include "privs.h"
 #include "proxy.h"
 #include "sandbox.h"
 #include "signals.h"
+#include "stats.h"
 #include "udp.h"
 #include "worker.h"
 
@@ -50,10 +52,12 @@ struct worker_lsn {
 	const struct listen_conf *lc;
 	const struct acl *acl; /* its access list: its own or the global one */
 	struct udp_sock udp;   /* UDP: how its datagrams are served */
+	unsigned stats_id;     /* its accepted connections' counter (stats.h) */
 };
 
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
+	struct handover ho;    /* connections moving to or from other workers */
 	const struct config *cfg;
 	size_t index;
 	int chan;             /* to the master; -1 once it is gone */
@@ -277,11 +281,14 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			}
 		}
 		w->accepted++;
+		stats_accepted(w->conns.stats, lsn->stats_id);
 		/* Refused: closed at once, nothing read or written. */
-		if (check && admit_stream(&w->admit, lsn->acl, (struct sockaddr *)&ss, len,
-		                          &ticket) != REFUSE_NONE) {
+		enum refuse_reason why = REFUSE_NONE;
+		if (check && (why = admit_stream(&w->admit, lsn->acl, (struct sockaddr *)&ss, len,
+		                                 &ticket)) != REFUSE_NONE) {
 			log_debug("connection %d refused", fd);
 			close(fd);
+			stats_rejected(w->conns.stats, refuse_stats_reject(why));
 			continue;
 		}
 		if (w->conns.nconns >= (size_t)max) {
@@ -293,11 +300,14 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
 			(void)r;
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
 			admit_closed(&w->admit, ticket);
 			continue;
 		}
-		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1)
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1) {
+			stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
 			continue;
+		}
 		struct conn *c = conn_new(&w->conns, fd);
 		if (c != NULL && lc->proxy &&
 		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
@@ -313,6 +323,7 @@ static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 			int err = errno; /* close() below may change errno */
 			admit_closed(&w->admit, ticket);
 			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
 			if (err == ENOMEM) {
 				accept_pause(w, ENOMEM);
 				return;
@@ -345,11 +356,14 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &ls[i];
 		struct worker_lsn *lsn = &w->lsn[i];
-		if (l->proto == LISTEN_UDP && w->udp == NULL &&
-		    (w->udp = udp_echo_new(&w->admit)) == NULL)
-			return -1;
+		if (l->proto == LISTEN_UDP && w->udp == NULL) {
+			if ((w->udp = udp_echo_new(&w->admit)) == NULL)
+				return -1;
+			udp_echo_count(w->udp, w->conns.stats);
+		}
 		/* The master builds listener i from entry i of this config. */
 		lsn->w = w;
+		lsn->stats_id = l->stats_id;
 		lsn->lc = &w->cfg->listen[i];
 		lsn->acl = config_listen_access(w->cfg, i);
 		lsn->udp.u = w->udp;
@@ -373,28 +387,37 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	return 0;
 }
 
-/* Stop accepting and retire every connection.  UDP stays served until the
- * worker exits: each datagram goes to one socket's reader, so the old and
- * the new generation answering side by side neither drop nor repeat one. */
-static void worker_retire(struct worker *w)
+/* Stop accepting and retire every connection, or first offer each one to
+ * the new generation (handover.h) for up to handover_ms.  UDP stays served
+ * until the worker exits: each datagram goes to one socket's reader, so the
+ * old and the new generation answering side by side neither drop nor repeat
+ * one. */
+static void worker_retire(struct worker *w, int handover, uint64_t handover_ms)
 {
 	struct ev_loop *loop = w->conns.loop;
 
-	if (w->retiring)
+	if (w->retiring) {
+		if (!handover)
+			handover_finish(&w->ho, 0); /* a stop: no more offers */
 		return;
+	}
 	w->retiring = 1;
 	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
 	for (size_t i = 0; i < w->naccept_fds; i++)
 		ev_del(loop, w->accept_fds[i]);
 	w->naccept_fds = 0;
 	ev_timer_stop(loop, &w->accept_timer);
-	conn_retire_all(&w->conns);
 	log_info("worker retiring: %zu %s open (worker %zu)", w->conns.nconns,
 	         log_plural(w->conns.nconns, "connection", "connections"), w->index);
+	if (handover && w->chan != -1)
+		handover_start(&w->ho, handover_ms);
+	else
+		conn_retire_all(&w->conns);
 }
 
 static void channel_gone(struct worker *w)
 {
+	w->ho.chan = -1;
 	ev_del(w->conns.loop, w->chan);
 	sandbox_report_to(-1);
 	close(w->chan);
@@ -419,7 +442,18 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)events;
 
 	for (;;) {
-		int rc = chan_recv(fd, &msg, NULL);
+		int fds[CHAN_MAX_FDS];
+		size_t nfds = 0;
+		int rc = chan_recv_fds(fd, &msg, fds, CHAN_MAX_FDS, &nfds);
+		if (rc == 2 && msg.hdr.type == CHAN_HO_OFFER) {
+			handover_on_offer(&w->ho, &msg, fds, 0, 1, 0, 0);
+			continue;
+		}
+		if (rc == 2) {
+			log_warnx("worker %zu: a %s came without its descriptors", w->index,
+			          chan_type_name(msg.hdr.type));
+			continue;
+		}
 		if (rc == -1 && errno == EAGAIN)
 			return;
 		if (rc == -1 && errno == EBADMSG) {
@@ -429,12 +463,25 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 		if (rc <= 0) {
 			log_notice("worker %zu: the master is gone; retiring", w->index);
 			channel_gone(w);
-			worker_retire(w);
+			handover_finish(&w->ho, 1);
+			worker_retire(w, 0, 0);
 			return;
 		}
 		switch (msg.hdr.type) {
-		case CHAN_RETIRE:
-			worker_retire(w);
+		case CHAN_RETIRE: {
+			struct chan_retire r = {0};
+			if (msg.hdr.len == sizeof(r))
+				memcpy(&r, msg.payload, sizeof(r));
+			worker_retire(w, r.handover != 0, r.timeout_ms);
+			break;
+		}
+		case CHAN_HO_OFFER:
+			handover_on_offer(&w->ho, &msg, fds, nfds, 0, !w->retiring,
+			                  (size_t)w->cfg->max_connections);
+			nfds = 0; /* handover_on_offer took them */
+			break;
+		case CHAN_HO_ANSWER:
+			handover_on_answer(&w->ho, &msg);
 			break;
 		case CHAN_QUIT:
 			w->quit = 1;
@@ -455,6 +502,8 @@ static void on_channel(struct ev_loop *loop, int fd, int events, void *arg)
 			          chan_type_name(msg.hdr.type));
 			break;
 		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }
 
@@ -496,7 +545,8 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		log_warn("worker");
 		return -1;
 	}
-	if (admit_init(&w->admit, cfg, a->listeners, a->nlisteners, a->limits, loop) == -1) {
+	if (admit_init(&w->admit, cfg, a->listeners, a->nlisteners, a->limits, loop, a->stats) ==
+	    -1) {
 		log_warn("worker %zu", a->index);
 		return -1;
 	}
@@ -514,14 +564,16 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
-	if (chan_send(w->chan, CHAN_READY, 0, NULL, 0, -1) == -1)
+	/* The backend goes with it: "auto" is resolved only here. */
+	if (chan_send(w->chan, CHAN_READY, 0, ev_loop_backend(loop), strlen(ev_loop_backend(loop)),
+	              -1) == -1)
 		log_warn("worker %zu: cannot tell the master it serves", a->index);
 
 	while (!w->quit) {
 		if (signals_take(SIG_FLAG_QUIT))
 			break;
 		if (signals_take(SIG_FLAG_STOP))
-			worker_retire(w);
+			worker_retire(w, 0, 0);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
 		if (w->retiring && w->conns.nconns == 0)
@@ -530,7 +582,11 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			if (w->conns.cut)
 				break;
 			/* shutdown_timeout: stop waiting for quiet moments; what
-			 * still runs after one more linger time is closed. */
+			 * still runs after one more linger time is closed.  No
+			 * more handover offers either: what is not offered yet
+			 * retires here (offers on their way keep their answer's
+			 * chance until the end). */
+			handover_finish(&w->ho, 0);
 			w->deadline = ev_now(loop) + CONN_LINGER_MS;
 			conn_cut_all(&w->conns);
 			continue;
@@ -558,6 +614,7 @@ int worker_main(const struct worker_args *a)
 	            .max_pending = (size_t)a->cfg->max_pending,
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
+	            .stats = a->stats,
 	            .on_client = on_proxy_client,
 	        },
 	    .cfg = a->cfg,
@@ -568,6 +625,7 @@ int worker_main(const struct worker_args *a)
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&w.accept_timer, on_accept_timer);
+	handover_init(&w.ho, &w.conns, a->chan);
 	ev_timer_init(&w.rate_timer, on_rate_timer);
 	conn_ctx_set_id(&w.conns, a->gen, a->index, a->replacement);
 	if (signals_install(&wait_mask) == -1) {

@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "acl.h"
 #include "cidr.h"
 #include "guard.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "acl";
 
 /* The rules, as the issue states them, by brute force. */
 static enum acl_verdict reference(const struct acl *a, const struct cidr_addr *src)

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "acl.h"
 #include "config.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "config";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -403,7 +403,9 @@ static void test_reload_workers_2_to_3(void **state)
 	int fd = track(f, h_connect("127.0.0.1", e->ports[0]));
 	assert_true(h_echo_check(fd, "before", 6, 2000));
 
-	h_echod_rewrite(e, "workers = 3;\n" LISTEN_TCP);
+	/* "drain": the retiring worker keeps its connections (the default,
+	 * handing them over, is tests/integration/test_handover.c's). */
+	h_echod_rewrite(e, "workers = 3;\nreload_handover = \"drain\";\n" LISTEN_TCP);
 	assert_int_equal(kill(e->pid, SIGHUP), 0);
 	assert_true(h_log_wait(e, "reload: generation 2 serves with 3 workers", 1, 5000));
 	assert_true(h_log_wait(e, "worker retiring", 2, 2000));

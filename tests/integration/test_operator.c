@@ -303,15 +303,32 @@ static void run_in(const char *dir, struct h_run *r, const char *a1, const char 
  * "dmn.conf: No such file or directory" (the daemon had changed to /) and
  * -s reload still exited 0.  The path is made absolute at start: an edit of
  * the file, reloaded, applies. */
+/* Write `text` to the file `name` in e's temp dir. */
+static void write_in(const struct echod *e, const char *name, const char *text)
+{
+	char path[320];
+
+	snprintf(path, sizeof(path), "%s/%s", e->dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* A master detached with a relative -c, whose file @includes another by a
+ * relative name: a reload after -d (which moved it to /) reads the same two
+ * files and applies the edit of the included one. */
 static void test_daemon_relative_config_reloads(void **state)
 {
 	struct echod *e =
 	    h_echod_prepare("workers = 1;\n" PID_FILE "log = { target = \"@DIR@/echod.log\"; };\n"
-	                    "listen = ( { path = \"@DIR@/a.sock\"; } );\n");
-	char log[320], sock[320];
+	                    "@include \"listen.conf\"\n");
+	char log[320], sock[320], listen[700];
 	struct h_run r;
 	(void)state;
 
+	snprintf(listen, sizeof(listen), "listen = ( { path = \"%s/a.sock\"; } );\n", e->dir);
+	write_in(e, "listen.conf", listen);
 	snprintf(log, sizeof(log), "%s/echod.log", e->dir);
 	snprintf(sock, sizeof(sock), "%s/b.sock", e->dir);
 	/* The detached master is re-parented to us, so we can reap it. */
@@ -327,9 +344,10 @@ static void test_daemon_relative_config_reloads(void **state)
 	free(text);
 	assert_true(e->pid > 0);
 
-	h_echod_rewrite(
-	    e, "workers = 1;\n" PID_FILE "log = { target = \"@DIR@/echod.log\"; };\n"
-	       "listen = ( { path = \"@DIR@/a.sock\"; }, { path = \"@DIR@/b.sock\"; } );\n");
+	snprintf(listen, sizeof(listen),
+	         "listen = ( { path = \"%s/a.sock\"; }, { path = \"%s/b.sock\"; } );\n", e->dir,
+	         e->dir);
+	write_in(e, "listen.conf", listen);
 	run_in(e->dir, &r, "-c", "./echod.conf", "-s", "reload");
 	assert_int_equal(r.status, 0);
 	h_run_free(&r);

@@ -272,6 +272,20 @@ void h_echod_launch(struct echod *e, const struct h_opts *opts)
 		sigset_t none_set;
 		sigemptyset(&none_set);
 		sigprocmask(SIG_SETMASK, &none_set, NULL);
+		if (opts->wrap != NULL) {
+			const char *argv[64];
+			size_t n = 0;
+			while (opts->wrap[n] != NULL && n < 60) {
+				argv[n] = opts->wrap[n];
+				n++;
+			}
+			argv[n++] = bin;
+			argv[n++] = "-c";
+			argv[n++] = e->conf;
+			argv[n] = NULL;
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
 		execl(bin, "echod", "-c", e->conf, (char *)NULL);
 		_exit(127);
 	}

@@ -27,13 +27,17 @@ struct echod {
 
 /* Options for h_echod_start. */
 struct h_opts {
-	long nofile;         /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
-	const char *env;     /* one "NAME=value" added to echod's environment, or NULL */
-	int no_wait;         /* do not wait for "N workers serve" */
-	int cpus;            /* run echod on only the first `cpus` CPUs of our
-	                      * affinity mask, 0: inherit */
-	int fail_epoll;      /* preload tests/lib/fail_epoll.so: a worker whose
-	                      * backend is "epoll" dies at start */
+	long nofile;     /* RLIMIT_NOFILE (soft and hard) for echod, 0: inherit */
+	const char *env; /* one "NAME=value" added to echod's environment, or NULL */
+	int no_wait;     /* do not wait for "N workers serve" */
+	int cpus;        /* run echod on only the first `cpus` CPUs of our
+	                  * affinity mask, 0: inherit */
+	int fail_epoll;  /* preload tests/lib/fail_epoll.so: a worker whose
+	                  * backend is "epoll" dies at start */
+	/* A command (absolute path, arguments, NULL) that runs echod: its
+	 * arguments are followed by echod's path, "-c" and the config; e.g.
+	 * systemd-socket-activate.  NULL: echod itself. */
+	const char *const *wrap;
 	const char *preload; /* another LD_PRELOAD shim (a path), or NULL */
 	const char *netns;   /* run echod in this network namespace (a file
 	                      * such as /run/netns/NAME), or NULL */
@@ -142,6 +146,10 @@ void h_run(struct h_run *r, int timeout_ms, const char *const *argv);
 /* h_run of $ECHOD_BIN with the arguments that follow, up to a NULL. */
 void h_run_echod(struct h_run *r, int timeout_ms, ...);
 void h_run_free(struct h_run *r);
+
+/* Check page against the Prometheus text format 0.0.4 (tests/lib/promtext.c);
+ * fails the test at the first problem.  Returns the number of families. */
+size_t h_promtext_validate(const char *page);
 
 /* Raise this process's RLIMIT_NOFILE soft limit to at least n (if allowed). */
 void h_raise_nofile(long n);

@@ -515,8 +515,8 @@ static void test_table_choices(void **state)
  */
 static void test_table_strings(void **state)
 {
-	static const char *const probes[] = {"",    "x",      "/tmp/x", "127.0.0.1", "::1",
-	                                     "a b", "syslog", "/",      "0640"};
+	static const char *const probes[] = {"",       "x", "/tmp/x", "127.0.0.1",     "::1", "a b",
+	                                     "syslog", "/", "0640",   "127.0.0.1:9707"};
 	char value[64], msg[256];
 	const struct config_key *k;
 	const char *why;
@@ -677,6 +677,26 @@ static void test_string_checks(void **state)
 	    {"listen.owner", "\"\"", "listen.owner: \"\": must not be empty"},
 	    {"listen.group", "\"staff\"", NULL},
 	    {"listen.group", "\"\"", "listen.group: \"\": must not be empty"},
+	    {"metrics.listen", "\"127.0.0.1:9707\"", NULL},
+	    {"metrics.listen", "\"[::1]:0\"", NULL},
+	    {"metrics.listen", "\"unix:/run/echod/metrics.sock\"", NULL},
+	    {"metrics.listen", "\"unix:metrics.sock\"",
+	     "metrics.listen: \"unix:metrics.sock\": not an absolute path"},
+	    {"metrics.listen", "\"::1:9707\"",
+	     "metrics.listen: \"::1:9707\": an IPv6 address goes in brackets"},
+	    {"metrics.listen", "\"[127.0.0.1]:9707\"",
+	     "metrics.listen: \"[127.0.0.1]:9707\": only an IPv6 address goes in brackets"},
+	    {"metrics.listen", "\"localhost:9707\"",
+	     "metrics.listen: \"localhost:9707\": not a numeric IPv4 or IPv6 address"},
+	    {"metrics.listen", "\"127.0.0.1\"",
+	     "metrics.listen: \"127.0.0.1\": not ADDRESS:PORT or unix:PATH"},
+	    {"metrics.listen", "\"127.0.0.1:65536\"",
+	     "metrics.listen: \"127.0.0.1:65536\": the port is not a number from 0 to 65535"},
+	    {"metrics.listen", "\"127.0.0.1:\"",
+	     "metrics.listen: \"127.0.0.1:\": no port after the colon"},
+	    {"control_socket", "\"/run/echod/control.sock\"", NULL},
+	    {"control_socket", "\"control.sock\"",
+	     "control_socket: \"control.sock\": not an absolute path"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

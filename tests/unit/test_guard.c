@@ -194,7 +194,7 @@ static void test_refuse(void **state)
 	assert_int_equal(log_open(path, LOG_LEVEL_INFO), 0);
 	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
 
-	refuse_init(&r, loop);
+	refuse_init(&r, loop, NULL);
 	for (int i = 0; i < 1000; i++)
 		refuse_note(&r, REFUSE_UDP_PORT, (struct sockaddr *)&sin, sizeof(sin));
 	refuse_note(&r, REFUSE_ACCESS, NULL, 0);

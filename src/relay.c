@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The master's relay of handover offers and answers (see relay.h).  Offers
+ * in flight are few (each old worker has at most HANDOVER_WINDOW), so a
+ * plain array searched linearly is enough.
+ */
+#include "acconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "relay.h"
+
+void relay_refuse(int chan, uint32_t token, int err)
+{
+	struct chan_ho_answer a = {.err = err};
+
+	if (chan >= 0 && chan_send(chan, CHAN_HO_ANSWER, token, &a, sizeof(a), -1) == -1)
+		log_warn("handover: cannot answer an offer");
+}
+
+static int remember(struct relay *r, const struct relay_flight *f)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct relay_flight *v = realloc(r->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = *f;
+	return 0;
+}
+
+void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg *msg,
+                 const int *fds, size_t nfds, const struct relay_target *targets, size_t n)
+{
+	struct relay_flight f = {.token = msg->hdr.id, .src = src};
+
+	if (n == 0) {
+		relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN);
+		return;
+	}
+	const struct relay_target *t = &targets[r->rr++ % n];
+	f.dst = t->pid;
+	f.id = r->next_id++;
+	if (remember(r, &f) == -1) {
+		relay_refuse(src_chan, msg->hdr.id, ENOMEM);
+		return;
+	}
+	if (chan_send_fds(t->chan, CHAN_HO_OFFER, f.id, msg->payload, msg->hdr.len, fds, nfds) ==
+	    -1) {
+		int err = errno;
+		r->n--;
+		relay_refuse(src_chan, msg->hdr.id, err);
+	}
+}
+
+static void take(struct relay *r, size_t i)
+{
+	r->v[i] = r->v[--r->n];
+}
+
+void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
+                  void *arg)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct relay_flight f = r->v[i];
+		if (f.id != msg->hdr.id || f.dst != dst)
+			continue;
+		take(r, i);
+		int chan = chan_of(arg, f.src);
+		if (chan >= 0 &&
+		    chan_send(chan, CHAN_HO_ANSWER, f.token, msg->payload, msg->hdr.len, -1) == -1)
+			log_warn("handover: cannot pass an answer on to worker pid %ld",
+			         (long)f.src);
+		return;
+	}
+	log_warnx("handover: worker pid %ld answered an offer it was not made", (long)dst);
+}
+
+void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
+{
+	for (size_t i = 0; i < r->n;) {
+		struct relay_flight f = r->v[i];
+		if (f.src != pid && f.dst != pid) {
+			i++;
+			continue;
+		}
+		take(r, i);
+		if (f.dst == pid)
+			relay_refuse(chan_of(arg, f.src), f.token, EPIPE);
+	}
+}
+
+void relay_free(struct relay *r)
+{
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}

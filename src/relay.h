@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Connection handover, the master's side: it passes a retiring worker's
+ * offer (handover.h) on to a worker of the serving generation, round robin,
+ * and the answer back, and remembers each offer in flight so that a new
+ * worker that dies before answering gets its offers refused, never lost: the
+ * old worker still holds every offered connection until it hears.
+ */
+#ifndef ECHOD_RELAY_H
+#define ECHOD_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "channel.h"
+
+struct relay_flight {
+	uint32_t id;    /* the master's id, carried to the new worker */
+	uint32_t token; /* the old worker's id of its offer */
+	pid_t src;      /* the old worker */
+	pid_t dst;      /* the new worker */
+};
+
+struct relay {
+	struct relay_flight *v;
+	size_t n, cap;
+	uint32_t next_id;
+	size_t rr; /* round robin over the targets */
+};
+
+/* A worker an offer may go to. */
+struct relay_target {
+	pid_t pid;
+	int chan;
+};
+
+/* The master's channel to a worker, or -1 if it has none (any more). */
+typedef int relay_chan_fn(void *arg, pid_t pid);
+
+/*
+ * Pass on msg (a CHAN_HO_OFFER from worker src over src_chan, with its
+ * descriptors, which stay the caller's to close) to one of the targets, or
+ * refuse it to src at once: ESHUTDOWN if there is no target, the send's
+ * errno if it failed (EAGAIN: src offers again later).
+ */
+void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg *msg,
+                 const int *fds, size_t nfds, const struct relay_target *targets, size_t n);
+
+/* Refuse offer `token` to the worker over chan with errno err (EAGAIN: it
+ * offers again later). */
+void relay_refuse(int chan, uint32_t token, int err);
+
+/* Pass a CHAN_HO_ANSWER from worker dst back to the worker that offered. */
+void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
+                  void *arg);
+
+/* Worker pid is gone: refuse (EPIPE) the offers it had not answered, drop
+ * those it had made. */
+void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg);
+
+void relay_free(struct relay *r);
+
+#endif
