@@ -72,6 +72,18 @@ enum refuse_reason admit_stream(struct admit *a, const struct acl *acl, const st
 	return REFUSE_NONE;
 }
 
+void admit_adopted(struct admit *a, const struct sockaddr *peer, socklen_t len, uint64_t *ticket)
+{
+	struct cidr_addr src;
+
+	*ticket = 0;
+	if (!a->stream_limits || cidr_addr_from_sockaddr(peer, len, &src, NULL) == -1)
+		return;
+	if (srclimit_adopt(a->table, &a->lim, &src, ev_now(a->refuse.loop), ticket) ==
+	    SRCLIMIT_FULL)
+		refuse_note(&a->refuse, REFUSE_UNTRACKED, peer, len);
+}
+
 void admit_closed(struct admit *a, uint64_t ticket)
 {
 	if (ticket != 0 && a->table != NULL)

@@ -61,6 +61,10 @@ enum refuse_reason admit_stream(struct admit *a, const struct acl *acl, const st
 /* A connection that admit_stream() let in has closed. */
 void admit_closed(struct admit *a, uint64_t ticket);
 
+/* A connection from `peer` that another worker handed over: counted for
+ * its source again (never refused: it is open); *ticket as above. */
+void admit_adopted(struct admit *a, const struct sockaddr *peer, socklen_t len, uint64_t *ticket);
+
 /* Whether datagrams on a socket with access list `acl` are checked at all. */
 static inline int admit_datagram_on(const struct admit *a, const struct acl *acl)
 {

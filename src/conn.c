@@ -686,5 +686,7 @@ struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer
 	c->peer_eof = t->peer_eof != 0;
 	stats_handed_in(ctx->stats);
 	link_conn(ctx, c);
+	if (ctx->on_adopt != NULL)
+		ctx->on_adopt(ctx, c);
 	return c;
 }

@@ -44,6 +44,9 @@ struct conn_ctx {
 	 * before anything of c is echoed: the source every other rule judges.
 	 * Non-zero closes c as refused.  NULL: every client will do. */
 	int (*on_client)(struct conn_ctx *ctx, struct conn *c, const struct sockaddr *client);
+	/* Called when conn_adopt() takes in c from another worker, before it
+	 * serves it: the owner may set c->tag.  NULL: nothing to do. */
+	void (*on_adopt)(struct conn_ctx *ctx, struct conn *c);
 };
 
 enum conn_state {
@@ -178,8 +181,9 @@ void conn_forget(struct conn *c);
 
 /*
  * A frozen connection over fd, received from another worker, in state t;
- * the caller fills c->out with its queue, then conn_thaw()s it.  Returns
- * NULL with errno ENOMEM; fd is then still the caller's.
+ * the caller fills c->out with its queue, then conn_thaw()s it (or
+ * conn_forget()s it).  Calls ctx->on_adopt.  Returns NULL with errno
+ * ENOMEM; fd is then still the caller's.
  */
 struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t);
 

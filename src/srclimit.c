@@ -274,6 +274,30 @@ out:
 	return v;
 }
 
+enum srclimit_verdict srclimit_adopt(struct srclimit *t, const struct limits_conf *lim,
+                                     const struct cidr_addr *src, uint64_t now_ms, uint64_t *ticket)
+{
+	uint64_t key = key_of(t, lim, src);
+	size_t si = key & (t->nslots - 1);
+	struct slot *s = &t->slots[si];
+	enum srclimit_verdict v = SRCLIMIT_FULL;
+	struct entry *e;
+
+	*ticket = 0;
+	if (lim->per_source_connections <= 0)
+		return SRCLIMIT_OK;
+	slot_lock(s);
+	if ((e = find(s, key, lim, now_ms)) != NULL) {
+		e->seen = ++s->clock;
+		e->conns++;
+		*ticket = (uint64_t)e->gen << 32 |
+		          (uint64_t)(si * SRCLIMIT_WAYS + (size_t)(e - s->e) + 1);
+		v = SRCLIMIT_OK;
+	}
+	slot_unlock(s);
+	return v;
+}
+
 void srclimit_close(struct srclimit *t, uint64_t ticket)
 {
 	uint64_t index = (ticket & 0xffffffffu) - 1;

@@ -66,6 +66,13 @@ enum srclimit_verdict srclimit_connect(struct srclimit *t, const struct limits_c
  * entry has since been given to another source is ignored. */
 void srclimit_close(struct srclimit *t, uint64_t ticket);
 
+/* The same, for a connection another worker counted and handed over (and
+ * counted off): counted again whatever the limits say, for it is already
+ * open.  SRCLIMIT_OK with a ticket, or SRCLIMIT_FULL uncounted. */
+enum srclimit_verdict srclimit_adopt(struct srclimit *t, const struct limits_conf *lim,
+                                     const struct cidr_addr *src, uint64_t now_ms,
+                                     uint64_t *ticket);
+
 /* One datagram from `src`: SRCLIMIT_OK, SRCLIMIT_RATE (drop it) or
  * SRCLIMIT_FULL (echo it, untracked). */
 enum srclimit_verdict srclimit_datagram(struct srclimit *t, const struct limits_conf *lim,

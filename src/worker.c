@@ -222,6 +222,27 @@ static int on_proxy_client(struct conn_ctx *ctx, struct conn *c, const struct so
 	return 0;
 }
 
+/* A connection handed over by a worker of the previous generation, which
+ * counted it off its source: count it on again, as accept or
+ * on_proxy_client() would have (a LOCAL header's is not counted).  It is
+ * open, so no limit refuses it, and the new access lists do not apply. */
+static void on_adopt(struct conn_ctx *ctx, struct conn *c)
+{
+	struct worker *w = ev_container_of(ctx, struct worker, conns);
+	struct sockaddr_storage ss;
+	const struct sockaddr *src = conn_source(c);
+	socklen_t len = sizeof(ss);
+
+	if (src == NULL) {
+		if (c->proxy != NULL || getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1)
+			return;
+		src = (const struct sockaddr *)&ss;
+	} else {
+		len = sizeof(struct sockaddr_storage);
+	}
+	admit_adopted(&w->admit, src, len, &c->tag);
+}
+
 /* A stream listener with proxy_protocol: refuse peers outside from, and
  * have the others send their header first.  Returns 0, or -1 when fd was
  * closed. */
@@ -616,6 +637,7 @@ int worker_main(const struct worker_args *a)
 	            .on_close = on_conn_closed,
 	            .stats = a->stats,
 	            .on_client = on_proxy_client,
+	            .on_adopt = on_adopt,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,

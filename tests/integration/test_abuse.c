@@ -888,6 +888,57 @@ static void test_limits_on_reload(void **state)
 	stop(e);
 }
 
+/*
+ * A reload hands open connections to the new generation: their source's
+ * count goes with them (the old worker counts them off, the new one on),
+ * so the limit still holds after it, and nothing is left counted once
+ * they close.
+ */
+static void test_limits_across_handover(void **state)
+{
+	(void)state;
+	struct echod *e = start("workers = 1;\n"
+	                        "limits = { per_source_connections = 2; };\n"
+	                        "listen = ( { address = \"127.0.0.1\"; port = 0; } );\n",
+	                        NULL);
+	char config[256];
+	int fds[3];
+
+	for (int i = 0; i < 2; i++) {
+		fds[i] = connect_from("127.0.0.2", "127.0.0.1", e->ports[0]);
+		assert_true(served(fds[i]));
+	}
+	snprintf(config, sizeof(config),
+	         "workers = 1;\nlimits = { per_source_connections = 2; };\n"
+	         "listen = ( { address = \"127.0.0.1\"; port = %d; } );\n",
+	         e->ports[0]);
+	h_echod_rewrite(e, config);
+	assert_int_equal(kill(e->pid, SIGHUP), 0);
+	assert_true(h_log_wait(e, "2 connections handed to the new generation", 1, 10000));
+	/* Both still served, by the new worker; a third still refused. */
+	assert_true(served(fds[0]));
+	assert_true(served(fds[1]));
+	fds[2] = connect_from("127.0.0.2", "127.0.0.1", e->ports[0]);
+	assert_false(served(fds[2]));
+	close(fds[2]);
+	/* Both close: two new ones come (once the worker saw the closes). */
+	close(fds[0]);
+	close(fds[1]);
+	int again = 0;
+	for (uint64_t end = h_now_ms() + 3000; again < 2 && h_now_ms() < end;) {
+		int fd = connect_from("127.0.0.2", "127.0.0.1", e->ports[0]);
+		assert_true(fd >= 0);
+		if (served(fd))
+			fds[again++] = fd;
+		else
+			close(fd);
+	}
+	assert_int_equal(again, 2);
+	close(fds[0]);
+	close(fds[1]);
+	stop(e);
+}
+
 /* udp_per_source_rate = 20: of 100 datagrams at once from one source, about
  * 20 are echoed; another source is echoed as before. */
 static void test_udp_per_source_rate(void **state)
@@ -1110,6 +1161,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_per_source_connections, teardown),
 	    cmocka_unit_test_teardown(test_per_source_rate, teardown),
 	    cmocka_unit_test_teardown(test_limits_on_reload, teardown),
+	    cmocka_unit_test_teardown(test_limits_across_handover, teardown),
 	    cmocka_unit_test_teardown(test_udp_per_source_rate, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_violation, teardown),
 	    cmocka_unit_test_teardown(test_sandbox_under_systemd_filter, teardown),

@@ -92,6 +92,38 @@ static void test_connections(void **state)
 	srclimit_free(t);
 }
 
+/* A handover: the old worker counts a connection off, the new one counts
+ * it on again even at the limit (it is open), and closes it later. */
+static void test_adopt(void **state)
+{
+	struct srclimit *t = srclimit_new(4096);
+	struct limits_conf l = conf(2, 1, 1, 0);
+	struct limits_conf off = conf(0, 1, 1, 0);
+	struct cidr_addr a = addr("192.0.2.1");
+	uint64_t tk[3];
+	(void)state;
+
+	assert_non_null(t);
+	assert_int_equal(connect_from(t, &l, "192.0.2.1", 1000, &tk[0]), SRCLIMIT_OK);
+	assert_int_equal(srclimit_adopt(t, &l, &a, 1000, &tk[1]), SRCLIMIT_OK);
+	assert_int_equal(srclimit_adopt(t, &l, &a, 1000, &tk[2]), SRCLIMIT_OK);
+	assert_true(tk[1] != 0 && tk[2] != 0);
+	/* Over the limit, and the rate spent: neither refuses an adoption. */
+	assert_int_equal(srclimit_connections(t, &l, &a), 3);
+	srclimit_close(t, tk[0]);
+	srclimit_close(t, tk[1]);
+	assert_int_equal(connect_from(t, &l, "192.0.2.1", 1000, &tk[0]), SRCLIMIT_RATE);
+	assert_int_equal(connect_from(t, &l, "192.0.2.1", 3000, &tk[0]), SRCLIMIT_OK);
+	assert_int_equal(connect_from(t, &l, "192.0.2.1", 5000, &tk[1]), SRCLIMIT_CONNECTIONS);
+	srclimit_close(t, tk[0]);
+	srclimit_close(t, tk[2]);
+	assert_int_equal(srclimit_connections(t, &l, &a), 0);
+	/* Without a connection limit nothing is counted. */
+	assert_int_equal(srclimit_adopt(t, &off, &a, 1000, &tk[0]), SRCLIMIT_OK);
+	assert_int_equal(tk[0], 0);
+	srclimit_free(t);
+}
+
 static void test_rate(void **state)
 {
 	struct srclimit *t = srclimit_new(4096);
@@ -330,7 +362,7 @@ int main(void)
 	    cmocka_unit_test(test_rate),          cmocka_unit_test(test_datagrams),
 	    cmocka_unit_test(test_prefix_v6),     cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_forget),        cmocka_unit_test(test_shared),
-	    cmocka_unit_test(test_killed_holder),
+	    cmocka_unit_test(test_killed_holder), cmocka_unit_test(test_adopt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
