@@ -34,7 +34,7 @@
 
 const char *const control_words[CONTROL_COUNT] = {
     [CONTROL_RELOAD] = "reload", [CONTROL_STOP] = "stop",     [CONTROL_QUIT] = "quit",
-    [CONTROL_REOPEN] = "reopen", [CONTROL_STATUS] = "status",
+    [CONTROL_REOPEN] = "reopen", [CONTROL_STATUS] = "status", [CONTROL_UPGRADE] = "upgrade",
 };
 
 int control_from_word(const char *word)
@@ -86,6 +86,7 @@ struct control {
 	struct ev_loop *loop;
 	int fd;
 	char *path;
+	int keep_file; /* the file is another master's too: never unlink it */
 	control_handler *fn;
 	void *arg;
 	struct control_client clients[MAX_CLIENTS];
@@ -315,16 +316,23 @@ static void on_listener(struct ev_loop *loop, int lfd, int events, void *arg)
 
 struct control *control_new(struct ev_loop *loop, const char *path, control_handler *fn, void *arg)
 {
+	return control_adopt(loop, path, -1, fn, arg);
+}
+
+struct control *control_adopt(struct ev_loop *loop, const char *path, int fd, control_handler *fn,
+                              void *arg)
+{
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	struct config_endpoint ep = {.proto = LISTEN_UNIX};
 	char name[sizeof(ep.path) + 8];
 	int saved;
 
-	if (ctl == NULL)
-		return NULL;
-	if (strlen(path) >= sizeof(ep.path)) {
+	if (ctl == NULL || strlen(path) >= sizeof(ep.path)) {
+		saved = ctl == NULL ? errno : ENAMETOOLONG;
 		free(ctl);
-		errno = ENAMETOOLONG;
+		if (fd != -1)
+			close(fd);
+		errno = saved;
 		return NULL;
 	}
 	snprintf(ep.path, sizeof(ep.path), "%s", path);
@@ -336,13 +344,17 @@ struct control *control_new(struct ev_loop *loop, const char *path, control_hand
 		ctl->clients[i].fd = -1;
 		ev_timer_init(&ctl->clients[i].deadline, on_deadline);
 	}
-	if ((ctl->fd = endpoint_listen(&ep, 0600, name, sizeof(name))) == -1)
+	/* An adopted socket stays the old master's file until control_keep_file(ctl, 0). */
+	ctl->keep_file = fd != -1;
+	if ((ctl->fd = fd) == -1 &&
+	    (ctl->fd = endpoint_listen(&ep, 0600, name, sizeof(name))) == -1)
 		goto fail;
 	if ((ctl->path = strdup(path)) == NULL ||
 	    ev_add(loop, ctl->fd, EV_READ, on_listener, ctl) == -1) {
 		saved = errno;
 		close(ctl->fd);
-		unlink(path);
+		if (!ctl->keep_file)
+			unlink(path);
 		free(ctl->path);
 		errno = saved;
 		goto fail;
@@ -360,13 +372,25 @@ const char *control_path(const struct control *ctl)
 	return ctl->path;
 }
 
+int control_fd(const struct control *ctl)
+{
+	return ctl != NULL ? ctl->fd : -1;
+}
+
+void control_keep_file(struct control *ctl, int keep)
+{
+	if (ctl != NULL)
+		ctl->keep_file = keep;
+}
+
 void control_stop_listening(struct control *ctl)
 {
 	if (ctl->fd == -1)
 		return;
 	ev_del(ctl->loop, ctl->fd);
 	close(ctl->fd);
-	unlink(ctl->path);
+	if (!ctl->keep_file)
+		unlink(ctl->path);
 	ctl->fd = -1;
 }
 

@@ -4,7 +4,8 @@
  * master runs as) on which `echod -s WORD` asks the master to act and hears
  * how it went.  The protocol is lines of text:
  *
- *   client:  WORD [json]\n        reload | stop | quit | reopen | status
+ *   client:  WORD [json]\n        reload | stop | quit | reopen | status |
+ *                                 upgrade
  *   master:  | TEXT\n             output, for the client's standard output
  *            ! TEXT\n             a diagnostic (an error the master logged
  *                                 while acting), for its standard error
@@ -12,7 +13,8 @@
  *            error TEXT\n         failed; the last line (exit 1)
  *
  * A request may have to wait: a reload is answered when its generation
- * serves (or could not), a stop or quit just before the master exits, and
+ * serves (or could not), an upgrade when the new master serves and this
+ * one retires (or it rolled back), a stop or quit just before the master exits, and
  * the connection closes only when the master has gone.  Only root and the
  * master's own user may ask (SO_PEERCRED), besides the file's mode.
  */
@@ -27,6 +29,7 @@ enum control_cmd {
 	CONTROL_QUIT,
 	CONTROL_REOPEN,
 	CONTROL_STATUS,
+	CONTROL_UPGRADE,
 	CONTROL_COUNT,
 };
 
@@ -46,8 +49,9 @@ int control_parse(const char *line, size_t len, enum control_cmd *cmd, int *json
 /* What a waiting client waits for. */
 enum control_wait {
 	CONTROL_WAIT_NONE,
-	CONTROL_WAIT_RELOAD, /* its reload's outcome */
-	CONTROL_WAIT_EXIT,   /* the master's exit */
+	CONTROL_WAIT_RELOAD,  /* its reload's outcome */
+	CONTROL_WAIT_UPGRADE, /* its upgrade's outcome */
+	CONTROL_WAIT_EXIT,    /* the master's exit */
 };
 
 struct control;
@@ -64,7 +68,23 @@ typedef void control_handler(void *arg, struct control_client *c, enum control_c
  */
 struct control *control_new(struct ev_loop *loop, const char *path, control_handler *fn, void *arg);
 
+/*
+ * As control_new(), but serve the listening socket fd (>= 0) bound at path,
+ * which a master being upgraded passed (upgrade.h); until
+ * control_keep_file(ctl, 0) the file is left in place at the end, since the
+ * old master may go on serving it (a rollback).  fd is ours, even on error.
+ */
+struct control *control_adopt(struct ev_loop *loop, const char *path, int fd, control_handler *fn,
+                              void *arg);
+
 const char *control_path(const struct control *ctl);
+
+/* The listening socket, to pass on in an upgrade; -1 if none (or ctl NULL). */
+int control_fd(const struct control *ctl);
+
+/* With keep, stopping never removes the socket file: another master (the
+ * new one after an upgrade, or the old one before it serves) serves it. */
+void control_keep_file(struct control *ctl, int keep);
 
 /* One line of output ('|') or diagnostic ('!') for c. */
 void control_line(struct control_client *c, char kind, const char *fmt, ...)

@@ -22,6 +22,7 @@
 #include "master.h"
 #include "pidfile.h"
 #include "signals.h"
+#include "upgrade.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -69,11 +70,15 @@ static struct config *load(const char *path)
 
 /* How long -s WORD waits for the master's answer over the control socket:
  * a stop for the workers to retire (shutdown_timeout and the master's
- * margins), a reload for the new generation to serve. */
+ * margins), a reload for the new generation to serve, an upgrade for the
+ * new master to serve or for the master to give up on it (UPGRADE_READY_MS),
+ * with a margin. */
 static int answer_ms(const struct config *cfg, int cmd)
 {
 	if (cmd == CONTROL_STOP || cmd == CONTROL_QUIT)
 		return (cfg->shutdown_timeout + 15) * 1000;
+	if (cmd == CONTROL_UPGRADE)
+		return UPGRADE_READY_MS + 15000;
 	return cmd == CONTROL_RELOAD ? 60000 : 10000;
 }
 
@@ -114,6 +119,8 @@ static const char *signal_abbrev(int signo)
 		return "QUIT";
 	case SIGUSR1:
 		return "USR1";
+	case SIGUSR2:
+		return "USR2";
 	default:
 		return "a signal";
 	}

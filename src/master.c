@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "config.h"
 #include "config_child.h"
+#include "control.h"
 #include "cpus.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -192,6 +193,7 @@ static void check_ready(struct master *m)
 			 * READY and MAINPID for us: ours would be refused. */
 			if (chan_send(m->upgrade_chan, CHAN_READY, 0, NULL, 0, -1) == -1)
 				log_warn("upgrade: cannot tell the old master we serve");
+			control_keep_file(m->ctl, 0); /* ours from now on */
 			return;
 		}
 	}
@@ -625,12 +627,17 @@ static void upgrade_close(struct master *m)
 /* The new master failed: stop it if it still runs, and go on serving. */
 static void upgrade_rollback(struct master *m, const char *why)
 {
+	char msg[320];
+
 	log_errorx("upgrade failed: %s; still serving (pid %ld)", why, (long)m->pid);
 	ev_timer_stop(m->loop, &m->upgrade_timer);
 	upgrade_close(m);
 	if (m->upgrade_peer > 0 && kill(m->upgrade_peer, 0) == 0)
 		kill(m->upgrade_peer, SIGTERM); /* it retires gracefully: no loss */
 	m->upgrade_peer = 0;
+	snprintf(msg, sizeof(msg), "upgrade failed: %s; the master (pid %ld) goes on serving", why,
+	         (long)m->pid);
+	master_ctl_upgrade_done(m, 0, msg);
 }
 
 static void on_upgrade_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -650,6 +657,7 @@ static void upgrade_commit(struct master *m)
 {
 	struct chan_retire r = {.handover = 1,
 	                        .timeout_ms = (uint32_t)m->cfg->handover_timeout * 1000};
+	char msg[128];
 
 	ev_timer_stop(m->loop, &m->upgrade_timer);
 	m->upgrade_done = 1;
@@ -658,6 +666,15 @@ static void upgrade_commit(struct master *m)
 	           (long)m->upgrade_peer, m->nkids);
 	notify_send("MAINPID=%ld\nREADY=1\nSTATUS=upgraded: new master pid %ld",
 	            (long)m->upgrade_peer, (long)m->upgrade_peer);
+	snprintf(msg, sizeof(msg), "upgraded: the new master (pid %ld) serves; pid %ld retires",
+	         (long)m->upgrade_peer, (long)m->pid);
+	master_ctl_upgrade_done(m, 1, msg);
+	/* The control socket is the new master's now: new clients go there,
+	 * and the file stays when we exit. */
+	if (m->ctl != NULL) {
+		control_keep_file(m->ctl, 1);
+		control_stop_listening(m->ctl);
+	}
 	m->gen++; /* a generation with no workers here: none is respawned */
 	m->announced = 1;
 	ev_timer_stop(m->loop, &m->respawn_timer);
@@ -719,33 +736,39 @@ static void on_upgrade_chan(struct ev_loop *loop, int fd, int events, void *arg)
 	}
 }
 
-static void upgrade_start(struct master *m)
+int master_upgrade(struct master *m)
 {
 	int chan;
 
-	if (m->stopping || m->upgrade_chan != -1 || m->upgrade_peer > 0 || m->upgrade_done) {
-		log_warnx("upgrade: %s; ignored",
-		          m->stopping ? "stopping" : "an upgrade is already under way");
-		return;
+	if (m->stopping || m->upgrade_done) {
+		log_warnx("upgrade: stopping; ignored");
+		return -1;
+	}
+	if (m->upgrade_chan != -1 || m->upgrade_peer > 0) {
+		/* Its outcome answers this request too. */
+		log_notice("upgrade: one is already under way");
+		return 0;
 	}
 	/* Under a service manager the new master must become its child. */
 	int detach = getenv("NOTIFY_SOCKET") != NULL;
-	pid_t pid = upgrade_spawn(m->ls, m->nls, m->path, m->pidfile.fd, detach, &chan);
+	pid_t pid =
+	    upgrade_spawn(m->ls, m->nls, m->path, m->pidfile.fd, control_fd(m->ctl), detach, &chan);
 	if (pid == -1) {
 		log_warn("upgrade failed: cannot start the new binary; still serving");
-		return;
+		return -1;
 	}
 	m->upgrade_peer = pid;
 	m->upgrade_chan = chan;
 	m->upgrade_detached = detach;
 	if (ev_add(m->loop, chan, EV_READ, on_upgrade_chan, m) == -1) {
 		upgrade_rollback(m, "cannot watch its channel");
-		return;
+		return 0; /* the rollback answered */
 	}
 	ev_timer_start(m->loop, &m->upgrade_timer, UPGRADE_READY_MS);
 	log_notice("upgrade: started the new binary (pid %ld) with %zu listeners; waiting up "
 	           "to %d s for it to serve",
 	           (long)pid, m->nls, UPGRADE_READY_MS / 1000);
+	return 0;
 }
 
 static void on_drain_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -1005,7 +1028,8 @@ int master_run(struct config *cfg, const char *path, int detach)
 	                   .gen = 1,
 	                   .pidfile = PIDFILE_NONE,
 	                   .upgrade_chan = -1,
-	                   .upgrade_pidfile = PIDFILE_NONE};
+	                   .upgrade_pidfile = PIDFILE_NONE,
+	                   .ctl_inherited = -1};
 	char err[1024];
 	int rc = EXIT_RUNTIME;
 
@@ -1071,6 +1095,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 		log_warn("counters");
 		goto out;
 	}
+	m.ctl_inherited = upgrade_inherited_control(m.cfg->control_socket);
 	if (master_ctl_prepare(&m, m.cfg) == -1)
 		goto out;
 	master_ctl_commit(&m);
@@ -1110,7 +1135,7 @@ int master_run(struct config *cfg, const char *path, int detach)
 				master_reload(&m);
 		}
 		if (signals_take(SIG_FLAG_UPGRADE))
-			upgrade_start(&m);
+			master_upgrade(&m);
 		if (signals_take(SIG_FLAG_REOPEN))
 			master_reopen(&m);
 		check_ready(&m);

@@ -196,6 +196,11 @@ void master_ctl_generation_serves(struct master *m)
 	done_all(m, CONTROL_WAIT_RELOAD, 1, msg);
 }
 
+void master_ctl_upgrade_done(struct master *m, int ok, const char *msg)
+{
+	done_all(m, CONTROL_WAIT_UPGRADE, ok, msg);
+}
+
 void master_ctl_worker_died(struct master *m, const struct child *k, const char *how)
 {
 	char msg[512];
@@ -286,6 +291,7 @@ static void status(struct master *m, struct control_client *c, int json)
 static void on_control(void *arg, struct control_client *c, enum control_cmd cmd, int json)
 {
 	struct master *m = arg;
+	int rc;
 
 	switch (cmd) {
 	case CONTROL_STATUS:
@@ -298,7 +304,7 @@ static void on_control(void *arg, struct control_client *c, enum control_cmd cmd
 			break;
 		}
 		log_set_tap(on_tap, m);
-		int rc = master_reload(m);
+		rc = master_reload(m);
 		log_set_tap(NULL, NULL);
 		send_tap(m, c);
 		if (rc == 0)
@@ -308,6 +314,23 @@ static void on_control(void *arg, struct control_client *c, enum control_cmd cmd
 			             "reload rejected: generation %u goes on serving with the "
 			             "previous configuration",
 			             m->gen);
+		break;
+	case CONTROL_UPGRADE:
+		if (m->stopping || m->draining) {
+			control_done(c, 0, "the master is %s; no upgrade",
+			             m->draining ? "draining before a stop" : "stopping");
+			break;
+		}
+		/* Waiting first: the outcome may come at once (a rollback). */
+		control_wait(c, CONTROL_WAIT_UPGRADE);
+		log_set_tap(on_tap, m);
+		rc = master_upgrade(m);
+		log_set_tap(NULL, NULL);
+		send_tap(m, c);
+		if (rc == -1)
+			master_ctl_upgrade_done(m, 0,
+			                        "upgrade failed: the new binary did not start; "
+			                        "the master goes on serving");
 		break;
 	case CONTROL_STOP:
 		control_wait(c, CONTROL_WAIT_EXIT);
@@ -358,8 +381,12 @@ int master_ctl_prepare(struct master *m, const struct config *cfg)
 			return -1;
 		}
 	}
+	/* After an upgrade, the old master's listener (upgrade.h). */
+	int fd = m->ctl_inherited;
+	m->ctl_inherited = -1;
 	if (m->ctl_change && cfg->control_socket != NULL &&
-	    (m->ctl_next = control_new(m->loop, cfg->control_socket, on_control, m)) == NULL) {
+	    (m->ctl_next = control_adopt(m->loop, cfg->control_socket, fd, on_control, m)) ==
+	        NULL) {
 		log_errorx("%s: control_socket: cannot listen on %s: %s", cfg->file,
 		           cfg->control_socket, strerror(errno));
 		httpd_free(m->httpd_next);
@@ -423,6 +450,7 @@ void master_ctl_forget(struct master *m)
 void master_ctl_exit(struct master *m)
 {
 	done_all(m, CONTROL_WAIT_RELOAD, 0, "the master stopped before the reload finished");
+	done_all(m, CONTROL_WAIT_UPGRADE, 0, "the master stopped before the upgrade finished");
 	done_all(m, CONTROL_WAIT_EXIT, 1, "stopped");
 	httpd_free(m->httpd);
 	control_exit(m->ctl);

@@ -97,6 +97,7 @@ struct master {
 	struct control *ctl_next;
 	int httpd_change;   /* the reload changes metrics.listen */
 	int ctl_change;     /* the reload changes control_socket */
+	int ctl_inherited;  /* the control listener an upgrade passed, until used; or -1 */
 	struct textbuf tap; /* errors logged while a control client's reload ran */
 
 	struct srclimit *limits; /* the per-source table (srclimit.h), or NULL */
@@ -111,6 +112,10 @@ void master_stop(struct master *m, int immediate);
  * one drains before the graceful stop. */
 void master_stop_requested(struct master *m, int stops);
 int master_reopen(struct master *m);
+/* USR2: start a binary upgrade.  Returns 0 if one is under way (started
+ * now or before; its outcome goes to master_ctl_upgrade_done()), or -1 if
+ * none could start (logged). */
+int master_upgrade(struct master *m);
 
 /* ---- master_ctl.c ---- */
 
@@ -135,6 +140,10 @@ void master_ctl_reload_accepted(struct master *m);
 void master_ctl_reload_rejected(struct master *m);
 void master_ctl_generation_serves(struct master *m);
 void master_ctl_worker_died(struct master *m, const struct child *k, const char *how);
+
+/* An upgrade's outcome (ok: the new master serves and this one retires),
+ * for the control clients that wait for it; msg says how. */
+void master_ctl_upgrade_done(struct master *m, int ok, const char *msg);
 
 /* A worker was reaped: fold its counters into the retired totals. */
 void master_ctl_worker_gone(struct master *m, struct child *k);

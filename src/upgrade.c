@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,14 +39,30 @@ static int exe_path(char *buf, size_t len)
 	return 0;
 }
 
+/* Pass descriptor fd (if >= 0) at number `at`, named by the variable env;
+ * else unset env.  In the child before exec. */
+static void pass_fd(int fd, int at, const char *env)
+{
+	char buf[32];
+
+	if (fd < 0) {
+		unsetenv(env);
+		return;
+	}
+	if (dup2(fd, at) == -1)
+		_exit(127);
+	snprintf(buf, sizeof(buf), "%d", at);
+	setenv(env, buf, 1);
+}
+
 /* In the child: move the n descriptors in fds[] to 3, 4, ... (without
  * close-on-exec) and exec.  Never returns. */
-static void __attribute__((noreturn))
-exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, int pidfd, pid_t old)
+static void __attribute__((noreturn)) exec_new(const char *exe, const char *config, int *fds,
+                                               size_t n, int chan, int pidfd, int ctlfd, pid_t old)
 {
 	char buf[32];
 	sigset_t none;
-	int low = (int)(ACTIVATION_FD_START + n + 2);
+	int low = (int)(ACTIVATION_FD_START + n + 3);
 
 	/* Out of the way first, so that moving one cannot clobber another. */
 	for (size_t i = 0; i < n; i++)
@@ -54,20 +72,16 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, int 
 		_exit(127);
 	if (pidfd >= 0 && (pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, low)) == -1)
 		_exit(127);
+	if (ctlfd >= 0 && (ctlfd = fcntl(ctlfd, F_DUPFD_CLOEXEC, low)) == -1)
+		_exit(127);
 	for (size_t i = 0; i < n; i++)
 		if (dup2(fds[i], (int)(ACTIVATION_FD_START + i)) == -1)
 			_exit(127);
 	int up = (int)(ACTIVATION_FD_START + n);
 	if (dup2(chan, up) == -1)
 		_exit(127);
-	if (pidfd >= 0) {
-		if (dup2(pidfd, up + 1) == -1)
-			_exit(127);
-		snprintf(buf, sizeof(buf), "%d", up + 1);
-		setenv("ECHOD_UPGRADE_PIDFILE_FD", buf, 1);
-	} else {
-		unsetenv("ECHOD_UPGRADE_PIDFILE_FD");
-	}
+	pass_fd(pidfd, up + 1, "ECHOD_UPGRADE_PIDFILE_FD");
+	pass_fd(ctlfd, up + 2, "ECHOD_UPGRADE_CONTROL_FD");
 	snprintf(buf, sizeof(buf), "%ld", (long)getpid());
 	setenv("LISTEN_PID", buf, 1);
 	snprintf(buf, sizeof(buf), "%zu", n);
@@ -86,21 +100,22 @@ exec_new(const char *exe, const char *config, int *fds, size_t n, int chan, int 
 /* In the intermediate child of a detached start: start the new master,
  * tell the old one its pid over `out`, and exit, so that the new master is
  * re-parented to the service manager. */
-static void __attribute__((noreturn)) detach_new(const char *exe, const char *config, int *fds,
-                                                 size_t n, int chan, int pidfd, pid_t old, int out)
+static void __attribute__((noreturn))
+detach_new(const char *exe, const char *config, int *fds, size_t n, int chan, int pidfd, int ctlfd,
+           pid_t old, int out)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		close(out);
-		exec_new(exe, config, fds, n, chan, pidfd, old);
+		exec_new(exe, config, fds, n, chan, pidfd, ctlfd, old);
 	}
 	ssize_t w = write(out, &pid, sizeof(pid));
 	_exit(w == (ssize_t)sizeof(pid) && pid > 0 ? 0 : 1);
 }
 
 pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int pidfile_fd,
-                    int detach, int *chan)
+                    int control_fd, int detach, int *chan)
 {
 	char exe[PATH_MAX];
 	int ch[2], p[2] = {-1, -1};
@@ -136,8 +151,8 @@ pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, i
 	if (pid == 0) {
 		close(ch[0]);
 		if (detach)
-			detach_new(exe, config, fds, n, ch[1], pidfile_fd, old, p[1]);
-		exec_new(exe, config, fds, n, ch[1], pidfile_fd, old);
+			detach_new(exe, config, fds, n, ch[1], pidfile_fd, control_fd, old, p[1]);
+		exec_new(exe, config, fds, n, ch[1], pidfile_fd, control_fd, old);
 	}
 	int saved = errno;
 	free(fds);
@@ -216,4 +231,24 @@ int upgrade_inherited_pidfile(struct pidfile *pf, const char *path)
 	}
 	*pf = got;
 	return 1;
+}
+
+int upgrade_inherited_control(const char *path)
+{
+	int fd = (int)env_number(getenv("ECHOD_UPGRADE_CONTROL_FD"));
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	unsetenv("ECHOD_UPGRADE_CONTROL_FD");
+	if (fd < ACTIVATION_FD_START || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	/* Only the socket at the path the configuration names: the new one may
+	 * name another (or none), which is bound afresh. */
+	memset(&sun, 0, sizeof(sun));
+	if (path == NULL || getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || strncmp(sun.sun_path, path, sizeof(sun.sun_path)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

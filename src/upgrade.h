@@ -24,15 +24,17 @@
 /*
  * Start the binary at /proc/self/exe's path (the file now on disk there,
  * even if the running one was replaced) with `-c config`, passing the
- * listeners' sockets and, if pidfile_fd >= 0, the locked pid file (so that
- * its lock passes to the new master).  With `detach`, through an intermediate process that
- * exits at once, so that the new master is not our child but the service
+ * listeners' sockets; if pidfile_fd >= 0, the locked pid file (so that its
+ * lock passes to the new master); if control_fd >= 0, the control socket's
+ * listener (the new master cannot bind the path the old one still serves,
+ * and `echod -s` always finds a master there).  With `detach`, through an
+ * intermediate process that exits at once, so that the new master is not our child but the service
  * manager's (systemd supervises a MAINPID that is its own child only).
  * Returns its pid and stores the old master's end of the channel in *chan,
  * or returns -1 with errno (nothing started).
  */
 pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, int pidfile_fd,
-                    int detach, int *chan);
+                    int control_fd, int detach, int *chan);
 
 /*
  * In a master started by upgrade_spawn(): if the old master passed its
@@ -40,6 +42,13 @@ pid_t upgrade_spawn(const struct listener *ls, size_t nls, const char *config, i
  * in *pf and return 1; else close it (if any) and return 0.
  */
 int upgrade_inherited_pidfile(struct pidfile *pf, const char *path);
+
+/*
+ * In a master started by upgrade_spawn(): the control socket's listener the
+ * old master passed, if it listens at `path`; else -1 (any passed one is
+ * closed).  Call once, before binding the control socket.
+ */
+int upgrade_inherited_control(const char *path);
 
 /*
  * In a master started by upgrade_spawn(): the channel to the old master

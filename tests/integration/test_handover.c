@@ -34,6 +34,8 @@
 
 #include "harness.h"
 
+#define EXITED(code) ((code) << 8)
+
 /* The byte at position pos of connection c's stream: any loss, repeat or
  * reordering shows as a mismatch. */
 static unsigned char pattern(unsigned c, uint64_t pos)
@@ -490,6 +492,116 @@ static void test_failed_upgrade_rolls_back(void **state)
 	assert_int_equal(status, 0);
 }
 
+#define UPGRADE_CTL_CONF                                                                           \
+	"workers = 2;\n"                                                                           \
+	"pid_file = \"@DIR@/echod.pid\";\n"                                                        \
+	"control_socket = \"@DIR@/control.sock\";\n"                                               \
+	"listen = ( { address = \"127.0.0.1\"; port = 0; } );\n"
+
+/* The pid a pid file names, or 0. */
+static pid_t pid_in(const char *path)
+{
+	char *text = h_file_read(path);
+	pid_t pid = text != NULL ? (pid_t)atol(text) : 0;
+	free(text);
+	return pid;
+}
+
+/*
+ * With a control socket, `-s upgrade` returns once the new master serves and
+ * the old one retires: exit 0, naming the new master, which the pid file
+ * names too.  The control socket passed to it (`-s status` answers there);
+ * the connection open across the upgrade goes on echoing, from the new
+ * master's workers, and once that master stops the socket file is gone.
+ */
+static void test_upgrade_over_control_socket(void **state)
+{
+	char pidfile[300], sock[300], msg[300];
+	struct h_run r;
+	(void)state;
+
+	struct echod *e = h_echod_start(UPGRADE_CTL_CONF, NULL);
+	snprintf(pidfile, sizeof(pidfile), "%s/echod.pid", e->dir);
+	snprintf(sock, sizeof(sock), "%s/control.sock", e->dir);
+	int fd = h_connect("127.0.0.1", e->ports[0]);
+	assert_true(fd >= 0);
+	h_fill_random(msg, sizeof(msg), 21);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+
+	h_run_echod(&r, 60000, "-c", e->conf, "-s", "upgrade", (char *)NULL);
+	print_message("# -s upgrade: status %d, out: %s, err: %s\n", r.status, r.out, r.err);
+	assert_int_equal(r.status, 0);
+	const char *needle = "upgraded: the new master (pid ";
+	const char *p = strstr(r.out, needle);
+	assert_non_null(p);
+	pid_t newpid = (pid_t)atol(p + strlen(needle));
+	h_run_free(&r);
+	upgraded_pid = newpid;
+	assert_true(newpid > 0 && newpid != e->pid);
+	assert_int_equal(pid_in(pidfile), newpid);
+	/* The old master exits 0 on its own. */
+	assert_int_equal(h_echod_signal_wait(e, 0, 15000), 0);
+
+	h_fill_random(msg, sizeof(msg), 22);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+	int fd2 = h_connect("127.0.0.1", e->ports[0]);
+	assert_true(fd2 >= 0 && h_echo_check(fd2, msg, sizeof(msg), 5000));
+	h_run_echod(&r, 10000, "-c", e->conf, "-s", "status", (char *)NULL);
+	assert_int_equal(r.status, 0);
+	h_run_free(&r);
+	close(fd);
+	close(fd2);
+	stop_upgraded(newpid);
+	assert_int_equal(access(sock, F_OK), -1);
+	h_echod_free(e);
+}
+
+/*
+ * A failed upgrade asked over the control socket: `-s upgrade` exits 1 with
+ * the reason (the new binary's exit status 78) on standard error, and the
+ * old master goes on serving, its control socket included.  The client reads
+ * a valid copy of the file: the one the master reads is broken on purpose.
+ */
+static void test_failed_upgrade_over_control_socket(void **state)
+{
+	char client_conf[300], msg[300];
+	struct h_run r;
+	(void)state;
+
+	struct echod *e = h_echod_start(UPGRADE_CTL_CONF, NULL);
+	char *good = h_file_read(e->conf);
+	assert_non_null(good);
+	snprintf(client_conf, sizeof(client_conf), "%s/client.conf", e->dir);
+	FILE *f = fopen(client_conf, "w");
+	assert_non_null(f);
+	fputs(good, f);
+	fclose(f);
+	free(good);
+	int fd = h_connect("127.0.0.1", e->ports[0]);
+	assert_true(fd >= 0);
+	h_fill_random(msg, sizeof(msg), 23);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+
+	h_echod_rewrite(e, "workers = 2;\nfrobnicate = 1;\n");
+	h_run_echod(&r, 60000, "-c", client_conf, "-s", "upgrade", (char *)NULL);
+	print_message("# -s upgrade: status %d, out: %s, err: %s\n", r.status, r.out, r.err);
+	assert_int_equal(r.status, EXITED(1));
+	assert_non_null(strstr(r.err, "upgrade failed: the new master (pid "));
+	assert_non_null(strstr(r.err, "exited with status 78 before it served"));
+	h_run_free(&r);
+
+	assert_int_equal(h_echod_signal_wait(e, 0, 200), -1); /* still runs */
+	h_fill_random(msg, sizeof(msg), 24);
+	assert_true(h_echo_check(fd, msg, sizeof(msg), 5000));
+	h_run_echod(&r, 10000, "-c", client_conf, "-s", "status", (char *)NULL);
+	assert_int_equal(r.status, 0);
+	h_run_free(&r);
+	close(fd);
+	int status = h_echod_signal_wait(e, SIGTERM, 15000);
+	h_echod_free(e);
+	assert_int_equal(status, 0);
+}
+
 /*
  * Bytes read but not yet echoed move with the connection: two clients send
  * without reading until the worker holds up to max_pending for each (far
@@ -666,6 +778,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_reload_storm_keeps_connections, teardown),
 	    cmocka_unit_test_teardown(test_failed_upgrade_rolls_back, teardown),
+	    cmocka_unit_test_teardown(test_upgrade_over_control_socket, teardown),
+	    cmocka_unit_test_teardown(test_failed_upgrade_over_control_socket, teardown),
 	    cmocka_unit_test_teardown(test_queue_and_half_close_move, h_teardown),
 	    cmocka_unit_test_teardown(test_drain_keeps_old_behaviour, h_teardown),
 	    cmocka_unit_test_teardown(test_descriptor_limit_drains, h_teardown),
