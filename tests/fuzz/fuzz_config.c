@@ -19,6 +19,19 @@
 
 const char fuzz_name[] = "config";
 
+/*
+ * libconfig 1.5 (Debian 12) leaks its string token buffer (strbuf_append)
+ * when a syntax error follows a string; fuzzing finds it within seconds.
+ * It is libconfig's, not echod's: a rejected reload loses a few bytes in the
+ * child that read the file.  LeakSanitizer asks for this list, under make
+ * fuzz and in the ASan build's make check alike; any other leak still fails.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libconfig.so\n";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config_env env = {.cpus = 4, .is_root = 0};
