@@ -14,9 +14,11 @@ top=$(pwd)
 # Debian packages the builds, the tests and the lint need.  clang comes
 # without its sanitizer runtime (only recommended), hence libclang-rt-dev.
 # systemd brings systemd-socket-activate, which the socket activation test
-# runs echod under.
+# runs echod under; liburing the io_uring backend, libseccomp the worker
+# sandbox, iproute2 the tests' network namespaces, libFuzzer make fuzz.
 PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev liburing-dev mandoc python3
-	clang libclang-rt-dev clang-tidy clang-format cppcheck systemd"
+	clang libclang-rt-dev clang-tidy clang-format cppcheck systemd
+	libseccomp-dev iproute2 libfuzzer-14-dev"
 
 install_deps() {
 	missing=""

@@ -40,6 +40,19 @@ sandboxed() {
 		      eff == "0000000000000400" && bnd == "0000000000000400") }' \
 		"/proc/$(mainpid)/status"
 }
+# Each worker: no capability left, and its own seccomp filter on top of
+# the unit's (echod's sandbox, loaded under SystemCallFilter=).
+workers_sandboxed() {
+	local w n=0 kids=()
+	read -r -a kids <"/proc/$(mainpid)/task/$(mainpid)/children"
+	for w in "${kids[@]}"; do
+		awk '/^CapEff:/ { eff = $2 } /^Seccomp_filters:/ { f = $2 }
+			END { print "worker: CapEff " eff ", seccomp filters " f
+			      exit !(eff == "0000000000000000" && f >= 2) }' "/proc/$w/status" || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
 status_text() {
 	systemctl show -P StatusText echod.service | grep -q 'workers serving'
 }
@@ -104,6 +117,7 @@ held_by_new_master() { # the service's main pid changed, and is the new version'
 # Enabled by the package, so started at boot.
 t active-at-boot systemctl is-active -q echod.service
 t sandbox sandboxed
+t workers-sandboxed workers_sandboxed
 t status-text status_text
 t echo echo_tcp
 t long-open long_open

@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 
 # Debian packages this script needs; the missing ones are installed.
-PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev liburing-dev
-	mandoc groff-base man-db debhelper lintian blhc rpm rpmlint systemd
+PACKAGES="build-essential autoconf automake pkg-config libconfig-dev libcmocka-dev libseccomp-dev
+	liburing-dev mandoc groff-base man-db debhelper lintian blhc rpm rpmlint systemd
 	logrotate python3 procps iproute2 util-linux binutils strace
 	debootstrap systemd-container"
 
@@ -386,16 +386,22 @@ EOF
 	check notify-from-main-pid bash -c "grep READY=1 '$W/notify.log' | head -n 1 |
 		grep -q '^pid=$mainpid .*MAINPID=$mainpid'"
 	# The master and its workers: the service user, CAP_NET_BIND_SERVICE only.
+	# The master keeps CAP_NET_BIND_SERVICE (for a reload); its workers
+	# drop it, and run under their own seccomp filter as well.
 	creds() {
-		local p rc=0 workers
+		local p rc=0 workers want
 		workers=$(pgrep -P "$mainpid")
 		[ -n "$workers" ] || { echo "no workers"; return 1; }
 		for p in "$mainpid" $workers; do
-			awk -v p="$p" -v u="$(id -u "$user")" '
+			want=0000000000000000
+			[ "$p" = "$mainpid" ] && want=0000000000000400
+			awk -v p="$p" -v u="$(id -u "$user")" -v want="$want" '
 				/^Uid:/ { uid = ($2 == u && $3 == u && $4 == u && $5 == u) }
-				/^CapEff:/ { eff = $2 } /^CapBnd:/ { bnd = $2 }
-				END { ok = uid && eff == "0000000000000400" && bnd == "0000000000000400"
-				      if (!ok) print "pid " p ": uid ok=" uid " CapEff " eff " CapBnd " bnd
+				/^CapEff:/ { eff = $2 } /^CapBnd:/ { bnd = $2 } /^Seccomp:/ { sc = $2 }
+				END { ok = uid && eff == want && bnd == "0000000000000400" &&
+				           (want != "0000000000000000" || sc == 2)
+				      if (!ok) print "pid " p ": uid ok=" uid " CapEff " eff " CapBnd " bnd \
+				                     " Seccomp " sc
 				      exit !ok }' "/proc/$p/status" || rc=1
 		done
 		return "$rc"
@@ -513,14 +519,24 @@ EOF
 		done
 	}
 	syscalls() {
-		local allow=() deny=() v
+		local v
+		# systemd applies the lines in order: an allow line adds to the
+		# set, a "~" line takes away, a later allow line adds back.
+		: >"$W/sc-allowed"
 		while read -r v; do
-			# shellcheck disable=SC2206 # a list of words
-			case $v in \~*) deny+=(${v#\~}) ;; *) allow+=($v) ;; esac
+			case $v in
+			\~*)
+				# shellcheck disable=SC2086 # a list of words
+				expand_set ${v#\~} | sort -u >"$W/sc-line"
+				comm -23 "$W/sc-allowed" "$W/sc-line" >"$W/sc-next"
+				;;
+			*)
+				# shellcheck disable=SC2086 # a list of words
+				expand_set $v | sort -u | sort -u -m - "$W/sc-allowed" >"$W/sc-next"
+				;;
+			esac
+			mv "$W/sc-next" "$W/sc-allowed"
 		done < <(unit_get SystemCallFilter)
-		expand_set "${allow[@]}" | sort -u >"$W/sc-allow"
-		expand_set "${deny[@]}" | sort -u >"$W/sc-deny"
-		comm -23 "$W/sc-allow" "$W/sc-deny" >"$W/sc-allowed"
 		: >"$W/notify.log"
 		install -o "$user" -m 0644 /dev/null "$W/strace" || return 1
 		(service_exec strace -f -qq -o "$W/strace" "${start[@]}") >"$W/echod-strace.log" 2>&1 &

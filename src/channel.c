@@ -149,6 +149,7 @@ const char *chan_type_name(unsigned type)
 	    [CHAN_HO_OFFER] = "handover offer",
 	    [CHAN_HO_ANSWER] = "handover answer",
 	    [CHAN_DRAIN] = "drain",
+	    [CHAN_SANDBOX] = "sandbox violation",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)

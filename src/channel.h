@@ -28,6 +28,7 @@ enum chan_type {
 	 * and, if its queue did not fit the payload, a memfd holding it. */
 	CHAN_HO_OFFER,
 	CHAN_HO_ANSWER, /* W->M->W: payload struct chan_ho_answer */
+	CHAN_SANDBOX,   /* W->M: payload struct chan_sandbox; the worker is dying */
 };
 
 /* CHAN_RETIRE's optional payload (none: drain, as on a stop). */
@@ -58,6 +59,13 @@ struct chan_msg {
 struct chan_stats {
 	uint64_t connections; /* open stream connections */
 	uint64_t accepted;    /* stream connections accepted since the worker started */
+};
+
+/* What a worker reports in CHAN_SANDBOX, from its SIGSYS handler: the
+ * system call its seccomp filter refused. */
+struct chan_sandbox {
+	int32_t syscall; /* the number, as the kernel's siginfo gives it */
+	uint32_t arch;   /* AUDIT_ARCH_* of the call */
 };
 
 /*

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "acl.h"
+#include "cidr.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -140,6 +142,14 @@ static const char *check_mode(const char *s)
 	return NULL;
 }
 
+static const char *check_cidr(const char *s)
+{
+	struct cidr c;
+	const char *why = NULL;
+
+	return cidr_parse(s, &c, &why) == 0 ? NULL : why;
+}
+
 static const char *check_socket_path(const char *s)
 {
 	if (s[0] != '/')
@@ -260,6 +270,37 @@ const struct config_key config_keys[] = {
 	{.name = "log.level", .type = CONFIG_KEY_CHOICE, .store = CONFIG_STORE_INDEX,
 	 .offset = CFG(log_level), .choice = level_choice, .def = "info",
 	 .help = "the least important messages that are logged"},
+	{.name = "udp_guard", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
+	 .offset = CFG(udp_guard), .min = 0, .max = 1, .def = "true",
+	 .help = "drop datagrams that would make an echo loop or reflect an attack"},
+	{.name = "sandbox", .type = CONFIG_KEY_BOOL, .store = CONFIG_STORE_INT,
+	 .offset = CFG(sandbox), .min = 0, .max = 1, .def = "true",
+	 .help = "workers run under a seccomp allow-list of system calls"},
+	{.name = "access", .type = CONFIG_KEY_GROUP,
+	 .help = "who may connect or send, for listeners without their own list"},
+	{.name = "access.allow", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_ALLOW,
+	 .offset = CFG(access), .check = check_cidr,
+	 .help = "prefixes let in; if any, only these"},
+	{.name = "access.deny", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_DENY,
+	 .offset = CFG(access), .check = check_cidr,
+	 .help = "prefixes kept out"},
+	{.name = "limits", .type = CONFIG_KEY_GROUP,
+	 .help = "per-source limits over all workers; 0 = off"},
+	{.name = "limits.per_source_connections", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_connections), .min = 0, .max = 1000000, .def = "0",
+	 .help = "open stream connections per source"},
+	{.name = "limits.per_source_rate", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_rate), .min = 0, .max = 1000000, .def = "0",
+	 .help = "new stream connections per second per source"},
+	{.name = "limits.per_source_burst", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.per_source_burst), .min = 0, .max = 1000000, .def = "0",
+	 .help = "new connections a source may open at once; 0 = per_source_rate"},
+	{.name = "limits.udp_per_source_rate", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.udp_per_source_rate), .min = 0, .max = 1000000, .def = "0",
+	 .help = "datagrams per second per source"},
+	{.name = "limits.source_prefix_v6", .type = CONFIG_KEY_INT, .store = CONFIG_STORE_INT,
+	 .offset = CFG(limits.source_prefix_v6), .min = 1, .max = 128, .def = "64",
+	 .help = "IPv6 sources are counted per prefix of this length"},
 	{.name = "metrics", .type = CONFIG_KEY_GROUP, .help = "the Prometheus metrics endpoint"},
 	{.name = "metrics.listen", .type = CONFIG_KEY_STRING, .store = CONFIG_STORE_STRING,
 	 .offset = CFG(metrics_listen), .check = check_endpoint,
@@ -295,11 +336,20 @@ const struct config_key config_keys[] = {
 	 .offset = LST(proxy), .min = 0, .max = 1,
 	 .help = "expect a PROXY protocol header from the sources in from"},
 	{.name = "listen.proxy_protocol.from", .type = CONFIG_KEY_CIDRS,
-	 .store = CONFIG_STORE_CIDRS, .offset = LST(proxy_from),
+	 .store = CONFIG_STORE_CIDRS, .offset = LST(proxy_from), .check = check_cidr,
 	 .help = "addresses or prefixes of the proxies that may send a header; required"},
 	{.name = "listen.proxy_protocol.timeout", .type = CONFIG_KEY_INT,
 	 .store = CONFIG_STORE_INT, .offset = LST(proxy_timeout), .min = 1, .max = 3600,
 	 .def = "3", .help = "seconds a connection may take to send its whole header"},
+	{.name = "listen.access", .type = CONFIG_KEY_GROUP, .store = CONFIG_STORE_INT,
+	 .offset = LST(access_set), .min = 0, .max = 1,
+	 .help = "this listener's access list, in place of the global one (TCP, UDP)"},
+	{.name = "listen.access.allow", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_ALLOW,
+	 .offset = LST(access), .check = check_cidr,
+	 .help = "prefixes let in; if any, only these"},
+	{.name = "listen.access.deny", .type = CONFIG_KEY_CIDRS, .store = CONFIG_STORE_DENY,
+	 .offset = LST(access), .check = check_cidr,
+	 .help = "prefixes kept out"},
 };
 /* clang-format on */
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
@@ -449,6 +499,8 @@ static void store(struct build *b, const struct config_key *k, void *base, long 
 		free(*(char **)(void *)field);
 		*(char **)(void *)field = copy;
 		break;
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
 	case CONFIG_STORE_CIDRS: /* set_cidrs() */
 		break;
@@ -486,43 +538,60 @@ static void set_choice(struct build *b, const struct config_key *k, const struct
 }
 
 /*
- * An array of prefixes.  Empty is an error, not "nobody": a list meant to
- * name who is trusted must say it (an empty proxy_protocol.from would
- * otherwise be read as "anyone" by someone, some day).
+ * An array of prefixes, each element checked: into a struct cidr_list, or
+ * added to a struct acl as allow or deny rules.  An empty list of trusted
+ * sources is an error, not "nobody": a list meant to name who is trusted
+ * must say it (an empty proxy_protocol.from would otherwise be read as
+ * "anyone" by someone, some day).  An empty access list means what it says:
+ * no rule.
  */
 static void set_cidrs(struct build *b, const struct config_key *k, const struct config_value *v,
                       void *base)
 {
-	struct cidr_list *l = (struct cidr_list *)(void *)((char *)base + k->offset);
+	void *field = (char *)base + k->offset;
+	struct cidr_list *l = field;
+	struct acl *acl = field;
 	const char *why;
+	struct cidr net;
 
 	if (v->type != CONFIG_VALUE_LIST) {
 		build_error(b, v, "%s: expected an array of addresses or prefixes, got %s", k->name,
 		            value_type_name(v->type));
 		return;
 	}
-	if (v->nchild == 0) {
-		build_error(b, v, "%s: empty; name at least one address or prefix", k->name);
-		return;
-	}
-	free(l->v);
-	l->n = 0;
-	if ((l->v = calloc(v->nchild, sizeof(*l->v))) == NULL) {
-		build_error(b, NULL, "out of memory");
-		return;
+	if (k->store == CONFIG_STORE_CIDRS) {
+		if (v->nchild == 0) {
+			build_error(b, v, "%s: empty; name at least one address or prefix",
+			            k->name);
+			return;
+		}
+		free(l->v);
+		l->n = 0;
+		if ((l->v = calloc(v->nchild, sizeof(*l->v))) == NULL) {
+			build_error(b, NULL, "out of memory");
+			return;
+		}
 	}
 	for (size_t i = 0; i < v->nchild; i++) {
 		const struct config_value *e = &v->child[i];
+		/* An element without a line of its own is on its list's. */
+		struct config_value at = *e;
+		if (at.line == 0) {
+			at.line = v->line;
+			at.file = v->file;
+		}
 		if (e->type != CONFIG_VALUE_STRING) {
-			build_error(b, e, "%s: expected a string, got %s", k->name,
+			build_error(b, &at, "%s: expected a string, got %s", k->name,
 			            value_type_name(e->type));
-			continue;
+		} else if (cidr_parse(e->s, &net, &why) == -1) {
+			build_error(b, &at, "%s: \"%s\": %s", k->name, e->s, why);
+		} else if (k->store == CONFIG_STORE_CIDRS) {
+			l->v[l->n++] = net;
+		} else if (acl_add(acl, &net,
+		                   k->store == CONFIG_STORE_DENY ? ACL_DENY : ACL_ALLOW) == -1) {
+			build_error(b, NULL, "out of memory");
+			return;
 		}
-		if (cidr_parse(e->s, &l->v[l->n], &why) == -1) {
-			build_error(b, e, "%s: \"%s\": %s", k->name, e->s, why);
-			continue;
-		}
-		l->n++;
 	}
 }
 
@@ -566,6 +635,13 @@ static void set_value(struct build *b, const struct config_key *k, const struct 
 			store(b, k, base, 0, v->s);
 		}
 		break;
+	case CONFIG_KEY_BOOL:
+		if (v->type != CONFIG_VALUE_BOOL)
+			build_error(b, v, "%s: expected true or false, got %s", k->name,
+			            value_type_name(v->type));
+		else
+			store(b, k, base, v->i != 0, NULL);
+		break;
 	case CONFIG_KEY_CIDRS:
 		set_cidrs(b, k, v, base);
 		break;
@@ -598,12 +674,31 @@ static void apply_defaults(struct build *b, const char *section, void *base)
 		v.type = *end == '\0' && k->type != CONFIG_KEY_STRING ? CONFIG_VALUE_INT
 		                                                      : CONFIG_VALUE_STRING;
 		v.s = k->def;
+		if (strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0) {
+			v.type = CONFIG_VALUE_BOOL;
+			v.i = k->def[0] == 't';
+		}
 		set_value(b, k, &v, base);
 	}
 }
 
 static void walk_group(struct build *b, const struct config_value *group, const char *section,
                        void *base);
+
+const struct acl *config_listen_access(const struct config *cfg, size_t i)
+{
+	const struct listen_conf *lc = &cfg->listen[i];
+
+	if (lc->proto == LISTEN_UNIX)
+		return NULL;
+	return lc->access_set ? &lc->access : &cfg->access;
+}
+
+int config_limits_on(const struct limits_conf *l)
+{
+	return l->per_source_connections > 0 || l->per_source_rate > 0 ||
+	       l->udp_per_source_rate > 0;
+}
 
 char *listen_conf_name(const struct listen_conf *lc, char *buf, size_t len)
 {
@@ -629,6 +724,11 @@ static void check_listen(struct build *b, const struct config_value *entry, stru
 	int has_port = child_find(entry, "port") != NULL;
 
 	if (child_find(entry, "path") != NULL) {
+		const struct config_value *acc = child_find(entry, "access");
+		if (acc != NULL)
+			build_error(b, acc,
+			            "listen.access: a Unix socket has no source address to check; "
+			            "the permissions of its file decide who connects");
 		if (has_addr || has_port)
 			build_error(b, entry,
 			            "listen: a Unix socket entry (path) takes no "
@@ -853,8 +953,11 @@ static void walk_group(struct build *b, const struct config_value *group, const 
 			if (v->type != CONFIG_VALUE_GROUP)
 				build_error(b, v, "%s: expected a group, got %s", k->name,
 				            value_type_name(v->type));
-			else
+			else {
+				if (k->store == CONFIG_STORE_INT)
+					store(b, k, base, 1, NULL);
 				walk_group(b, v, k->name, base);
+			}
 			break;
 		case CONFIG_KEY_LIST:
 			/* "listen" is the only list; its entries have their own struct. */
@@ -883,6 +986,7 @@ struct config *config_from_value(const struct config_value *root, const char *fi
 	b.cfg = cfg;
 	apply_defaults(&b, NULL, cfg);
 	apply_defaults(&b, "log", cfg);
+	apply_defaults(&b, "limits", cfg);
 	if (root != NULL)
 		walk_group(&b, root, NULL, cfg);
 	if (root == NULL || child_find(root, "listen") == NULL)
@@ -896,6 +1000,11 @@ struct config *config_from_value(const struct config_value *root, const char *fi
 		if ((v = child_find(root, "pid_file")) != NULL)
 			cfg->pid_file_line = v->line;
 	}
+	if (acl_finish(&cfg->access) == -1)
+		build_error(&b, NULL, "out of memory");
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (acl_finish(&cfg->listen[i].access) == -1)
+			build_error(&b, NULL, "out of memory");
 	if (cfg->workers == 0) {
 		cfg->workers_auto = 1;
 		cfg->workers = cpus < wk->min ? (int)wk->min : cpus > wk->max ? (int)wk->max : cpus;
@@ -921,7 +1030,9 @@ void config_free(struct config *cfg)
 		free(cfg->listen[i].owner);
 		free(cfg->listen[i].group);
 		free(cfg->listen[i].proxy_from.v);
+		acl_free(&cfg->listen[i].access);
 	}
+	acl_free(&cfg->access);
 	free(cfg->listen);
 	free(cfg->file);
 	free(cfg->backend);

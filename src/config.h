@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/un.h>
 
+#include "acl.h"
 #include "cidr.h"
 
 enum listen_proto {
@@ -43,6 +44,19 @@ struct listen_conf {
 	int proxy;                   /* 1 if the entry has proxy_protocol */
 	struct cidr_list proxy_from; /* non-empty when proxy is set */
 	int proxy_timeout;
+
+	struct acl access; /* its own access list, finished */
+	int access_set;    /* it has one: it replaces the global one */
+};
+
+/* limits = { ... }: per source address (IPv6: per prefix), counted over all
+ * workers together; 0 turns each one off. */
+struct limits_conf {
+	int per_source_connections; /* open stream connections */
+	int per_source_rate;        /* new stream connections per second */
+	int per_source_burst;       /* beyond the rate at once; 0: one second's worth */
+	int udp_per_source_rate;    /* datagrams per second (a second's worth at once) */
+	int source_prefix_v6;       /* IPv6 sources are counted per prefix this long */
 };
 
 struct config {
@@ -62,6 +76,10 @@ struct config {
 	int drain_delay;      /* seconds a graceful stop keeps serving, "draining" */
 	char *log_target;     /* "stderr" | "syslog" | absolute path */
 	int log_level;        /* enum log_level */
+	int udp_guard;        /* drop datagrams that would loop or reflect */
+	int sandbox;          /* workers install their seccomp filter */
+	struct acl access;    /* for listeners without their own; finished */
+	struct limits_conf limits;
 	struct listen_conf *listen;
 	size_t nlisten;       /* >= 1 */
 	char *metrics_listen; /* "ADDRESS:PORT" or "unix:PATH"; NULL: no metrics */
@@ -90,6 +108,13 @@ const char *config_endpoint_parse(const char *s, struct config_endpoint *ep);
 /* Room for any name listen_conf_name() writes: "unix " and the longest
  * socket path, NUL included (an address and port are shorter). */
 #define LISTEN_NAME_MAX (sizeof("unix ") + sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* The access list that applies to entry i: its own, or the global one;
+ * NULL for a Unix socket, which has no source address to check. */
+const struct acl *config_listen_access(const struct config *cfg, size_t i);
+
+/* Whether any per-source limit is on. */
+int config_limits_on(const struct limits_conf *l);
 
 /*
  * The entry as every message names it: "tcp 127.0.0.1:7", "udp [::1]:7",
@@ -187,9 +212,11 @@ enum config_key_type {
 	CONFIG_KEY_INT_AUTO, /* the same, or the string "auto" */
 	CONFIG_KEY_CHOICE,   /* one of the strings choice() gives */
 	CONFIG_KEY_STRING,   /* a string that check() accepts */
-	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*" */
+	CONFIG_KEY_BOOL,     /* true or false */
+	CONFIG_KEY_GROUP,    /* a group of the keys named "<name>.*"; with STORE_INT,
+	                      * 1 is stored where the group is present */
 	CONFIG_KEY_LIST,     /* a list of such groups */
-	CONFIG_KEY_CIDRS,    /* a non-empty array of prefixes (cidr_parse) */
+	CONFIG_KEY_CIDRS,    /* an array of prefixes (cidr_parse); with min 1, not empty */
 };
 
 /* Where the value goes, at offset in struct config or struct listen_conf. */
@@ -200,6 +227,8 @@ enum config_key_store {
 	CONFIG_STORE_STRING, /* char *, a copy */
 	CONFIG_STORE_INDEX,  /* int: the index of the choice */
 	CONFIG_STORE_CIDRS,  /* struct cidr_list, owned */
+	CONFIG_STORE_ALLOW,  /* struct acl: each prefix added as an allow rule */
+	CONFIG_STORE_DENY,   /* struct acl: each prefix added as a deny rule */
 };
 
 /* One row of the key table: the single description of a key. */

@@ -46,7 +46,8 @@ struct scan {
 	char **keep; /* included texts and their names, freed at the end */
 	size_t nkeep;
 	size_t keep_cap;
-	int includes; /* current @include depth */
+	int includes;      /* current @include depth */
+	unsigned included; /* @include read in all */
 };
 
 static void *scan_fail_oom(struct scan *s, const char *file)
@@ -312,6 +313,12 @@ static const char *scan_include(struct scan *s, const char *p, const char *file,
 		s->fatal = 1;
 		return p;
 	}
+	if (s->included == CONFIG_SCAN_INCLUDES_TOTAL_MAX) {
+		config_errors_add(s->errs, file, at, "@include \"%s\": more than %d files included",
+		                  path, CONFIG_SCAN_INCLUDES_TOTAL_MAX);
+		s->fatal = s->stop = 1;
+		return p;
+	}
 	char *text = s->io != NULL && s->io->include != NULL
 	                 ? s->io->include(s->io->arg, path, file, at, &len, s->errs)
 	                 : NULL;
@@ -334,6 +341,7 @@ static const char *scan_include(struct scan *s, const char *p, const char *file,
 		return p;
 	}
 	s->includes++;
+	s->included++;
 	scan_text(s, text, name);
 	s->includes--;
 	return p;

@@ -21,6 +21,10 @@
 #define CONFIG_SCAN_DEPTH_MAX 32
 /* Deepest nesting of @include (libconfig's own limit). */
 #define CONFIG_SCAN_INCLUDE_MAX 10
+/* Most @include read in all: a file that includes another twice, which
+ * includes a third twice, and so on, would otherwise be read 2^10 times
+ * (fuzz_config_scan found it: a few self-includes took minutes and GiBs). */
+#define CONFIG_SCAN_INCLUDES_TOTAL_MAX 100
 
 /*
  * How the scanner gets an included file's text: `path` as written after
@@ -39,8 +43,8 @@ struct config_scan_io {
  * Scan `text` (len bytes, NUL-terminated; `name` names it in messages) and,
  * through io, every file it includes.  Appends an error to errs for: an
  * integer literal that does not fit its width, a string with an escaped NUL
- * (\x00), an @include that cannot be read as a regular file or nests too
- * deep, a name that repeats in its group, a group with more than
+ * (\x00), an @include that cannot be read as a regular file, nests too
+ * deep or is one too many, a name that repeats in its group, a group with more than
  * CONFIG_SCAN_GROUP_MAX settings, nesting deeper than CONFIG_SCAN_DEPTH_MAX.
  * Linear in the bytes scanned.  Returns 0 if libconfig may be given the text
  * (errors found so far, if any, are about values), or -1 if it must not be:

@@ -95,6 +95,25 @@ static int key_in_list(const struct config_key *k)
 	return 0;
 }
 
+/* The rules of one kind (allow or deny) of an access list: a count, then
+ * for each its family, length and 16 address bytes. */
+static void put_acl(struct wbuf *w, const struct acl *a, int deny)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += a->rules[i].deny == deny;
+	put_u32(w, n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct cidr *c = &a->rules[i].net;
+		if (a->rules[i].deny != deny)
+			continue;
+		put_u32(w, (uint32_t)c->family);
+		put_u32(w, c->prefix);
+		put(w, c->addr, sizeof(c->addr));
+	}
+}
+
 static void put_key(struct wbuf *w, const struct config_key *k, const void *base)
 {
 	const char *field = (const char *)base + k->offset;
@@ -120,6 +139,10 @@ static void put_key(struct wbuf *w, const struct config_key *k, const void *base
 		}
 		break;
 	}
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
+		put_acl(w, (const struct acl *)(const void *)field, k->store == CONFIG_STORE_DENY);
+		break;
 	case CONFIG_STORE_NONE:
 		break;
 	}
@@ -288,6 +311,34 @@ static void get_cidrs(struct rbuf *r, struct cidr_list *l)
 	}
 }
 
+/* Rules of one kind into an access list, each held to what check() (that
+ * is, cidr_parse()) takes when printed. */
+static void get_acl(struct rbuf *r, const struct config_key *k, struct acl *a, int deny)
+{
+	uint32_t n = get_u32(r);
+	char text[CIDR_STRLEN];
+
+	/* Each rule takes 24 bytes: a count past that is a lie. */
+	if (n > (r->len - r->off) / 24)
+		r->bad = 1;
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct cidr c = {.family = (int)get_u32(r)}, back;
+		uint32_t len = get_u32(r);
+		const unsigned char *b = take(r, sizeof(c.addr));
+		if (r->bad || b == NULL || (c.family != AF_INET && c.family != AF_INET6) ||
+		    len > 128) {
+			r->bad = 1;
+			break;
+		}
+		c.prefix = len;
+		memcpy(c.addr, b, sizeof(c.addr));
+		cidr_format(&c, text, sizeof(text));
+		if (k->check(text) != NULL || cidr_parse(text, &back, NULL) == -1 ||
+		    !cidr_equal(&back, &c) || acl_add(a, &c, deny ? ACL_DENY : ACL_ALLOW) == -1)
+			r->bad = 1;
+	}
+}
+
 /* Read key k into base and check it as config.c would have. */
 static void get_key(struct rbuf *r, const struct config_key *k, void *base)
 {
@@ -325,6 +376,10 @@ static void get_key(struct rbuf *r, const struct config_key *k, void *base)
 		break;
 	case CONFIG_STORE_CIDRS:
 		get_cidrs(r, (struct cidr_list *)(void *)field);
+		break;
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
+		get_acl(r, k, (struct acl *)(void *)field, k->store == CONFIG_STORE_DENY);
 		break;
 	case CONFIG_STORE_NONE:
 		break;
@@ -377,7 +432,11 @@ static struct config *get_config(struct rbuf *r)
 			r->bad = 1;
 		if (!l->proxy && l->proxy_from.n != 0)
 			r->bad = 1;
+		if (!r->bad && acl_finish(&l->access) == -1)
+			r->bad = 1;
 	}
+	if (!r->bad && acl_finish(&cfg->access) == -1)
+		r->bad = 1;
 	if (r->bad) {
 		config_free(cfg);
 		return NULL;

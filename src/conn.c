@@ -166,6 +166,7 @@ fail:;
 void conn_close(struct conn *c, const char *reason)
 {
 	struct conn_ctx *ctx = c->ctx;
+	uint64_t tag = c->tag;
 
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		char id[CONN_ID_MAX];
@@ -184,7 +185,7 @@ void conn_close(struct conn *c, const char *reason)
 	if (conn_io(ctx)->release(c))
 		conn_free(c);
 	if (ctx->on_close != NULL)
-		ctx->on_close(ctx);
+		ctx->on_close(ctx, tag);
 }
 
 void conn_free(struct conn *c)
@@ -459,8 +460,14 @@ static int header_done(struct conn *c, const struct proxy_hdr *h)
 	struct conn_proxy *p = c->proxy;
 	char client[PROXY_ADDR_STRLEN], id[CONN_ID_MAX];
 
-	if (!h->local)
+	if (!h->local) {
 		p->client = h->src;
+		if (c->ctx->on_client != NULL &&
+		    c->ctx->on_client(c->ctx, c, (const struct sockaddr *)&p->client) != 0) {
+			conn_close(c, "refused");
+			return -1;
+		}
+	}
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug("connection %s: PROXY v%d header, client %s", conn_id(c, id, sizeof(id)),
 		          h->version,
@@ -770,6 +777,8 @@ void conn_forget(struct conn *c)
 	struct conn_ctx *ctx = c->ctx;
 	char id[CONN_ID_MAX];
 
+	uint64_t tag = c->tag;
+
 	log_debug("connection %s handed over: %llu bytes in, %llu out", conn_id(c, id, sizeof(id)),
 	          (unsigned long long)c->bytes_in, (unsigned long long)conn_bytes_out(c));
 	ev_timer_stop(ctx->loop, &c->timer);
@@ -784,7 +793,7 @@ void conn_forget(struct conn *c)
 	(void)conn_io(ctx)->release(c);
 	conn_free(c);
 	if (ctx->on_close != NULL)
-		ctx->on_close(ctx);
+		ctx->on_close(ctx, tag);
 }
 
 struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t)
@@ -814,5 +823,7 @@ struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer
 	c->peer_eof = t->peer_eof != 0;
 	stats_handed_in(ctx->stats);
 	link_conn(ctx, c);
+	if (ctx->on_adopt != NULL)
+		ctx->on_adopt(ctx, c);
 	return c;
 }

@@ -43,8 +43,15 @@ struct conn_ctx {
 	uint64_t last_id;         /* the id of the newest connection */
 	struct stats_slot *stats; /* where bytes and closes are counted, or NULL */
 	/* Called after a connection closed (it is already unlinked and freed),
-	 * or NULL. */
-	void (*on_close)(struct conn_ctx *ctx);
+	 * with its tag, or NULL. */
+	void (*on_close)(struct conn_ctx *ctx, uint64_t tag);
+	/* Called when a PROXY header names c's client (not for a LOCAL one),
+	 * before anything of c is echoed: the source every other rule judges.
+	 * Non-zero closes c as refused.  NULL: every client will do. */
+	int (*on_client)(struct conn_ctx *ctx, struct conn *c, const struct sockaddr *client);
+	/* Called when conn_adopt() takes in c from another worker, before it
+	 * serves it: the owner may set c->tag.  NULL: nothing to do. */
+	void (*on_adopt)(struct conn_ctx *ctx, struct conn *c);
 };
 
 enum conn_state {
@@ -74,7 +81,8 @@ struct conn_proxy {
 	struct sockaddr_storage client;
 	char *hdr; /* the header so far, while awaiting it */
 	uint32_t len, cap;
-	uint8_t retire; /* conn_retire() came while awaiting the header */
+	uint8_t retire;    /* conn_retire() came while awaiting the header */
+	const void *owner; /* the owner's, for on_client */
 };
 
 struct conn {
@@ -87,6 +95,7 @@ struct conn {
 	uint64_t opened;       /* ev_now() when accepted */
 	uint64_t bytes_in;     /* read; those echoed are conn_bytes_out() */
 	uint64_t id;           /* 1, 2, ... in the order ctx accepted them */
+	uint64_t tag;          /* the owner's, handed back to on_close (0 unless set) */
 	int fd;
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
@@ -137,7 +146,7 @@ const struct sockaddr *conn_source(const struct conn *c);
 
 /* Close now, for `reason` (logged at debug).  Unlinks c and frees it (or
  * leaves that to the driver, whose operations on it must end first), then
- * calls ctx->on_close. */
+ * calls ctx->on_close with c's tag. */
 void conn_close(struct conn *c, const char *reason);
 
 /* Start retiring: c closes with a half-close at its first quiet moment,
@@ -172,13 +181,15 @@ int conn_freeze(struct conn *c, struct conn_transfer *t);
 int conn_thaw(struct conn *c);
 
 /* Drop a frozen connection another process now owns: close this process's
- * descriptor only (no FIN: the socket stays open there), unlink, free. */
+ * descriptor only (no FIN: the socket stays open there), unlink, free, then
+ * call ctx->on_close with c's tag. */
 void conn_forget(struct conn *c);
 
 /*
  * A frozen connection over fd, received from another worker, in state t;
- * the caller fills c->out with its queue, then conn_thaw()s it.  Returns
- * NULL with errno ENOMEM; fd is then still the caller's.
+ * the caller fills c->out with its queue, then conn_thaw()s it (or
+ * conn_forget()s it).  Calls ctx->on_adopt.  Returns NULL with errno
+ * ENOMEM; fd is then still the caller's.
  */
 struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer *t);
 

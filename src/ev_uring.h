@@ -84,18 +84,21 @@ int ev_uring_recv_limit(const struct ev_loop *loop);
 /*
  * Multishot recvmsg into EV_BUF_DGRAM buffers: one completion per datagram,
  * laid out as the kernel's struct io_uring_recvmsg_out, then the sender's
- * address (msg->msg_namelen bytes), then the payload; see
+ * address (msg->msg_namelen bytes), its control data (msg->msg_controllen
+ * bytes), then the payload; see
  * ev_uring_dgram().  msg (only its name and control lengths count) must stay
  * valid while the operation runs.  -EINVAL: this kernel has no multishot
  * recvmsg.
  */
 int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg);
 
-/* Where the payload and the sender of datagram completion c are, given the
- * msghdr the receive was prepared with.  Returns the payload's length, or
- * -1 if the datagram was truncated or malformed. */
+/* Where the payload of datagram completion c is, given the msghdr the
+ * receive was prepared with; got's msg_name, msg_namelen, msg_control and
+ * msg_controllen are set to the sender and the control data the kernel
+ * wrote beside it (the rest of got is zeroed).  Returns the payload's
+ * length, or -1 if the datagram was truncated or malformed. */
 long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
-                    void **payload, struct sockaddr **name, socklen_t *namelen);
+                    void **payload, struct msghdr *got);
 
 /* Send len bytes at buf (valid until the completion), with send(2)'s flags
  * (MSG_NOSIGNAL is added).  res: the bytes sent, maybe fewer than len. */

@@ -171,21 +171,28 @@ void evu_give_back(struct evu *u)
 }
 
 long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
-                    void **payload, struct sockaddr **name, socklen_t *namelen)
+                    void **payload, struct msghdr *got)
 {
 	struct evu *u = evu_of(loop);
 	const struct io_uring_recvmsg_out *o;
 	size_t head = sizeof(*o) + msg->msg_namelen + msg->msg_controllen;
 	char *buf;
 
+	memset(got, 0, sizeof(*got));
 	if (u == NULL || c->data == NULL || c->res < 0 || (size_t)c->res < head)
 		return -1;
 	buf = c->data;
 	o = (const struct io_uring_recvmsg_out *)(void *)buf;
-	if ((o->flags & MSG_TRUNC) || o->namelen > msg->msg_namelen)
+	if ((o->flags & MSG_TRUNC) || o->namelen > msg->msg_namelen ||
+	    o->controllen > msg->msg_controllen)
 		return -1;
-	*name = (struct sockaddr *)(void *)(buf + sizeof(*o));
-	*namelen = o->namelen;
+	got->msg_name = buf + sizeof(*o);
+	got->msg_namelen = o->namelen;
+	if (o->controllen > 0) {
+		got->msg_control = buf + sizeof(*o) + msg->msg_namelen;
+		got->msg_controllen = o->controllen;
+	}
+	got->msg_flags = (int)o->flags;
 	*payload = buf + head;
 	return (long)((size_t)c->res - head);
 }

@@ -10,12 +10,13 @@
 #include "ev_uring_int.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #ifdef EV_HAVE_IO_URING
 
 #include <limits.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 static struct io_uring_sqe *evu_op_sqe(struct ev_loop *loop, struct ev_op *op)
 {
@@ -166,14 +167,13 @@ int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr 
 }
 
 long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
-                    void **payload, struct sockaddr **name, socklen_t *namelen)
+                    void **payload, struct msghdr *got)
 {
 	(void)loop;
 	(void)c;
 	(void)msg;
 	(void)payload;
-	(void)name;
-	(void)namelen;
+	memset(got, 0, sizeof(*got));
 	return -1;
 }
 

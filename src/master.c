@@ -40,7 +40,9 @@
 #include "privs.h"
 #include "process.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "signals.h"
+#include "srclimit.h"
 #include "upgrade.h"
 #include "worker.h"
 
@@ -207,14 +209,12 @@ static struct child *find_chan(struct master *m, int fd)
 	return NULL;
 }
 
-/* What a worker says.  Its EOF comes as it exits; reap() does the rest. */
-static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
+/* Read what worker k has said.  Its EOF comes as it exits; reap() does the
+ * rest. */
+static void read_chan(struct master *m, struct child *k)
 {
-	struct master *m = arg;
-	struct child *k = find_chan(m, fd);
 	struct chan_msg msg;
-	(void)loop;
-	(void)events;
+	int fd = k->chan;
 
 	while (k != NULL) {
 		int fds[CHAN_MAX_FDS];
@@ -255,6 +255,21 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		case CHAN_HO_ANSWER:
 			relay_answer(&m->relay, k->pid, &msg, chan_of, m);
 			break;
+		case CHAN_SANDBOX:
+			if (msg.hdr.len == sizeof(struct chan_sandbox)) {
+				struct chan_sandbox sb;
+				char name[64];
+				memcpy(&sb, msg.payload, sizeof(sb));
+				k->bad_syscall = sb.syscall;
+				/* Said now, in case the process does not die of it. */
+				log_warnx(
+				    "worker %zu (pid %ld): its sandbox refused system call %s "
+				    "(number %d)",
+				    k->index, (long)k->pid,
+				    sandbox_syscall_name(sb.syscall, name, sizeof(name)),
+				    sb.syscall);
+			}
+			break;
 		default:
 			log_warnx("worker %zu (pid %ld): unexpected %s message", k->index,
 			          (long)k->pid, chan_type_name(msg.hdr.type));
@@ -263,6 +278,17 @@ static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		while (nfds > 0)
 			close(fds[--nfds]);
 	}
+}
+
+static void on_chan(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct master *m = arg;
+	struct child *k = find_chan(m, fd);
+	(void)loop;
+	(void)events;
+
+	if (k != NULL)
+		read_chan(m, k);
 	check_ready(m);
 }
 
@@ -303,6 +329,7 @@ child_main(struct master *m, size_t index, unsigned replacement, int chan, struc
 	    .privs = &m->privs,
 	    .chan = chan,
 	    .stats = slot,
+	    .limits = m->limits,
 	};
 	int rc = worker_main(&args);
 	for (size_t i = 0; i < m->nls; i++)
@@ -366,6 +393,7 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 	    .started = ev_now_update(m->loop),
 	    .chan = ch[0],
 	    .stats = slot,
+	    .bad_syscall = -1,
 	};
 	if (ev_add(m->loop, ch[0], EV_READ, on_chan, m) == -1) {
 		/* Without the channel we cannot hear it is ready: count it ready. */
@@ -447,6 +475,24 @@ static struct child *find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
+/* How worker k ended, with the system call its sandbox refused if that is
+ * what killed it. */
+static void describe_death(const struct child *k, int status, char *buf, size_t len)
+{
+	char name[64];
+	size_t n;
+
+	process_describe_status(status, buf, len);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+		return;
+	n = strlen(buf);
+	if (k->bad_syscall >= 0)
+		snprintf(buf + n, len - n, ": its sandbox refused system call %s (number %d)",
+		         sandbox_syscall_name(k->bad_syscall, name, sizeof(name)), k->bad_syscall);
+	else
+		snprintf(buf + n, len - n, ": a system call its sandbox refuses, not reported");
+}
+
 /*
  * A worker of the current generation died.  One that had said it serves is
  * replaced at once, whatever killed it: an outside killer must not turn
@@ -502,11 +548,20 @@ static void reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct child *k = find_kid(m, pid);
-		char how[96];
+		char how[192];
 		process_describe_status(status, how, sizeof(how));
 		if (k == NULL) {
 			upgrade_reaped(m, pid, how);
 			continue;
+		}
+		/* A sandbox report may still wait in the channel. */
+		read_chan(m, k);
+		describe_death(k, status, how, sizeof(how));
+		/* Its connections were never counted off the per-source table. */
+		if (m->limits != NULL && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			srclimit_forget_connections(m->limits);
+			log_info(
+			    "per-source connection counts reset: a worker did not exit cleanly");
 		}
 		uint64_t lived = ev_now_update(m->loop) - k->started;
 		if (m->stopping || k->gen != m->gen) {
@@ -824,6 +879,39 @@ static int lock_pidfile(struct pidfile *pf, const struct config *cfg, char *err,
 	return -1;
 }
 
+/*
+ * The per-source table cfg needs, if the current one will not do: *t gets a
+ * new table, or NULL to keep the current one (the table made at start is
+ * kept across reloads, counts and all, while it is big enough, or when no
+ * limit is on).  Returns 0, or -1 (logged).
+ */
+static int limits_prepare(const struct master *m, const struct config *cfg, struct srclimit **t)
+{
+	size_t want = srclimit_size_for(cfg->workers, cfg->max_connections);
+
+	*t = NULL;
+	if (!config_limits_on(&cfg->limits) ||
+	    (m->limits != NULL && srclimit_entries(m->limits) >= want))
+		return 0;
+	if ((*t = srclimit_new(want)) == NULL) {
+		log_warn("cannot make the per-source table (%zu entries)", want);
+		return -1;
+	}
+	return 0;
+}
+
+/* Use the table limits_prepare() made, if any.  Workers still running keep
+ * their own mapping of the old one. */
+static void limits_commit(struct master *m, struct srclimit *t)
+{
+	if (t == NULL)
+		return;
+	srclimit_free(m->limits);
+	m->limits = t;
+	log_info("per-source limits: a table of %zu sources shared by the workers",
+	         srclimit_entries(t));
+}
+
 /* Switch the log to cfg's target and level; keep the old one if it fails. */
 static void apply_log(const struct config *cfg)
 {
@@ -834,6 +922,7 @@ static void apply_log(const struct config *cfg)
 int master_reload(struct master *m)
 {
 	struct config_errors errs = {0};
+	struct srclimit *table = NULL;
 	struct privs privs;
 	char err[1024];
 
@@ -873,7 +962,8 @@ int master_reload(struct master *m)
 		config_free(cfg);
 		goto keep;
 	}
-	if (master_ctl_prepare(m, cfg) == -1) {
+	if (limits_prepare(m, cfg, &table) == -1 || master_ctl_prepare(m, cfg) == -1) {
+		srclimit_free(table);
 		log_errorx("reload rejected; still running the previous configuration");
 		pidfile_release(&pf);
 		config_free(cfg);
@@ -882,10 +972,12 @@ int master_reload(struct master *m)
 	if (listener_set_update(&m->ls, &m->nls, cfg) == -1) {
 		log_errorx("reload rejected; still running the previous configuration");
 		master_ctl_abort(m);
+		srclimit_free(table);
 		config_free(cfg);
 		goto keep;
 	}
 	master_ctl_commit(m);
+	limits_commit(m, table);
 	master_ctl_name_listeners(m);
 	m->privs = privs;
 	if (strcmp(cfg->log_target, m->cfg->log_target) != 0 || cfg->log_level != m->cfg->log_level)
@@ -968,6 +1060,10 @@ int master_run(struct config *cfg, const char *path, int detach)
 		goto out;
 	}
 	give_log(&m);
+	struct srclimit *table;
+	if (limits_prepare(&m, cfg, &table) == -1)
+		goto out;
+	limits_commit(&m, table);
 	if (activation_take(&m.ls, &m.nls, cfg) == -1 ||
 	    listener_set_update(&m.ls, &m.nls, cfg) == -1)
 		goto out;
@@ -1011,6 +1107,13 @@ int master_run(struct config *cfg, const char *path, int detach)
 			log_warn("upgrade: cannot watch the channel to the old master");
 	}
 	process_raise_nofile(m.cfg->max_connections);
+	/* Every socket is bound and the descriptor limit raised: what is
+	 * left for root to do needs only a few capabilities. */
+	if (geteuid() == 0 && privs_limit_master() == -1)
+		log_warn("cannot limit the master's capabilities");
+	if (m.cfg->sandbox && !sandbox_available())
+		log_notice("this echod is built without libseccomp: workers run without their "
+		           "sandbox");
 	if (getenv("NOTIFY_SOCKET") != NULL)
 		ev_timer_start(m.loop, &m.status_timer, STATUS_INTERVAL_MS);
 	log_notice("echod %s started (pid %ld), %d %s", PACKAGE_VERSION, (long)m.pid,
@@ -1071,6 +1174,7 @@ out:
 	relay_free(&m.relay);
 	if (m.loop != NULL)
 		ev_loop_free(m.loop);
+	srclimit_free(m.limits);
 	config_free(m.cfg);
 	log_close();
 	return rc;

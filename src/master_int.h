@@ -20,6 +20,8 @@
 #include "stats.h"
 #include "textbuf.h"
 
+struct srclimit;
+
 struct child {
 	pid_t pid;
 	unsigned gen;
@@ -29,6 +31,7 @@ struct child {
 	int ready;                /* it said it serves */
 	struct stats_slot *stats; /* its counters, or NULL */
 	char backend[16];         /* the event backend it said it serves with */
+	int bad_syscall;          /* the call its sandbox refused (CHAN_SANDBOX), or -1 */
 };
 
 /* A worker slot of the current generation: how its last starts went. */
@@ -96,6 +99,8 @@ struct master {
 	int ctl_change;     /* the reload changes control_socket */
 	int ctl_inherited;  /* the control listener an upgrade passed, until used; or -1 */
 	struct textbuf tap; /* errors logged while a control client's reload ran */
+
+	struct srclimit *limits; /* the per-source table (srclimit.h), or NULL */
 };
 
 /* From master.c, for the control socket: the same as HUP, TERM, QUIT, USR1.

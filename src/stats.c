@@ -29,12 +29,21 @@ const char *const stats_reject_names[STATS_REJECT_COUNT] = {
     [STATS_REJECT_MAX_CONNECTIONS] = "max_connections",
     [STATS_REJECT_ERROR] = "error",
     [STATS_REJECT_PROXY] = "proxy",
+    [STATS_REJECT_ACCESS] = "access",
+    [STATS_REJECT_SOURCE_CONNECTIONS] = "per_source_connections",
+    [STATS_REJECT_SOURCE_RATE] = "per_source_rate",
 };
 
 const char *const stats_drop_names[STATS_DROP_COUNT] = {
     [STATS_DROP_BUFFER] = "buffer_full",
     [STATS_DROP_ERROR] = "error",
     [STATS_DROP_PROXY] = "proxy",
+    [STATS_DROP_ACCESS] = "access",
+    [STATS_DROP_MARTIAN] = "martian",
+    [STATS_DROP_LOOPBACK] = "loopback_spoofed",
+    [STATS_DROP_PORT] = "privileged_port",
+    [STATS_DROP_SELF] = "own_address",
+    [STATS_DROP_SOURCE_RATE] = "per_source_rate",
 };
 
 void stats_dgrams_out(struct stats_slot *s, unsigned sent, uint64_t bytes, unsigned full,

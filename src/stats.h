@@ -35,6 +35,9 @@ enum stats_reject {
 	STATS_REJECT_MAX_CONNECTIONS, /* the worker holds max_connections */
 	STATS_REJECT_ERROR,           /* no memory, or a descriptor the backend cannot watch */
 	STATS_REJECT_PROXY,           /* proxy_protocol: the peer is not in proxy_protocol.from */
+	STATS_REJECT_ACCESS,          /* the listener's access list */
+	STATS_REJECT_SOURCE_CONNECTIONS, /* limits.per_source_connections */
+	STATS_REJECT_SOURCE_RATE,        /* limits.per_source_rate */
 	STATS_REJECT_COUNT,
 };
 
@@ -43,6 +46,13 @@ enum stats_drop {
 	STATS_DROP_BUFFER, /* the socket's send buffer was full */
 	STATS_DROP_ERROR,  /* sendmmsg refused it (an ICMP error, say) */
 	STATS_DROP_PROXY,  /* proxy_protocol: no valid header, or a source not allowed */
+	STATS_DROP_ACCESS, /* the listener's access list */
+	/* udp_guard: */
+	STATS_DROP_MARTIAN,     /* a source no unicast sender can have */
+	STATS_DROP_LOOPBACK,    /* a loopback source from another interface */
+	STATS_DROP_PORT,        /* a source port below 1024 */
+	STATS_DROP_SELF,        /* one of echod's own UDP listeners */
+	STATS_DROP_SOURCE_RATE, /* limits.udp_per_source_rate */
 	STATS_DROP_COUNT,
 };
 

@@ -6,16 +6,20 @@
  * pool when that send completes.  The send does not wait: a datagram the
  * socket cannot take at once is dropped, as UDP allows and as udp.c does,
  * and a notice says so at most once per LOG_RATE_MS with the count.
+ * Each datagram goes through the worker's admission checks (admit.h) as in
+ * udp.c: one refused is released unanswered.
  * A kernel without multishot recvmsg (before 6.0) gets the socket served by
  * readiness, through udp.c.
  */
 #include "acconfig.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "admit.h"
 #include "ev_uring.h"
 #include "log.h"
 #include "stats.h"
@@ -29,7 +33,10 @@ struct uu_sock {
 	struct ev_op op;
 	struct udp_uring *u;
 	struct uu_sock *next;
+	const struct acl *acl;  /* its listener's access list */
+	struct udp_sock *ready; /* by readiness: what udp_watch() serves */
 	int fd;
+	int family;
 	int armed;
 };
 
@@ -44,13 +51,16 @@ struct uu_send {
 
 struct udp_uring {
 	struct ev_loop *loop;
-	struct msghdr rmsg; /* what each receive asks for: the sender, no control */
+	struct msghdr rmsg; /* what each receive asks for: the sender, IP_PKTINFO */
 	struct uu_sock *socks;
 	struct uu_send send[EV_URING_DGRAM_BUFS];
 	struct udp_echo *ready;   /* for readiness, where multishot recvmsg is missing */
+	struct admit *admit;      /* what each datagram is checked against, or NULL */
 	struct log_rate drops;    /* datagrams dropped: the send buffer was full */
 	struct ev_timer timer;    /* writes what drops held back, once due */
 	struct stats_slot *stats; /* udp_uring_count(), or NULL */
+	unsigned sending;         /* sends in the kernel */
+	int stopped;              /* udp_uring_stop(): no more receives */
 };
 
 void udp_uring_count(struct udp_uring *u, struct stats_slot *s)
@@ -74,6 +84,7 @@ static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 	struct uu_send *s = ev_container_of(op, struct uu_send, op);
 	struct udp_uring *u = s->u;
 
+	u->sending--;
 	ev_buf_release(loop, EV_BUF_DGRAM, s->bid);
 	if (c->res >= 0)
 		stats_dgrams_out(u->stats, 1, (uint64_t)c->res, 0, 0);
@@ -97,10 +108,9 @@ static void echo(struct uu_sock *k, const struct ev_completion *c)
 {
 	struct udp_uring *u = k->u;
 	struct uu_send *s = &u->send[c->buf];
-	struct sockaddr *name;
-	socklen_t namelen;
+	struct msghdr got;
 	void *payload;
-	long len = ev_uring_dgram(u->loop, c, &u->rmsg, &payload, &name, &namelen);
+	long len = ev_uring_dgram(u->loop, c, &u->rmsg, &payload, &got);
 
 	if (len < 0) {
 		log_debug("udp: truncated datagram dropped");
@@ -108,18 +118,28 @@ static void echo(struct uu_sock *k, const struct ev_completion *c)
 		return;
 	}
 	stats_dgrams_in(u->stats, 1, (uint64_t)len);
+	/* Refused: counted and logged there, and not answered. */
+	if (u->admit != NULL && admit_datagram_on(u->admit, k->acl) &&
+	    admit_datagram(u->admit, k->acl, &got, NULL) != REFUSE_NONE) {
+		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
+		return;
+	}
 	s->iov.iov_base = payload;
 	s->iov.iov_len = (size_t)len;
+	/* Its control data stays behind: the answer goes from the address
+	 * routing picks, as udp.c's does. */
 	memset(&s->msg, 0, sizeof(s->msg));
-	s->msg.msg_name = name;
-	s->msg.msg_namelen = namelen;
+	s->msg.msg_name = got.msg_name;
+	s->msg.msg_namelen = got.msg_namelen;
 	s->msg.msg_iov = &s->iov;
 	s->msg.msg_iovlen = 1;
 	s->bid = c->buf;
 	if (ev_op_sendmsg(u->loop, &s->op, k->fd, &s->msg, MSG_DONTWAIT) == -1) {
 		log_debug("udp: datagram dropped: %s", strerror(errno));
 		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
+		return;
 	}
+	u->sending++;
 }
 
 static int arm(struct uu_sock *k)
@@ -136,13 +156,19 @@ static void to_readiness(struct uu_sock *k)
 	struct udp_uring *u = k->u;
 
 	if (u->ready == NULL) {
-		if ((u->ready = udp_echo_new()) == NULL) {
+		if ((u->ready = udp_echo_new(u->admit)) == NULL) {
 			log_warn("udp: socket %d", k->fd);
 			return;
 		}
 		udp_echo_count(u->ready, u->stats);
 	}
-	if (ev_add(u->loop, k->fd, EV_READ, udp_on_readable, u->ready) == -1)
+	if (k->ready == NULL && (k->ready = calloc(1, sizeof(*k->ready))) == NULL) {
+		log_warn("udp: socket %d", k->fd);
+		return;
+	}
+	k->ready->u = u->ready;
+	k->ready->acl = k->acl;
+	if (udp_watch(u->loop, k->fd, k->family, k->ready) == -1)
 		log_warn("udp: cannot watch socket %d", k->fd);
 }
 
@@ -165,18 +191,25 @@ static void on_received(struct ev_loop *loop, struct ev_op *op, const struct ev_
 	}
 	/* Also after -ENOBUFS: the buffers of the sends that completed in
 	 * this turn are back by the time this receive starts. */
-	if (!k->armed && c->res != -ECANCELED && arm(k) == -1)
+	if (!k->armed && !k->u->stopped && c->res != -ECANCELED && arm(k) == -1)
 		log_warn("udp: socket %d", k->fd);
 }
 
-struct udp_uring *udp_uring_new(struct ev_loop *loop)
+/* Room for the one control message asked for: IPV6_PKTINFO, the larger. */
+#define UDP_CONTROL CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+struct udp_uring *udp_uring_new(struct ev_loop *loop, struct admit *admit)
 {
 	struct udp_uring *u = calloc(1, sizeof(*u));
 
 	if (u == NULL)
 		return NULL;
 	u->loop = loop;
+	u->admit = admit;
 	u->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
+	/* The guard needs to know where each datagram came in. */
+	if (admit != NULL && admit_wants_pktinfo(admit))
+		u->rmsg.msg_controllen = UDP_CONTROL;
 	ev_timer_init(&u->timer, on_drops_timer);
 	for (int i = 0; i < EV_URING_DGRAM_BUFS; i++) {
 		ev_op_init(&u->send[i].op, on_sent);
@@ -185,15 +218,22 @@ struct udp_uring *udp_uring_new(struct ev_loop *loop)
 	return u;
 }
 
-int udp_uring_watch(struct udp_uring *u, int fd)
+int udp_uring_watch(struct udp_uring *u, int fd, int family, const struct acl *acl)
 {
-	struct uu_sock *k = calloc(1, sizeof(*k));
+	static const int one = 1;
+	struct uu_sock *k;
 
-	if (k == NULL)
+	if (u->rmsg.msg_controllen > 0 &&
+	    (family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
+	                        : setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) == -1)
+		return -1;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return -1;
 	ev_op_init(&k->op, on_received);
 	k->u = u;
 	k->fd = fd;
+	k->family = family;
+	k->acl = acl;
 	if (arm(k) == -1) {
 		int saved = errno;
 		free(k);
@@ -205,6 +245,21 @@ int udp_uring_watch(struct udp_uring *u, int fd)
 	return 0;
 }
 
+int udp_uring_stop(struct udp_uring *u)
+{
+	int busy = 0;
+
+	if (u == NULL)
+		return 0;
+	for (struct uu_sock *k = u->socks; k != NULL; k = k->next) {
+		if (k->armed && !u->stopped && ev_op_cancel(u->loop, &k->op) == -1)
+			log_warn("udp: socket %d", k->fd);
+		busy |= k->armed;
+	}
+	u->stopped = 1;
+	return busy || u->sending > 0;
+}
+
 void udp_uring_free(struct udp_uring *u)
 {
 	if (u == NULL)
@@ -214,6 +269,7 @@ void udp_uring_free(struct udp_uring *u)
 	while (u->socks != NULL) {
 		struct uu_sock *k = u->socks;
 		u->socks = k->next;
+		free(k->ready);
 		free(k);
 	}
 	udp_echo_free(u->ready);

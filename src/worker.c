@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "buffer.h"
 #include "channel.h"
 #include "cidr.h"
@@ -34,6 +35,7 @@
 #include "log.h"
 #include "privs.h"
 #include "proxy.h"
+#include "sandbox.h"
 #include "signals.h"
 #include "stats.h"
 #include "udp.h"
@@ -54,8 +56,9 @@ struct worker;
 struct worker_lsn {
 	struct worker *w;
 	const struct listen_conf *lc;
-	struct udp_proxy udp; /* UDP with proxy_protocol */
-	unsigned stats_id;    /* its accepted connections' counter (stats.h) */
+	const struct acl *acl; /* its access list: its own or the global one */
+	struct udp_sock udp;   /* UDP: how its datagrams are served */
+	unsigned stats_id;     /* its accepted connections' counter (stats.h) */
 };
 
 enum acceptor_state {
@@ -97,6 +100,9 @@ struct worker {
 	int accept_paused;
 	int retiring;
 	int quit;
+
+	/* Who gets in: what each connection and datagram is checked against. */
+	struct admit admit; /* access lists, per-source limits, UDP guard */
 };
 
 uint64_t worker_retire_margin_ms(void)
@@ -159,12 +165,13 @@ static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
 	accept_resume(ev_container_of(t, struct worker, accept_timer));
 }
 
-/* A connection closed: a descriptor just came free, so a paused accept need
- * not wait for its pause to end. */
-static void on_conn_closed(struct conn_ctx *ctx)
+/* A connection closed: its source counts one fewer, and a descriptor just
+ * came free, so a paused accept need not wait for its pause to end. */
+static void on_conn_closed(struct conn_ctx *ctx, uint64_t tag)
 {
 	struct worker *w = ev_container_of(ctx, struct worker, conns);
 
+	admit_closed(&w->admit, tag);
 	if (w->accept_paused)
 		accept_resume(w);
 }
@@ -254,6 +261,44 @@ static void log_accepted(const struct conn *c, const struct sockaddr_storage *ss
 	log_debug("connection %s accepted from %s port %d", id, host, port);
 }
 
+/* A PROXY header named c's client: it is the source that the access list
+ * of c's listener and the per-source limits judge. */
+static int on_proxy_client(struct conn_ctx *ctx, struct conn *c, const struct sockaddr *client)
+{
+	struct worker *w = ev_container_of(ctx, struct worker, conns);
+	const struct worker_lsn *lsn = c->proxy->owner;
+	uint64_t ticket = 0;
+
+	if (lsn == NULL || !admit_stream_on(&w->admit, lsn->acl))
+		return 0;
+	if (admit_stream(&w->admit, lsn->acl, client, sizeof(struct sockaddr_storage), &ticket) !=
+	    REFUSE_NONE)
+		return -1;
+	c->tag = ticket;
+	return 0;
+}
+
+/* A connection handed over by a worker of the previous generation, which
+ * counted it off its source: count it on again, as accept or
+ * on_proxy_client() would have (a LOCAL header's is not counted).  It is
+ * open, so no limit refuses it, and the new access lists do not apply. */
+static void on_adopt(struct conn_ctx *ctx, struct conn *c)
+{
+	struct worker *w = ev_container_of(ctx, struct worker, conns);
+	struct sockaddr_storage ss;
+	const struct sockaddr *src = conn_source(c);
+	socklen_t len = sizeof(ss);
+
+	if (src == NULL) {
+		if (c->proxy != NULL || getpeername(c->fd, (struct sockaddr *)&ss, &len) == -1)
+			return;
+		src = (const struct sockaddr *)&ss;
+	} else {
+		len = sizeof(struct sockaddr_storage);
+	}
+	admit_adopted(&w->admit, src, len, &c->tag);
+}
+
 /* A stream listener with proxy_protocol: refuse peers outside from, and
  * have the others send their header first.  Returns 0, or -1 when fd was
  * closed. */
@@ -299,8 +344,8 @@ static int accept_failed(struct worker *w, int err)
 /*
  * A connection just accepted on lsn's listener, from ss (or NULL: a
  * multishot accept does not say, and the address is asked for only if it is
- * needed): serve it, or refuse it past max_connections.  Returns 0, or -1
- * if accepting paused.
+ * needed): serve it, or refuse it (its access list, the per-source limits,
+ * max_connections).  Returns 0, or -1 if accepting paused.
  */
 static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr_storage *ss)
 {
@@ -309,16 +354,31 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 	struct ev_loop *loop = w->conns.loop;
 	int max = w->cfg->max_connections;
 	int debug = log_enabled(LOG_LEVEL_DEBUG);
+	/* Behind a PROXY balancer the source to judge is the client its
+	 * header names: on_proxy_client() does it then. */
+	int check = !lc->proxy && admit_stream_on(&w->admit, lsn->acl);
 	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
 	socklen_t len = sizeof(peer);
+	uint64_t ticket = 0;
 
 	if (ss == NULL) {
-		if ((debug || lc->proxy) && getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
+		/* The peer's address, to log it or judge it. */
+		if ((debug || lc->proxy || check) &&
+		    getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
 			peer.ss_family = AF_UNSPEC;
 		ss = &peer;
 	}
 	w->accepted++;
 	stats_accepted(w->conns.stats, lsn->stats_id);
+	/* Refused: closed at once, nothing read or written. */
+	enum refuse_reason why = REFUSE_NONE;
+	if (check && (why = admit_stream(&w->admit, lsn->acl, (const struct sockaddr *)ss,
+	                                 sizeof(*ss), &ticket)) != REFUSE_NONE) {
+		log_debug("connection %d refused", fd);
+		close(fd);
+		stats_rejected(w->conns.stats, refuse_stats_reject(why));
+		return 0;
+	}
 	if (w->conns.nconns >= (size_t)max) {
 		if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
 		             "connection refused: max_connections (%d) reached", max) == 0)
@@ -329,6 +389,7 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 		(void)r;
 		close(fd);
 		stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
+		admit_closed(&w->admit, ticket);
 		return 0;
 	}
 	if (lc->proxy && proxy_accept(lc, fd, ss) == -1) {
@@ -344,6 +405,7 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 	}
 	if (c == NULL) {
 		int err = errno; /* close() below may change errno */
+		admit_closed(&w->admit, ticket);
 		close(fd);
 		stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
 		if (err == ENOMEM) {
@@ -358,6 +420,9 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 			rate_arm(w);
 		return 0;
 	}
+	c->tag = ticket;
+	if (c->proxy != NULL)
+		c->proxy->owner = lsn;
 	if (debug)
 		log_accepted(c, ss);
 	/* Accepted by the kernel just before the worker stopped accepting:
@@ -370,7 +435,9 @@ static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
 	struct worker_lsn *lsn = arg;
-	int peer = log_enabled(LOG_LEVEL_DEBUG) || lsn->lc->proxy;
+	/* The peer's address, to log it or judge it. */
+	int peer = log_enabled(LOG_LEVEL_DEBUG) || lsn->lc->proxy ||
+	           admit_stream_on(&lsn->w->admit, lsn->acl);
 	(void)loop;
 	(void)events;
 
@@ -453,12 +520,12 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 		 * readiness, on io_uring too. */
 		int udp_uring = l->proto == LISTEN_UDP && completions && !w->cfg->listen[i].proxy;
 		if (l->proto == LISTEN_UDP && !udp_uring && w->udp == NULL) {
-			if ((w->udp = udp_echo_new()) == NULL)
+			if ((w->udp = udp_echo_new(&w->admit)) == NULL)
 				return -1;
 			udp_echo_count(w->udp, w->conns.stats);
 		}
 		if (udp_uring && w->udpu == NULL) {
-			if ((w->udpu = udp_uring_new(loop)) == NULL)
+			if ((w->udpu = udp_uring_new(loop, &w->admit)) == NULL)
 				return -1;
 			udp_uring_count(w->udpu, w->conns.stats);
 		}
@@ -466,8 +533,10 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 		lsn->w = w;
 		lsn->stats_id = l->stats_id;
 		lsn->lc = &w->cfg->listen[i];
+		lsn->acl = config_listen_access(w->cfg, i);
 		lsn->udp.u = w->udp;
-		lsn->udp.from = &lsn->lc->proxy_from;
+		lsn->udp.from = lsn->lc->proxy ? &lsn->lc->proxy_from : NULL;
+		lsn->udp.acl = lsn->acl;
 		for (size_t j = 0; j < l->nfds; j++) {
 			if (!listener_serves(l, j, index, count))
 				continue;
@@ -484,11 +553,10 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 			} else if (l->proto != LISTEN_UDP) {
 				rc = ev_add(loop, fd, EV_READ, on_acceptable, lsn);
 			} else if (udp_uring) {
-				rc = udp_uring_watch(w->udpu, fd);
-			} else if (lsn->lc->proxy)
-				rc = ev_add(loop, fd, EV_READ, udp_proxy_on_readable, &lsn->udp);
-			else
-				rc = ev_add(loop, fd, EV_READ, udp_on_readable, w->udp);
+				rc = udp_uring_watch(w->udpu, fd, l->addr.ss_family, lsn->acl);
+			} else {
+				rc = udp_watch(loop, fd, l->addr.ss_family, &lsn->udp);
+			}
 			if (rc == -1) {
 				log_warn("%s: cannot watch socket %d", l->name, fd);
 				return -1;
@@ -536,6 +604,7 @@ static void channel_gone(struct worker *w)
 {
 	w->ho.chan = -1;
 	ev_del(w->conns.loop, w->chan);
+	sandbox_report_to(-1);
 	close(w->chan);
 	w->chan = -1;
 }
@@ -632,6 +701,7 @@ static void worker_free(struct worker *w)
 	if (loop != NULL) {
 		rate_flush(w, 1);
 		ev_timer_stop(loop, &w->rate_timer);
+		admit_free(&w->admit);
 	}
 	/* Before the loop: they stop their own timers there.  The loop runs no
 	 * more, so no completion can reach what they free. */
@@ -679,10 +749,22 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 		log_warn("worker");
 		return -1;
 	}
+	if (admit_init(&w->admit, cfg, a->listeners, a->nlisteners, a->limits, loop, a->stats) ==
+	    -1) {
+		log_warn("worker %zu", a->index);
+		return -1;
+	}
 	if (watch_listeners(w, a->listeners, a->nlisteners, a->index, a->count) == -1)
 		return -1;
 	if (ev_add(loop, w->chan, EV_READ, on_channel, w) == -1) {
 		log_warn("worker %zu: cannot watch the channel", a->index);
+		return -1;
+	}
+	/* Everything is open that the worker will ever open: from here on it
+	 * needs only the system calls of serving. */
+	if (cfg->sandbox && sandbox_available() && sandbox_enter(w->chan) == -1) {
+		log_warn("worker %zu: cannot install the sandbox (sandbox = false runs without)",
+		         a->index);
 		return -1;
 	}
 	log_info("worker %zu serving with the %s backend", a->index, ev_loop_backend(loop));
@@ -698,7 +780,10 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			worker_retire(w, 0, 0);
 		if (signals_take(SIG_FLAG_REOPEN) && log_reopen() == -1)
 			log_warn("cannot reopen the log");
-		if (w->retiring && w->conns.nconns == 0 && !accepts_pending(w))
+		/* Done, once the io_uring operations left have completed: an
+		 * answer already sent still has its count to add. */
+		if (w->retiring && w->conns.nconns == 0 && !accepts_pending(w) &&
+		    !udp_uring_stop(w->udpu))
 			break;
 		if (w->retiring && ev_now(loop) >= w->deadline) {
 			if (w->conns.cut)
@@ -737,6 +822,8 @@ int worker_main(const struct worker_args *a)
 	            .idle_ms = (uint64_t)a->cfg->idle_timeout * 1000,
 	            .on_close = on_conn_closed,
 	            .stats = a->stats,
+	            .on_client = on_proxy_client,
+	            .on_adopt = on_adopt,
 	        },
 	    .cfg = a->cfg,
 	    .index = a->index,
@@ -756,6 +843,12 @@ int worker_main(const struct worker_args *a)
 	if (privs_drop(a->privs) == -1) {
 		log_warn("worker %zu: cannot drop privileges to uid %ld gid %ld", a->index,
 		         (long)a->privs->uid, (long)a->privs->gid);
+		return rc;
+	}
+	/* A worker binds nothing and signals nobody: whatever capabilities the
+	 * master kept (or an ambient set gave) are of no use here. */
+	if (privs_drop_capabilities() == -1) {
+		log_warn("worker %zu: cannot drop capabilities", a->index);
 		return rc;
 	}
 	if (worker_run(&w, a, &wait_mask) == 0)

@@ -14,6 +14,7 @@ struct config;
 struct listener;
 struct privs;
 struct stats_slot;
+struct srclimit;
 
 /* What the master hands a worker. */
 struct worker_args {
@@ -28,6 +29,8 @@ struct worker_args {
 	const struct privs *privs; /* dropped to before serving */
 	int chan;                  /* the worker's end of its channel */
 	struct stats_slot *stats;  /* its counters, shared with the master (or NULL) */
+
+	struct srclimit *limits; /* the per-source table, or NULL */
 };
 
 /*

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "cidr.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "cidr";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "config.h"
 #include "config_wire.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "config_wire";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "pidfile.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "pidfile";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

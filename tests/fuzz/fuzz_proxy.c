@@ -9,9 +9,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "proxy.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char fuzz_name[] = "proxy";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

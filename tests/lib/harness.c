@@ -216,12 +216,11 @@ static void restrict_cpus(int n)
 		_exit(125);
 }
 
-/* In echod's child: LD_PRELOAD the shim.  An echod built with gcc's ASan
- * insists on its runtime coming first in the library list; the shim uses
- * nothing ASan intercepts, so that check is turned off. */
-static int preload_fail_epoll(void)
+/* In echod's child: LD_PRELOAD the shim `so`.  An echod built with gcc's
+ * ASan insists on its runtime coming first in the library list; the shims
+ * use nothing ASan intercepts, so that check is turned off. */
+static int preload(const char *so)
 {
-	const char *so = getenv("ECHOD_FAIL_EPOLL_SO");
 	const char *asan = getenv("ASAN_OPTIONS");
 	char opts[512];
 
@@ -303,10 +302,18 @@ void h_echod_launch(struct echod *e, const struct h_opts *opts)
 			restrict_cpus(opts->cpus);
 		if (opts->env != NULL)
 			putenv((char *)opts->env);
-		if (opts->fail_epoll && preload_fail_epoll() == -1)
+		if (opts->fail_epoll && preload(getenv("ECHOD_FAIL_EPOLL_SO")) == -1)
 			_exit(124);
 		if (opts->deny_io_uring && deny_io_uring() == -1)
 			_exit(123);
+		if (opts->preload != NULL && preload(opts->preload) == -1)
+			_exit(124);
+		if (opts->netns != NULL) {
+			int ns = open(opts->netns, O_RDONLY | O_CLOEXEC);
+			if (ns == -1 || setns(ns, CLONE_NEWNET) == -1)
+				_exit(123);
+			close(ns);
+		}
 		/* The test process may have blocked signals; echod starts clean. */
 		sigset_t none_set;
 		sigemptyset(&none_set);

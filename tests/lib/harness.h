@@ -41,6 +41,9 @@ struct h_opts {
 	 * arguments are followed by echod's path, "-c" and the config; e.g.
 	 * systemd-socket-activate.  NULL: echod itself. */
 	const char *const *wrap;
+	const char *preload; /* another LD_PRELOAD shim (a path), or NULL */
+	const char *netns;   /* run echod in this network namespace (a file
+	                      * such as /run/netns/NAME), or NULL */
 };
 
 /* Whether this system call filter can be installed here (a kernel with

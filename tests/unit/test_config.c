@@ -22,6 +22,9 @@
 
 #include <cmocka.h>
 
+#include "acl.h"
+#include "cidr.h"
+#include "clock.h"
 #include "config.h"
 #include "ev.h"
 #include "log.h"
@@ -185,6 +188,11 @@ static void assert_same_config(const struct config *a, const struct config *b)
 					assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
 				break;
 			}
+			case CONFIG_STORE_ALLOW:
+			case CONFIG_STORE_DENY:
+				assert_true(acl_equal((const struct acl *)(const void *)fa,
+				                      (const struct acl *)(const void *)fb));
+				break;
 			case CONFIG_STORE_NONE:
 				break;
 			}
@@ -337,10 +345,12 @@ static void key_text(char *buf, size_t len, const struct config_key *k, const ch
 	int n;
 
 	/* A key of a group inside a listen entry: the group holds the other
-	 * keys it needs (proxy_protocol needs from). */
+	 * keys it needs (proxy_protocol needs from; access needs nothing). */
 	if (p != NULL && p->type == CONFIG_KEY_GROUP && in_list(p)) {
 		const char *gleaf = p->name + strlen(key_parent(p)->name) + 1;
-		const char *from = strcmp(leaf, "from") == 0 ? "" : "from = [ \"127.0.0.1\" ]; ";
+		const char *from = strcmp(leaf, "from") == 0 || strcmp(gleaf, "proxy_protocol") != 0
+		                       ? ""
+		                       : "from = [ \"127.0.0.1\" ]; ";
 		n = snprintf(buf, len, "listen = ( { %s%s = { %s%s = %s; }; } );\n",
 		             listen_rest(gleaf, value), gleaf, from, leaf, value);
 		assert_true(n > 0 && (size_t)n < len);
@@ -370,11 +380,20 @@ static long long stored_int(const struct config_key *k, const struct config *cfg
 		return (long long)*(const size_t *)(const void *)field;
 	case CONFIG_STORE_STRING:
 	case CONFIG_STORE_CIDRS:
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
 	case CONFIG_STORE_NONE:
 		break;
 	}
 	fail_msg("key %s does not store a number", k->name);
 	return 0;
+}
+
+static const struct acl *stored_acl(const struct config_key *k, const struct config *cfg)
+{
+	if (k->store != CONFIG_STORE_ALLOW && k->store != CONFIG_STORE_DENY)
+		fail_msg("key %s does not store an access list", k->name);
+	return (const struct acl *)(const void *)key_field(k, cfg);
 }
 
 static const char *stored_string(const struct config_key *k, const struct config *cfg)
@@ -534,6 +553,74 @@ static void test_table_strings(void **state)
 	assert_true(tested > 0);
 }
 
+/* Every boolean key takes true and false, and stores 1 and 0. */
+static void test_table_bools(void **state)
+{
+	const struct config_key *k;
+	struct config *cfg;
+	size_t i, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_BOOL)
+			continue;
+		cfg = key_ok(state, k, "true");
+		assert_int_equal(stored_int(k, cfg), 1);
+		config_free(cfg);
+		cfg = key_ok(state, k, "false");
+		assert_int_equal(stored_int(k, cfg), 0);
+		config_free(cfg);
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
+/*
+ * Every list-of-prefixes key refuses a bad prefix or a non-string element
+ * with the reason, on the element's own line.  One that makes an access
+ * list stores each prefix as a rule of its kind (allow or deny) and takes
+ * an empty list (no rule).
+ */
+static void test_table_cidrs(void **state)
+{
+	const struct config_key *k;
+	struct config *cfg;
+	char msg[256];
+	const char *why = NULL;
+	struct cidr c;
+	size_t i, tested = 0;
+
+	for (i = 0; i < config_nkeys; i++) {
+		k = &config_keys[i];
+		if (k->type != CONFIG_KEY_CIDRS)
+			continue;
+		assert_non_null(k->check);
+		if (k->store == CONFIG_STORE_ALLOW || k->store == CONFIG_STORE_DENY) {
+			cfg = key_ok(state, k, "[ \"10.0.0.0/8\", \"::1\", \"192.0.2.7\" ]");
+			const struct acl *acl = stored_acl(k, cfg);
+			assert_int_equal(acl->n, 3);
+			assert_int_equal(acl->nallow, k->store == CONFIG_STORE_ALLOW ? 3 : 0);
+			/* Finished: longest first within a family, IPv4 first. */
+			assert_int_equal(acl->rules[0].net.prefix, 32);
+			assert_int_equal(acl->rules[1].net.prefix, 8);
+			assert_int_equal(acl->rules[2].net.prefix, 128);
+			config_free(cfg);
+			cfg = key_ok(state, k, "[ ]");
+			assert_true(acl_empty(stored_acl(k, cfg)));
+			config_free(cfg);
+		}
+
+		assert_int_equal(cidr_parse("10.0.0.0/33", &c, &why), -1);
+		assert_non_null(why);
+		snprintf(msg, sizeof(msg), "%s: \"10.0.0.0/33\": %s", k->name, why);
+		key_bad(state, k, "[ \"10.0.0.0/33\" ]", msg);
+		snprintf(msg, sizeof(msg), "%s: expected a string, got an integer", k->name);
+		key_bad(state, k, "[ 10 ]", msg);
+		tested++;
+	}
+	assert_true(tested > 0);
+}
+
 static const struct config_key *key_named(const char *name)
 {
 	for (size_t i = 0; i < config_nkeys; i++)
@@ -660,6 +747,10 @@ static void test_table_types(void **state)
 				want = "a string";
 				takes = t == CONFIG_VALUE_STRING;
 				break;
+			case CONFIG_KEY_BOOL:
+				want = "true or false";
+				takes = t == CONFIG_VALUE_BOOL;
+				break;
 			case CONFIG_KEY_GROUP:
 				want = "a group";
 				takes = t == CONFIG_VALUE_GROUP;
@@ -702,7 +793,9 @@ static void test_table_defaults(void **state)
 			continue;
 		}
 		if (k->def == NULL) {
-			if (!in_list(k))
+			if (k->store == CONFIG_STORE_ALLOW || k->store == CONFIG_STORE_DENY)
+				assert_true(acl_empty(stored_acl(k, cfg)));
+			else if (!in_list(k))
 				assert_null(stored_string(k, cfg));
 			continue;
 		}
@@ -724,6 +817,9 @@ static void test_table_defaults(void **state)
 			break;
 		case CONFIG_KEY_STRING:
 			assert_string_equal(stored_string(k, cfg), k->def);
+			break;
+		case CONFIG_KEY_BOOL:
+			assert_int_equal(stored_int(k, cfg), strcmp(k->def, "true") == 0);
 			break;
 		case CONFIG_KEY_GROUP:
 		case CONFIG_KEY_LIST:
@@ -1297,6 +1393,29 @@ static void test_include_limits(void **state)
 	free(printed);
 }
 
+/* Bug (found by fuzz_config_scan): a file that includes itself a few
+ * times was read (fan-out)^10 times, the depth limit being per chain: four
+ * self-includes took minutes and GiBs.  Now the reads are counted in all. */
+static void test_include_fanout(void **state)
+{
+	struct fixture *f = *state;
+	char inc[PATH_MAX], *printed;
+	uint64_t t0 = clock_mono_ms();
+
+	dir_file(f, "fan.conf",
+	         "@include \"fan.conf\"\n@include \"fan.conf\"\n@include \"fan.conf\"\n"
+	         "@include \"fan.conf\"\n",
+	         inc, sizeof(inc));
+	assert_int_equal(chdir(f->dir), 0);
+	struct config *cfg = load_main(state, LISTEN1 "@include \"fan.conf\"\n", &printed);
+	assert_int_equal(chdir("/"), 0);
+	assert_null(cfg);
+	if (strstr(printed, "more than 100 files included") == NULL)
+		fail_msg("got: %s", printed);
+	free(printed);
+	assert_true(clock_mono_ms() - t0 < 5000);
+}
+
 /* Bug: a file of many distinct names took minutes in libconfig's
  * duplicate search. */
 static void test_many_settings(void **state)
@@ -1473,7 +1592,9 @@ static char *read_text(const char *path)
 /*
  * Adding a key means a table row and a line in the packaged file: every key
  * appears there as "name = ", and a top-level or log key with a default
- * shows exactly that default.
+ * shows exactly that default.  The per-source limits are the exception: the
+ * built-in defaults keep them off, and the packaged file sets what a public
+ * echo service would use (it says why).
  */
 static void test_table_matches_packaged(void **state)
 {
@@ -1498,7 +1619,8 @@ static void test_table_matches_packaged(void **state)
 			print_error("key %s is not in %s\n", k->name, path);
 			fail();
 		}
-		if (k->def == NULL || strncmp(k->name, "listen.", 7) == 0)
+		if (k->def == NULL || strncmp(k->name, "listen.", 7) == 0 ||
+		    strncmp(k->name, "limits.", 7) == 0)
 			continue;
 		/* The value: up to the ';', without quotes. */
 		p += strlen(pattern);
@@ -1556,6 +1678,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_table_ints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_choices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_bools, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_cidrs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_string_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_types, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_defaults, setup, teardown),
@@ -1585,6 +1709,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_include_checked_alike, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nul_escape, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_include_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_fanout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_many_duplicates, setup, teardown),
 	};

@@ -35,11 +35,19 @@ static const char full_text[] = "workers = 7;\n"
                                 "shutdown_timeout = 3;\n"
                                 "max_pending = 65536;\n"
                                 "drain_delay = 4;\n"
+                                "udp_guard = false;\n"
+                                "sandbox = false;\n"
+                                "access = { allow = [ \"10.0.0.0/8\", \"2001:db8::/32\" ];\n"
+                                "           deny = [ \"10.1.0.0/16\" ]; };\n"
+                                "limits = { per_source_connections = 5; per_source_rate = 6;\n"
+                                "           per_source_burst = 7; udp_per_source_rate = 8;\n"
+                                "           source_prefix_v6 = 56; };\n"
                                 "log = { target = \"/var/log/e.log\"; level = \"debug\"; };\n"
                                 "listen = (\n"
                                 "  { address = \"127.0.0.1\"; port = 7;\n"
                                 "    proxy_protocol = { from = [ \"10.0.0.0/8\", \"::1\" ];\n"
-                                "                       timeout = 9; }; },\n"
+                                "                       timeout = 9; };\n"
+                                "    access = { deny = [ \"127.0.0.3\" ]; }; },\n"
                                 "  { address = \"::1\"; port = 0; protocol = \"udp\"; },\n"
                                 "  { address = \"fe80::1%lo\"; port = 7; },\n"
                                 "  { path = \"/run/e.sock\"; mode = \"0600\"; owner = \"nobody\";\n"
@@ -88,6 +96,11 @@ static void assert_field_equal(const struct config_key *k, const void *a, const 
 			assert_memory_equal(la->v, lb->v, la->n * sizeof(*la->v));
 		break;
 	}
+	case CONFIG_STORE_ALLOW:
+	case CONFIG_STORE_DENY:
+		assert_true(acl_equal((const struct acl *)(const void *)fa,
+		                      (const struct acl *)(const void *)fb));
+		break;
 	case CONFIG_STORE_NONE:
 		break;
 	}

@@ -38,12 +38,14 @@ struct fixture {
 	int client;   /* the test's end */
 	int closes;   /* on_close calls */
 	size_t slack; /* how far past max_pending a driver may read */
+	uint64_t tag; /* the tag of the last one */
 };
 
-static void on_close(struct conn_ctx *ctx)
+static void on_close(struct conn_ctx *ctx, uint64_t tag)
 {
 	struct fixture *f = ev_container_of(ctx, struct fixture, ctx);
 
+	f->tag = tag;
 	f->closes++;
 }
 
@@ -267,17 +269,21 @@ static void test_backpressure(void **state)
 	free(out);
 }
 
-/* A client that half-closes gets the rest of its echo, then EOF. */
+/* A client that half-closes gets the rest of its echo, then EOF; on_close
+ * gets the tag the owner gave the connection (the worker's per-source
+ * ticket). */
 static void test_half_close(void **state)
 {
 	struct fixture *f = *state = make(state, 1 << 20, 0);
 
+	f->c->tag = 0x123456789abcull;
 	client_write(f, "last words");
 	assert_int_equal(shutdown(f->client, SHUT_WR), 0);
 	expect_echo(f, "last words");
 	assert_true(expect_eof(f, 2000));
 	assert_true(run_until(f, closed, 2000));
 	assert_int_equal(f->closes, 1);
+	assert_int_equal(f->tag, 0x123456789abcull);
 }
 
 static void test_idle_timeout(void **state)
