@@ -102,7 +102,6 @@ static int evu_probe_opcodes(struct evu *u)
 	    {IORING_OP_POLL_ADD, "POLL_ADD"},
 	    {IORING_OP_POLL_REMOVE, "POLL_REMOVE"},
 	    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-	    {IORING_OP_ACCEPT, "ACCEPT"},
 	    {IORING_OP_RECV, "RECV"},
 	    {IORING_OP_SEND, "SEND"},
 	    {IORING_OP_RECVMSG, "RECVMSG"},

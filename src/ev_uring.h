@@ -65,10 +65,6 @@ enum ev_buf_group {
  * ENOMEM, or the kernel's error in submitting what was queued before.
  */
 
-/* Multishot accept: one completion per accepted connection (res: its
- * descriptor, non-blocking and close-on-exec) while `more` is set. */
-int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd);
-
 /*
  * Multishot receive into EV_BUF_STREAM buffers: one completion per read
  * (res bytes in buffer `buf`), 0 at end of file, until `more` is clear

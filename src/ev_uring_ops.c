@@ -29,17 +29,6 @@ static struct io_uring_sqe *evu_op_sqe(struct ev_loop *loop, struct ev_op *op)
 	return sqe;
 }
 
-int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
-{
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
-
-	if (sqe == NULL)
-		return -1;
-	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	op->group = -1;
-	return 0;
-}
-
 int ev_uring_recv_limit(const struct ev_loop *loop)
 {
 	const struct evu *u = evu_of(loop);
@@ -139,7 +128,7 @@ int ev_uring_close(struct ev_loop *loop, int fd)
 
 #else /* !EV_HAVE_IO_URING: the operations exist, and say so */
 
-int ev_op_accept(struct ev_loop *loop, struct ev_op *op, int fd)
+static int no_completions(struct ev_loop *loop, struct ev_op *op, int fd)
 {
 	(void)loop;
 	(void)op;
@@ -157,13 +146,13 @@ int ev_uring_recv_limit(const struct ev_loop *loop)
 int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
 {
 	(void)limit;
-	return ev_op_accept(loop, op, fd);
+	return no_completions(loop, op, fd);
 }
 
 int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr *msg)
 {
 	(void)msg;
-	return ev_op_accept(loop, op, fd);
+	return no_completions(loop, op, fd);
 }
 
 long ev_uring_dgram(struct ev_loop *loop, const struct ev_completion *c, const struct msghdr *msg,
@@ -183,7 +172,7 @@ int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, 
 	(void)buf;
 	(void)len;
 	(void)flags;
-	return ev_op_accept(loop, op, fd);
+	return no_completions(loop, op, fd);
 }
 
 int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
@@ -191,12 +180,12 @@ int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct m
 {
 	(void)msg;
 	(void)flags;
-	return ev_op_accept(loop, op, fd);
+	return no_completions(loop, op, fd);
 }
 
 int ev_op_cancel(struct ev_loop *loop, struct ev_op *op)
 {
-	return ev_op_accept(loop, op, -1);
+	return no_completions(loop, op, -1);
 }
 
 int ev_uring_close(struct ev_loop *loop, int fd)

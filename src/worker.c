@@ -4,10 +4,17 @@
  * accepts on its share of the listeners and echoes, until the master tells it
  * over the channel to retire (stop accepting, let every connection finish at
  * its first quiet moment, cut what is left at shutdown_timeout) or to stop.
- * EOF on the channel means the master is gone: the worker retires.  On a loop
- * that takes completions (io_uring) it accepts with a multishot accept per
- * listener and lets conn_uring.c and udp_uring.c move the bytes; by readiness
- * it accepts in batches and conn.c and udp.c do.
+ * EOF on the channel means the master is gone: the worker retires.  It
+ * accepts in batches when a listener is readable, on every backend; on a
+ * loop that takes completions (io_uring) conn_uring.c and udp_uring.c move
+ * the bytes, by readiness conn.c and udp.c do.
+ *
+ * Why no io_uring accept: it waits on the listening socket exclusively, so
+ * a connection's wake-up goes to it alone.  An accept being cancelled (a
+ * retiring worker's), or one of a ring being torn down (a killed worker's,
+ * whose teardown runs later in a kernel thread), takes the wake-up and
+ * accepts nothing: that connection waited in the queue until the next one
+ * came, seconds in the tests.  A poll wakes every waiter.
  */
 #include "acconfig.h"
 
@@ -28,7 +35,6 @@
 #include "conn.h"
 #include "conn_uring.h"
 #include "ev.h"
-#include "ev_uring.h"
 #include "exitcode.h"
 #include "handover.h"
 #include "listener.h"
@@ -61,31 +67,16 @@ struct worker_lsn {
 	unsigned stats_id;     /* its accepted connections' counter (stats.h) */
 };
 
-enum acceptor_state {
-	ACC_IDLE,       /* no accept in the kernel */
-	ACC_ARMED,      /* a multishot accept runs */
-	ACC_CANCELLING, /* asked to end; its last completion is to come */
-};
-
-/* A stream listening socket served by completions: its multishot accept. */
-struct acceptor {
-	struct ev_op op;
-	struct worker_lsn *lsn;
-	int fd;
-	int state; /* enum acceptor_state */
-};
-
 struct worker {
 	struct conn_ctx conns; /* the stream connections and what they share */
 	struct handover ho;    /* connections moving to or from other workers */
 	const struct config *cfg;
 	size_t index;
-	int chan;                   /* to the master; -1 once it is gone */
-	struct udp_echo *udp;       /* shared UDP batch buffers, or NULL */
-	struct udp_uring *udpu;     /* UDP by completions, or NULL */
-	uint64_t deadline;          /* when retiring: cut what is left */
-	int *accept_fds;            /* stream listeners served */
-	struct acceptor *acceptors; /* one per accept_fds entry by completions, else NULL */
+	int chan;               /* to the master; -1 once it is gone */
+	struct udp_echo *udp;   /* shared UDP batch buffers, or NULL */
+	struct udp_uring *udpu; /* UDP by completions, or NULL */
+	uint64_t deadline;      /* when retiring: cut what is left */
+	int *accept_fds;        /* stream listeners served */
 	size_t naccept_fds;
 	struct worker_lsn *lsn; /* one per listener */
 	struct ev_timer accept_timer;
@@ -110,45 +101,11 @@ uint64_t worker_retire_margin_ms(void)
 	return CONN_LINGER_MS;
 }
 
-static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c);
-
-/* Start a's multishot accept (on) or ask it to end (off). */
-static void acceptor_set(struct acceptor *a, int on)
+static void accept_set(struct worker *w, int events)
 {
-	struct ev_loop *loop = a->lsn->w->conns.loop;
-
-	if (on && a->state == ACC_IDLE) {
-		if (ev_op_accept(loop, &a->op, a->fd) == -1)
-			log_warn("cannot accept on socket %d", a->fd);
-		else
-			a->state = ACC_ARMED;
-	} else if (!on && a->state == ACC_ARMED) {
-		if (ev_op_cancel(loop, &a->op) == -1)
-			log_warn("cannot stop accepting on socket %d", a->fd);
-		else
-			a->state = ACC_CANCELLING;
-	}
-}
-
-/* Accept on every listener (on), or stop (off). */
-static void accept_set(struct worker *w, int on)
-{
-	for (size_t i = 0; i < w->naccept_fds; i++) {
-		if (w->acceptors != NULL)
-			acceptor_set(&w->acceptors[i], on);
-		else if (ev_set(w->conns.loop, w->accept_fds[i], on ? EV_READ : 0) == -1)
+	for (size_t i = 0; i < w->naccept_fds; i++)
+		if (ev_set(w->conns.loop, w->accept_fds[i], events) == -1)
 			log_warn("cannot change interest in a listening socket");
-	}
-}
-
-/* Whether an accept is still in the kernel: its connections are the
- * worker's to serve, so it does not exit before they are reported. */
-static int accepts_pending(const struct worker *w)
-{
-	for (size_t i = 0; w->acceptors != NULL && i < w->naccept_fds; i++)
-		if (w->acceptors[i].state != ACC_IDLE)
-			return 1;
-	return 0;
 }
 
 static void accept_resume(struct worker *w)
@@ -156,7 +113,7 @@ static void accept_resume(struct worker *w)
 	w->accept_paused = 0;
 	ev_timer_stop(w->conns.loop, &w->accept_timer);
 	if (!w->retiring)
-		accept_set(w, 1);
+		accept_set(w, EV_READ);
 }
 
 static void on_accept_timer(struct ev_loop *loop, struct ev_timer *t)
@@ -314,187 +271,108 @@ static int proxy_accept(const struct listen_conf *lc, int fd, const struct socka
 	return 0;
 }
 
-/* An accept failed with err.  Returns 1 to go on accepting at once, 0 to
- * stop for now (accepting may be paused). */
-static int accept_failed(struct worker *w, int err)
-{
-	switch (err) {
-	case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-	case EWOULDBLOCK:
-#endif
-		return 0;
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-		return 1;
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-		accept_pause(w, err);
-		return 0;
-	default:
-		errno = err;
-		log_warn("accept");
-		return 0;
-	}
-}
-
-/*
- * A connection just accepted on lsn's listener, from ss (or NULL: a
- * multishot accept does not say, and the address is asked for only if it is
- * needed): serve it, or refuse it (its access list, the per-source limits,
- * max_connections).  Returns 0, or -1 if accepting paused.
- */
-static int take_connection(struct worker_lsn *lsn, int fd, const struct sockaddr_storage *ss)
-{
-	struct worker *w = lsn->w;
-	const struct listen_conf *lc = lsn->lc;
-	struct ev_loop *loop = w->conns.loop;
-	int max = w->cfg->max_connections;
-	int debug = log_enabled(LOG_LEVEL_DEBUG);
-	/* Behind a PROXY balancer the source to judge is the client its
-	 * header names: on_proxy_client() does it then. */
-	int check = !lc->proxy && admit_stream_on(&w->admit, lsn->acl);
-	struct sockaddr_storage peer = {.ss_family = AF_UNSPEC};
-	socklen_t len = sizeof(peer);
-	uint64_t ticket = 0;
-
-	if (ss == NULL) {
-		/* The peer's address, to log it or judge it. */
-		if ((debug || lc->proxy || check) &&
-		    getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
-			peer.ss_family = AF_UNSPEC;
-		ss = &peer;
-	}
-	w->accepted++;
-	stats_accepted(w->conns.stats, lsn->stats_id);
-	/* Refused: closed at once, nothing read or written. */
-	enum refuse_reason why = REFUSE_NONE;
-	if (check && (why = admit_stream(&w->admit, lsn->acl, (const struct sockaddr *)ss,
-	                                 sizeof(*ss), &ticket)) != REFUSE_NONE) {
-		log_debug("connection %d refused", fd);
-		close(fd);
-		stats_rejected(w->conns.stats, refuse_stats_reject(why));
-		return 0;
-	}
-	if (w->conns.nconns >= (size_t)max) {
-		if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
-		             "connection refused: max_connections (%d) reached", max) == 0)
-			rate_arm(w);
-		/* Whatever the client already sent is read first: closing
-		 * with unread input would reset instead of EOF. */
-		ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
-		(void)r;
-		close(fd);
-		stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
-		admit_closed(&w->admit, ticket);
-		return 0;
-	}
-	if (lc->proxy && proxy_accept(lc, fd, ss) == -1) {
-		stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
-		return 0;
-	}
-	struct conn *c = conn_new(&w->conns, fd);
-	if (c != NULL && lc->proxy &&
-	    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
-		log_warn("connection %d", fd);
-		conn_close(c, "out of memory");
-		return 0;
-	}
-	if (c == NULL) {
-		int err = errno; /* close() below may change errno */
-		admit_closed(&w->admit, ticket);
-		close(fd);
-		stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
-		if (err == ENOMEM) {
-			accept_pause(w, ENOMEM);
-			return -1;
-		}
-		if (log_rate(&w->unwatched, ev_now(loop), 1, LOG_LEVEL_WARNING,
-		             "connection closed at once: %s",
-		             err == ERANGE ? "its descriptor is beyond what the select "
-		                             "backend can watch (FD_SETSIZE)"
-		                           : strerror(err)) == 0)
-			rate_arm(w);
-		return 0;
-	}
-	c->tag = ticket;
-	if (c->proxy != NULL)
-		c->proxy->owner = lsn;
-	if (debug)
-		log_accepted(c, ss);
-	/* Accepted by the kernel just before the worker stopped accepting:
-	 * served, and retired like the others. */
-	if (w->retiring)
-		conn_retire(c);
-	return 0;
-}
-
 static void on_acceptable(struct ev_loop *loop, int lfd, int events, void *arg)
 {
 	struct worker_lsn *lsn = arg;
-	/* The peer's address, to log it or judge it. */
-	int peer = log_enabled(LOG_LEVEL_DEBUG) || lsn->lc->proxy ||
-	           admit_stream_on(&lsn->w->admit, lsn->acl);
+	struct worker *w = lsn->w;
+	const struct listen_conf *lc = lsn->lc;
+	int max = w->cfg->max_connections;
+	/* Behind a PROXY balancer the source to judge is the client its
+	 * header names: on_proxy_client() does it then. */
+	int check = !lc->proxy && admit_stream_on(&w->admit, lsn->acl);
 	(void)loop;
 	(void)events;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t len = sizeof(ss);
+		int debug = log_enabled(LOG_LEVEL_DEBUG);
+		/* The peer's address, to log it or judge it. */
+		int peer = debug || lc->proxy || check;
+		uint64_t ticket = 0;
 		int fd = accept4(lfd, peer ? (struct sockaddr *)&ss : NULL, peer ? &len : NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (accept_failed(lsn->w, errno))
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
 				continue;
-			return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				accept_pause(w, errno);
+				return;
+			default:
+				log_warn("accept");
+				return;
+			}
 		}
-		if (take_connection(lsn, fd, &ss) == -1)
-			return;
-	}
-}
-
-/*
- * A retiring worker's accept has ended: take what waits in the listen queue
- * now.  An io_uring accept waits on the socket exclusively, so a connection
- * whose wake-up it took just before it was cancelled wakes no other waiter
- * (the next generation's): it would wait there until another client came.
- * Served here, it retires like the others.
- */
-static void accept_leftovers(struct acceptor *a)
-{
-	for (;;) {
-		int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (accept_failed(a->lsn->w, errno))
-				continue;
-			return;
+		w->accepted++;
+		stats_accepted(w->conns.stats, lsn->stats_id);
+		/* Refused: closed at once, nothing read or written. */
+		enum refuse_reason why = REFUSE_NONE;
+		if (check && (why = admit_stream(&w->admit, lsn->acl, (struct sockaddr *)&ss, len,
+		                                 &ticket)) != REFUSE_NONE) {
+			log_debug("connection %d refused", fd);
+			close(fd);
+			stats_rejected(w->conns.stats, refuse_stats_reject(why));
+			continue;
 		}
-		if (take_connection(a->lsn, fd, NULL) == -1)
-			return;
+		if (w->conns.nconns >= (size_t)max) {
+			if (log_rate(&w->refused, ev_now(loop), 1, LOG_LEVEL_NOTICE,
+			             "connection refused: max_connections (%d) reached", max) == 0)
+				rate_arm(w);
+			/* Whatever the client already sent is read first: closing
+			 * with unread input would reset instead of EOF. */
+			ssize_t r = recv(fd, w->conns.rbuf, w->conns.rbuf_size, MSG_DONTWAIT);
+			(void)r;
+			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_MAX_CONNECTIONS);
+			admit_closed(&w->admit, ticket);
+			continue;
+		}
+		if (lc->proxy && proxy_accept(lc, fd, &ss) == -1) {
+			stats_rejected(w->conns.stats, STATS_REJECT_PROXY);
+			continue;
+		}
+		struct conn *c = conn_new(&w->conns, fd);
+		if (c != NULL && lc->proxy &&
+		    conn_expect_proxy(c, (uint64_t)lc->proxy_timeout * 1000) == -1) {
+			log_warn("connection %d", fd);
+			conn_close(c, "out of memory");
+			continue;
+		}
+		if (c != NULL) {
+			c->tag = ticket;
+			if (c->proxy != NULL)
+				c->proxy->owner = lsn;
+		} else {
+			int err = errno; /* close() below may change errno */
+			admit_closed(&w->admit, ticket);
+			close(fd);
+			stats_rejected(w->conns.stats, STATS_REJECT_ERROR);
+			if (err == ENOMEM) {
+				accept_pause(w, ENOMEM);
+				return;
+			}
+			if (log_rate(&w->unwatched, ev_now(loop), 1, LOG_LEVEL_WARNING,
+			             "connection closed at once: %s",
+			             err == ERANGE ? "its descriptor is beyond what the select "
+			                             "backend can watch (FD_SETSIZE)"
+			                           : strerror(err)) == 0)
+				rate_arm(w);
+			continue;
+		}
+		if (debug)
+			log_accepted(c, &ss);
 	}
-}
-
-/* A completion of a multishot accept: a connection, or why it ended. */
-static void on_accepted(struct ev_loop *loop, struct ev_op *op, const struct ev_completion *c)
-{
-	struct acceptor *a = ev_container_of(op, struct acceptor, op);
-	struct worker *w = a->lsn->w;
-	(void)loop;
-
-	if (!c->more)
-		a->state = ACC_IDLE;
-	if (c->res >= 0)
-		(void)take_connection(a->lsn, c->res, NULL);
-	else if (c->res != -ECANCELED && !accept_failed(w, -c->res) && !w->accept_paused)
-		/* An error it would only repeat: wait a moment, as for EMFILE. */
-		accept_pause(w, -c->res);
-	if (a->state == ACC_IDLE && w->retiring)
-		accept_leftovers(a);
-	else if (a->state == ACC_IDLE && !w->accept_paused)
-		acceptor_set(a, 1);
 }
 
 static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size_t index,
@@ -507,9 +385,6 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 	for (size_t i = 0; i < n; i++)
 		total += ls[i].nfds;
 	if ((w->accept_fds = calloc(total ? total : 1, sizeof(int))) == NULL)
-		return -1;
-	if (completions &&
-	    (w->acceptors = calloc(total ? total : 1, sizeof(*w->acceptors))) == NULL)
 		return -1;
 	if ((w->lsn = calloc(n ? n : 1, sizeof(*w->lsn))) == NULL)
 		return -1;
@@ -542,15 +417,7 @@ static int watch_listeners(struct worker *w, struct listener *ls, size_t n, size
 				continue;
 			int fd = l->fds[j];
 			int rc;
-			if (l->proto != LISTEN_UDP && completions) {
-				struct acceptor *a = &w->acceptors[w->naccept_fds];
-				ev_op_init(&a->op, on_accepted);
-				a->lsn = lsn;
-				a->fd = fd;
-				a->state = ACC_IDLE;
-				acceptor_set(a, 1);
-				rc = a->state == ACC_ARMED ? 0 : -1;
-			} else if (l->proto != LISTEN_UDP) {
+			if (l->proto != LISTEN_UDP) {
 				rc = ev_add(loop, fd, EV_READ, on_acceptable, lsn);
 			} else if (udp_uring) {
 				rc = udp_uring_watch(w->udpu, fd, l->addr.ss_family, lsn->acl);
@@ -584,13 +451,9 @@ static void worker_retire(struct worker *w, int handover, uint64_t handover_ms)
 	}
 	w->retiring = 1;
 	w->deadline = ev_now(loop) + (uint64_t)w->cfg->shutdown_timeout * 1000;
-	if (w->acceptors != NULL) {
-		accept_set(w, 0); /* what they accept meanwhile is still served */
-	} else {
-		for (size_t i = 0; i < w->naccept_fds; i++)
-			ev_del(loop, w->accept_fds[i]);
-		w->naccept_fds = 0;
-	}
+	for (size_t i = 0; i < w->naccept_fds; i++)
+		ev_del(loop, w->accept_fds[i]);
+	w->naccept_fds = 0;
 	ev_timer_stop(loop, &w->accept_timer);
 	log_info("worker retiring: %zu %s open (worker %zu)", w->conns.nconns,
 	         log_plural(w->conns.nconns, "connection", "connections"), w->index);
@@ -712,7 +575,6 @@ static void worker_free(struct worker *w)
 	/* With the loop gone, no operation is left in the kernel: the
 	 * connections it still held can go. */
 	conn_uring_detach(&w->conns);
-	free(w->acceptors);
 	free(w->accept_fds);
 	free(w->lsn);
 	free(w->conns.rbuf);
@@ -782,8 +644,7 @@ static int worker_run(struct worker *w, const struct worker_args *a, const sigse
 			log_warn("cannot reopen the log");
 		/* Done, once the io_uring operations left have completed: an
 		 * answer already sent still has its count to add. */
-		if (w->retiring && w->conns.nconns == 0 && !accepts_pending(w) &&
-		    !udp_uring_stop(w->udpu))
+		if (w->retiring && w->conns.nconns == 0 && !udp_uring_stop(w->udpu))
 			break;
 		if (w->retiring && ev_now(loop) >= w->deadline) {
 			if (w->conns.cut)
