@@ -56,7 +56,8 @@ static void evu_setup_error(int err)
 }
 
 /* The ring, with the cheapest way of running completions the kernel has:
- * deferred to our own wait (6.1), else cooperative (5.19), else plain. */
+ * deferred to our own wait (6.1), else cooperative (5.19), else plain.  It
+ * starts disabled, to be restricted (evu_restrict()) before its first use. */
 static int evu_setup(struct evu *u)
 {
 	static const unsigned tries[] = {
@@ -70,7 +71,7 @@ static int evu_setup(struct evu *u)
 		struct io_uring_params p;
 
 		memset(&p, 0, sizeof(p));
-		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
 		p.cq_entries = EVU_CQ_ENTRIES;
 		rc = io_uring_queue_init_params(EVU_SQ_ENTRIES, &u->ring, &p);
 	}
@@ -90,6 +91,51 @@ static int evu_setup(struct evu *u)
 	u->skip_cqe = (u->ring.features & IORING_FEAT_CQE_SKIP) != 0;
 	/* Saves a descriptor lookup per io_uring_enter; optional. */
 	(void)io_uring_register_ring_fd(&u->ring);
+	return 0;
+}
+
+/*
+ * Limit the ring to what the backend does, then enable it.  An operation
+ * of the ring runs in the kernel without the system call it stands for, so
+ * a seccomp filter (the worker sandbox) never sees it: the ring's own
+ * restrictions are what keeps a worker that is made to submit an openat or
+ * a connect from doing it.  Allowed: the operations of ev_uring.h and of
+ * readiness, the flags they set, and as registrations only a buffer ring
+ * (a pool opened at its first use) and the ring descriptor's release at
+ * the end.
+ */
+static int evu_restrict(struct evu *u)
+{
+	static const unsigned char ops[] = {
+	    IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_RECV,
+	    IORING_OP_SEND,     IORING_OP_RECVMSG,     IORING_OP_SENDMSG,      IORING_OP_CLOSE,
+	};
+	static const unsigned char regs[] = {IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_RING_FDS};
+	struct io_uring_restriction res[sizeof(ops) + sizeof(regs) + 1];
+	unsigned n = 0;
+	int rc;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = ops[i];
+	}
+	for (size_t i = 0; i < sizeof(regs); i++) {
+		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[n++].register_op = regs[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS;
+	/* io_uring_register_restrictions() and io_uring_enable_rings() are
+	 * missing from Debian 12's liburing.so (2.3): the system call. */
+	if ((rc = io_uring_register((unsigned)u->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+	                            n)) < 0 ||
+	    (rc = io_uring_register((unsigned)u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+	                            0)) < 0) {
+		ev_backend_error("io_uring: cannot restrict the ring: %s", strerror(-rc));
+		errno = -rc;
+		return -1;
+	}
 	return 0;
 }
 
@@ -234,7 +280,8 @@ static int evu_init(struct ev_loop *loop)
 	if ((u->done = calloc(EVU_DONE_MAX, sizeof(*u->done))) == NULL)
 		goto fail;
 	if (evu_setup(u) == -1 || evu_probe_opcodes(u) == -1 ||
-	    evu_group_open(u, EV_BUF_STREAM) == -1 || evu_probe_recv(u) == -1)
+	    evu_group_open(u, EV_BUF_STREAM) == -1 || evu_restrict(u) == -1 ||
+	    evu_probe_recv(u) == -1)
 		goto fail;
 	return 0;
 

@@ -37,6 +37,10 @@
 #include "channel.h"
 #include "sandbox.h"
 
+#ifdef HAVE_LIBURING
+#include <linux/io_uring.h>
+#endif
+
 #ifdef HAVE_SECCOMP
 #include <seccomp.h>
 
@@ -51,12 +55,13 @@
 /* How an argument is checked: not at all, or the ways below. */
 enum arg_rule {
 	ANY,
-	NO_EXEC,       /* mmap, mprotect: PROT_EXEC (argument 2) not set */
-	APPEND,        /* open (1), openat (2): write-only, append */
-	UNIX_ONLY,     /* socket: domain AF_UNIX */
-	FIONREAD_ONLY, /* ioctl: FIONREAD */
-	OWN_PID,       /* kill, tgkill: argument 0 is this process */
-	EMPTY_PATH,    /* newfstatat: AT_EMPTY_PATH, i.e. fstat */
+	NO_EXEC,        /* mmap, mprotect: PROT_EXEC (argument 2) not set */
+	APPEND,         /* open (1), openat (2): write-only, append */
+	UNIX_ONLY,      /* socket: domain AF_UNIX */
+	FIONREAD_ONLY,  /* ioctl: FIONREAD */
+	OWN_PID,        /* kill, tgkill: argument 0 is this process */
+	EMPTY_PATH,     /* newfstatat: AT_EMPTY_PATH, i.e. fstat */
+	URING_REGISTER, /* io_uring_register: a buffer ring, the ring fd's release */
 };
 
 static const struct {
@@ -72,10 +77,13 @@ static const struct {
     {"ppoll", ANY},
     {"select", ANY},
     {"pselect6", ANY},
-    /* io_uring: the ring exists before the sandbox (io_uring_setup stays
-     * out); a buffer ring is registered at its first use */
+#ifdef HAVE_LIBURING
+    /* io_uring: the ring is made before the sandbox (io_uring_setup stays
+     * out) and restricted to the backend's operations (ev_uring.c's
+     * evu_restrict(): its operations bypass this filter) */
     {"io_uring_enter", ANY},
-    {"io_uring_register", ANY},
+    {"io_uring_register", URING_REGISTER},
+#endif
     {"clock_gettime", ANY},
     {"clock_getres", ANY},
     {"gettimeofday", ANY},
@@ -224,6 +232,23 @@ static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 		return allow_if(f, nr, 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	case EMPTY_PATH: /* newfstatat: flags are argument 3 */
 		return allow_if(f, nr, 3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+	case URING_REGISTER: { /* the opcode is argument 1 */
+#ifdef HAVE_LIBURING
+		/* The registrations the ring lets through after its set-up
+		 * (ev_uring.c); a newer liburing may add the flag that names
+		 * the ring by its registered index. */
+		static const unsigned ops[] = {IORING_REGISTER_PBUF_RING,
+		                               IORING_UNREGISTER_RING_FDS};
+		const scmp_datum_t use_registered_ring = 1U << 31;
+		int rc = 0;
+		for (size_t i = 0; rc == 0 && i < sizeof(ops) / sizeof(ops[0]); i++)
+			rc = allow_if(f, nr, 1, SCMP_CMP_MASKED_EQ,
+			              ~use_registered_ring & 0xffffffffu, ops[i]);
+		return rc;
+#else
+		return 0;
+#endif
+	}
 	}
 	return -EINVAL;
 }
