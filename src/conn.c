@@ -652,7 +652,6 @@ void conn_forget(struct conn *c)
 		free(c->proxy->hdr);
 		free(c->proxy);
 	}
-	stats_handed_out(ctx->stats);
 	unlink_conn(ctx, c);
 	free(c);
 	if (ctx->on_close != NULL)
