@@ -110,8 +110,16 @@ long_echo() {
 	[ "$line" = "long-lived $1" ]
 }
 held_by_new_master() { # the service's main pid changed, and is the new version's
-	[ "$(mainpid)" != "$1" ] && [ "$(mainpid)" != 0 ] &&
-		dpkg-query -W -f='${Version}' echod | grep -q '+ci1$'
+	# systemd learns the new MAINPID= from the old master a moment after
+	# the upgrade answered: poll for it, 15 s at most.
+	for _ in $(seq 150); do
+		if [ "$(mainpid)" != "$1" ] && [ "$(mainpid)" != 0 ] &&
+			dpkg-query -W -f='${Version}' echod | grep -q '+ci1$'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
 }
 
 # Enabled by the package, so started at boot.

@@ -786,7 +786,6 @@ void conn_forget(struct conn *c)
 		free(c->proxy->hdr);
 		free(c->proxy);
 	}
-	stats_handed_out(ctx->stats);
 	unlink_conn(ctx, c);
 	/* Frozen, so nothing of it is in the kernel: the driver lets go at
 	 * once, and only this process's descriptor closes. */

@@ -77,8 +77,12 @@ int endpoint_listen(const struct config_endpoint *ep, mode_t mode, char *name, s
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
+	/* SO_REUSEPORT: during a binary upgrade the new master binds the same
+	 * address while the old one still serves it (bug: the packaged upgrade
+	 * failed with "metrics.listen: cannot listen on 127.0.0.1:9707"). */
 	if (ss.ss_family != AF_UNIX &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1))
 		goto fail;
 	if (ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)

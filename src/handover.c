@@ -17,6 +17,7 @@
 
 #include "buffer.h"
 #include "handover.h"
+#include "stats.h"
 #include "handover_rec.h"
 #include "log.h"
 
@@ -123,6 +124,10 @@ static int offer(struct handover *h, struct conn *c, size_t i, int *gone)
 		goto fail;
 	if (fds[1] != -1)
 		close(fds[1]);
+	/* Out of this worker's count as soon as it is offered, back in if the
+	 * offer is refused: a connection in flight is never open in two
+	 * workers' counts, even if both are killed before the answer. */
+	stats_handed_out(h->ctx->stats);
 	h->slot[i] = c;
 	h->inflight++;
 	return 0;
@@ -271,7 +276,10 @@ void handover_on_answer(struct handover *h, const struct chan_msg *msg)
 	if (a.err == 0) {
 		h->handed++;
 		conn_forget(c);
-	} else if (thaw(c) != 0) {
+		goto next;
+	}
+	stats_handed_in(h->ctx->stats); /* it stays: back in this worker's count */
+	if (thaw(c) != 0) {
 		h->refused++;
 	} else if (a.err == EAGAIN && h->active) {
 		/* The new worker was busy: c is offered again, a moment later. */
@@ -282,6 +290,7 @@ void handover_on_answer(struct handover *h, const struct chan_msg *msg)
 		log_debug("handover refused (%s); the connection retires here", strerror(a.err));
 		conn_retire(c);
 	}
+next:
 	if (h->active && !ev_timer_active(&h->retry))
 		pump(h);
 	else if (!h->active && h->inflight == 0 && (h->handed || h->refused))
@@ -350,7 +359,8 @@ void handover_on_offer(struct handover *h, const struct chan_msg *msg, int *fds,
 	 * still adopted. */
 	if (fill_queue(c, &r, nfds > 1 ? fds[1] : -1) == -1 || conn_thaw(c) == -1) {
 		err = errno ? errno : ENOMEM;
-		conn_forget(c); /* closes only our copy of fds[0] */
+		stats_handed_out(h->ctx->stats); /* refused after all: out of our count */
+		conn_forget(c);                  /* closes only our copy of fds[0] */
 		fds[0] = -1;
 		goto refuse;
 	}

@@ -122,7 +122,7 @@ static inline void stats_accepted(struct stats_slot *s, unsigned listener)
 		          1);
 }
 
-/* A connection handed over on a reload: out of the giving worker's count,
+/* A connection handed over on a reload: out of the offering worker's count
  * into the taking one's. */
 static inline void stats_handed_out(struct stats_slot *s)
 {
