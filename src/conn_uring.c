@@ -468,9 +468,12 @@ static int fold_held(struct conn_u *cu)
 {
 	struct cu_slot *s = cu->slot;
 	struct buffer front = {0};
-	unsigned from = cu->sending && !cu->queue_send ? s->nsend : 0;
+	unsigned from;
 
-	if (s == NULL || s->nheld == from)
+	if (s == NULL)
+		return 0;
+	from = cu->sending && !cu->queue_send ? s->nsend : 0;
+	if (s->nheld == from)
 		return 0;
 	for (unsigned i = from; i < s->nheld; i++) {
 		if (buffer_append(&front, s->iov[i].iov_base, s->iov[i].iov_len) == -1) {
