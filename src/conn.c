@@ -254,6 +254,10 @@ static int ready_update(struct conn *c)
 {
 	int want = wanted_events(c);
 
+	/* A connection that gives more than a turn's share, or whose peer
+	 * does not read as fast as it sends, waits behind those that do not
+	 * (see ev_set_late). */
+	ev_set_late(c->ctx->loop, c->fd, c->heavy || (want & EV_WRITE));
 	if (ev_get(c->ctx->loop, c->fd) == want)
 		return 0;
 	return ev_set(c->ctx->loop, c->fd, want);
@@ -342,6 +346,7 @@ static ssize_t read_queued(struct conn *c)
 	if (room > limit)
 		room = limit;
 	ssize_t n = read(c->fd, dst, room);
+	c->heavy = n > 0 && (size_t)n == room;
 	if (n > 0) {
 		buffer_commit(&c->out, (size_t)n);
 		stats_bytes_in(c->ctx->stats, (uint64_t)n);
@@ -374,6 +379,7 @@ static ssize_t read_direct(struct conn *c)
 	size_t room = share < max_pending(c) ? share : max_pending(c);
 	ssize_t n = read(c->fd, ctx->rbuf, room);
 
+	c->heavy = n > 0 && (size_t)n == room;
 	if (n <= 0)
 		return n;
 	/* Counted before the echo goes out, so that no client can see its

@@ -100,6 +100,7 @@ struct conn {
 	uint8_t state;    /* enum conn_state */
 	uint8_t peer_eof; /* the client sent FIN */
 	uint8_t paused;   /* reading stopped: queue over max_pending */
+	uint8_t heavy;    /* the last read filled its share: more was waiting */
 };
 
 /* Bytes echoed so far: every byte read is sent, queued or held by the I/O

@@ -177,6 +177,7 @@ static int ev_fds_reserve(struct ev_loop *loop, int fd)
 	for (i = loop->fds_cap; i < cap; i++) {
 		fds[i].mask = -1;
 		fds[i].gen = 0;
+		fds[i].late = 0;
 		fds[i].fn = NULL;
 		fds[i].arg = NULL;
 	}
@@ -272,6 +273,7 @@ static void ev_forget(struct ev_loop *loop, int fd, int closing)
 		(void)loop->backend->update(loop, fd, e->mask, 0);
 	e->mask = -1;
 	e->gen++;
+	e->late = 0;
 	e->fn = NULL;
 	e->arg = NULL;
 	loop->nwatched--;
@@ -288,36 +290,60 @@ void ev_del_closing(struct ev_loop *loop, int fd)
 	ev_forget(loop, fd, 1);
 }
 
-/* Run the callbacks of a batch.  Each one may add, change or remove any
- * descriptor (the table and loop->fired may be reallocated), so every entry
- * is looked up afresh and checked against the state it was collected in. */
+/* Run the callback of fired event i, if it still stands: each callback may
+ * add, change or remove any descriptor (the table and loop->fired may be
+ * reallocated), so the entry is looked up afresh and checked against the
+ * state it was collected in.  Returns 1 if a callback ran. */
+static int ev_fire(struct ev_loop *loop, int i)
+{
+	int fd = loop->fired[i].fd;
+	int events = loop->fired[i].events;
+	struct ev_fd *e;
+
+	if (!ev_watched(loop, fd))
+		return 0;
+	e = &loop->fds[fd];
+	/* A different generation: removed, maybe re-added by a new owner. */
+	if (e->gen != loop->fired[i].gen)
+		return 0;
+	if ((events &= e->mask) == 0)
+		return 0;
+	e->fn(loop, fd, events, e->arg);
+	return 1;
+}
+
+/* Run the callbacks of a batch: the descriptors marked late after all the
+ * others (see ev_set_late), each pass in the backend's order.  Whether a
+ * descriptor is late is taken as the batch was collected. */
 static int ev_dispatch(struct ev_loop *loop, int n)
 {
-	int i, ran = 0;
+	int i, ran = 0, nlate = 0;
+	unsigned m = 1;
 
 	for (i = 0; i < n; i++) {
 		struct ev_fired *f = &loop->fired[i];
 
-		if (f->fd >= 0 && (size_t)f->fd < loop->fds_cap)
+		f->late = 0;
+		if (f->fd >= 0 && (size_t)f->fd < loop->fds_cap) {
 			f->gen = loop->fds[f->fd].gen;
+			f->late = loop->fds[f->fd].late;
+			nlate += f->late;
+		}
+	}
+	/* More late ones than a batch should hold: each runs in one batch of
+	 * every m, chosen by descriptor number and the batch's count so that
+	 * none is left out twice running. */
+	if (nlate > EV_LATE_BATCH) {
+		m = ((unsigned)nlate + EV_LATE_BATCH - 1) / EV_LATE_BATCH;
+		loop->turn++;
 	}
 	loop->batch = (size_t)n;
-	for (i = 0; i < n; i++) {
-		int fd = loop->fired[i].fd;
-		int events = loop->fired[i].events;
-		struct ev_fd *e;
-
-		if (!ev_watched(loop, fd))
-			continue;
-		e = &loop->fds[fd];
-		/* A different generation: removed, maybe re-added by a new owner. */
-		if (e->gen != loop->fired[i].gen)
-			continue;
-		if ((events &= e->mask) == 0)
-			continue;
-		e->fn(loop, fd, events, e->arg);
-		ran++;
-	}
+	for (i = 0; i < n; i++)
+		if (!loop->fired[i].late)
+			ran += ev_fire(loop, i);
+	for (i = 0; nlate > 0 && i < n; i++)
+		if (loop->fired[i].late && ((unsigned)loop->fired[i].fd + loop->turn) % m == 0)
+			ran += ev_fire(loop, i);
 	loop->batch = 0;
 	return ran;
 }
@@ -356,6 +382,12 @@ uint64_t ev_now_update(struct ev_loop *loop)
 {
 	loop->now = clock_mono_ms();
 	return loop->now;
+}
+
+void ev_set_late(struct ev_loop *loop, int fd, int late)
+{
+	if (ev_watched(loop, fd))
+		loop->fds[fd].late = late != 0;
 }
 
 size_t ev_batch(const struct ev_loop *loop)

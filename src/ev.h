@@ -103,6 +103,18 @@ int ev_set(struct ev_loop *loop, int fd, int events);
 /* Current interest of fd, or -1 if it is not watched. */
 int ev_get(const struct ev_loop *loop, int fd);
 
+/*
+ * Mark fd late (or not): in every batch its callback runs after those of
+ * the descriptors not marked, so that work which can wait (a connection
+ * whose peer sends more than it reads) does not delay work which cannot.
+ * When more than EV_LATE_BATCH late descriptors are ready together, each
+ * runs in one batch of every ceil(ready / EV_LATE_BATCH), so that a batch
+ * stays short; the backends are level-triggered, so the others are
+ * reported again.  A new or re-added descriptor is not late.
+ */
+#define EV_LATE_BATCH 64
+void ev_set_late(struct ev_loop *loop, int fd, int late);
+
 /* Stop watching fd (before closing it).  Events for fd already collected in
  * the current batch are not dispatched, even if fd is reused at once. */
 void ev_del(struct ev_loop *loop, int fd);

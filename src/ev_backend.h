@@ -32,12 +32,14 @@ struct ev_fired {
 	int fd;
 	int events;   /* EV_READ | EV_WRITE; errors and hang-ups as both */
 	uint32_t gen; /* the slot's generation when the batch was collected */
+	int late;     /* the slot's ev_set_late() then */
 };
 
 /* A watched descriptor, at loop->fds[fd]. */
 struct ev_fd {
 	int mask;     /* interest, or -1 if fd is not watched */
 	uint32_t gen; /* bumped by ev_del, so stale fired events are told apart */
+	int late;     /* dispatched after the others of a batch (ev_set_late) */
 	ev_io_fn *fn;
 	void *arg;
 };
@@ -77,6 +79,7 @@ struct ev_loop {
 	struct ev_fired *fired;
 	size_t fired_cap; /* >= nwatched */
 	size_t batch;     /* descriptors in the batch being dispatched */
+	unsigned turn;    /* batches with late descriptors left out */
 
 	uint64_t now; /* ms, CLOCK_MONOTONIC */
 	sigset_t wait_mask;

@@ -412,6 +412,104 @@ static void test_set_in_batch(void **state)
 	close(sb[1]);
 }
 
+/* The order in which callbacks ran. */
+struct order {
+	int fds[1024];
+	int n;
+};
+
+static void order_cb(struct ev_loop *loop, int fd, int events, void *arg)
+{
+	struct order *o = arg;
+
+	(void)loop;
+	(void)events;
+	assert_true(o->n < (int)(sizeof(o->fds) / sizeof(o->fds[0])));
+	o->fds[o->n++] = fd;
+}
+
+/*
+ * Bug: one worker's 500 clients that never read made every turn copy for
+ * all of them before a client that reads its echoes got its turn (7 ms a
+ * turn, 100-500 ms behind).  Descriptors marked late run after the others
+ * of their batch, whatever order the backend reports them in.
+ */
+static void test_late_after_others(void **state)
+{
+	struct ev_loop *loop = fixture_loop(state);
+	struct order o = {{0}, 0};
+	int sv[6][2], i;
+
+	for (i = 0; i < 6; i++) {
+		make_pair(sv[i]);
+		put_byte(sv[i][1]);
+		assert_int_equal(ev_add(loop, sv[i][0], EV_READ, order_cb, &o), 0);
+		/* Every other one, from the first: late ones come first in any
+		 * order by number. */
+		ev_set_late(loop, sv[i][0], i % 2 == 0);
+	}
+	assert_int_equal(ev_run_once(loop, 1000), 6);
+	assert_int_equal(o.n, 6);
+	for (i = 0; i < 6; i++) {
+		int late = o.fds[i] == sv[0][0] || o.fds[i] == sv[2][0] || o.fds[i] == sv[4][0];
+		assert_int_equal(late, i >= 3);
+	}
+	/* Not late any more: dispatched with the others again. */
+	o.n = 0;
+	ev_set_late(loop, sv[0][0], 0);
+	assert_int_equal(ev_run_once(loop, 1000), 6);
+	assert_int_equal(o.fds[5] == sv[0][0], 0);
+	for (i = 0; i < 6; i++) {
+		ev_del(loop, sv[i][0]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
+/*
+ * Past EV_LATE_BATCH ready late descriptors, a batch runs about that many of
+ * them and every one of them runs within ceil(ready / EV_LATE_BATCH)
+ * batches; the ones not late run in every batch.
+ */
+static void test_late_bounded(void **state)
+{
+	enum { NLATE = 3 * EV_LATE_BATCH };
+	struct ev_loop *loop = fixture_loop(state);
+	static int sv[NLATE + 1][2];
+	struct order o = {{0}, 0};
+	int seen[NLATE] = {0}, i, turn;
+
+	if (fixture_is(state, "select") || nofile_at_least(2 * NLATE + 64) == -1) {
+		print_message("# select (FD_SETSIZE) or the descriptor limit: left out\n");
+		return;
+	}
+	for (i = 0; i <= NLATE; i++) {
+		make_pair(sv[i]);
+		put_byte(sv[i][1]);
+		assert_int_equal(ev_add(loop, sv[i][0], EV_READ, order_cb, &o), 0);
+		ev_set_late(loop, sv[i][0], i < NLATE);
+	}
+	for (turn = 0; turn < 3; turn++) {
+		o.n = 0;
+		assert_true(ev_run_once(loop, 1000) > 0);
+		/* The one not late first, then at most a third of the others
+		 * (descriptor numbers spread them over three batches). */
+		assert_int_equal(o.fds[0], sv[NLATE][0]);
+		assert_true(o.n - 1 <= NLATE / 3 + 1);
+		for (int k = 1; k < o.n; k++)
+			for (i = 0; i < NLATE; i++)
+				if (o.fds[k] == sv[i][0])
+					seen[i]++;
+	}
+	for (i = 0; i < NLATE; i++)
+		assert_int_equal(seen[i], 1);
+	for (i = 0; i <= NLATE; i++) {
+		ev_del(loop, sv[i][0]);
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
 #define NCHURN 24
 
 /*
@@ -1119,6 +1217,8 @@ static const struct {
     EV_CASE(test_add_errors),
     EV_CASE(test_del_in_batch),
     EV_CASE(test_set_in_batch),
+    EV_CASE(test_late_after_others),
+    EV_CASE(test_late_bounded),
     EV_CASE(test_churn),
     EV_CASE(test_fd_reuse_in_batch),
     EV_CASE(test_del_closing),
