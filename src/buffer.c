@@ -1,97 +1,168 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Chunked output queue.  Freed chunks go to a small per-process cache first,
- * because a busy connection empties and refills its queue all the time and
- * malloc/free of 16 KiB blocks per write would cost more than the copy.
- * Past the cache they go back to libc, and from there to the system: clients
- * that filled their queues to max_pending and left would otherwise leave the
- * worker holding all that memory for good (free() keeps the heap's middle).
+ * Chunked output queue.  The chunks come from slabs of SLAB_CHUNKS chunks
+ * that are mapped and unmapped whole (mmap), not from malloc: a busy
+ * connection empties and refills its queue all the time, and clients that
+ * filled their queues to max_pending and left must not leave the worker
+ * holding that memory.  malloc kept the heap's middle after free(), and
+ * handing it back with malloc_trim() walked the whole heap and advised every
+ * free chunk away again at each call: with 500 such clients leaving, the
+ * worker spent half a second in madvise() instead of echoing.  A slab goes
+ * back to the system in one munmap() when its last chunk is freed, except
+ * for one kept empty for the next burst (the per-worker cache).
  */
 #include "acconfig.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef HAVE_MALLOC_TRIM
-#include <malloc.h>
-#endif
+#include <sys/mman.h>
 
 #include "buffer.h"
 
+/* Under AddressSanitizer the chunks not handed out are poisoned, so that a
+ * use after free or an overrun into a neighbour is caught as with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BUFFER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BUFFER_ASAN 1
+#endif
+#endif
+#ifdef BUFFER_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+struct slab;
+
 struct buffer_chunk {
 	struct buffer_chunk *next;
+	struct slab *slab;
 	size_t start; /* first queued byte */
 	size_t end;   /* one past the last */
 	char data[BUFFER_CHUNK_SIZE];
 };
 
-/* Enough for a few connections' worth of bursts; the rest goes back to libc. */
-#define CACHE_MAX 16
-/*
- * Handing memory back (malloc_trim) walks the heap and costs system calls,
- * so it is done after this much has gone back to libc, or as soon as no
- * queue holds anything (then for as little as TRIM_IDLE_BYTES): a worker
- * whose hostile clients left returns to its idle size, and one under steady
- * churn trims at most once per TRIM_BYTES freed.
- */
-#define TRIM_BYTES      (8u << 20)
-#define TRIM_IDLE_BYTES (256u << 10)
+/* 64 chunks of 16 KiB: one munmap() per MiB given back. */
+#define SLAB_CHUNKS 64
+#define SLAB_BYTES  (SLAB_CHUNKS * sizeof(struct buffer_chunk))
 
-static struct buffer_chunk *cache;
-static size_t cache_len;
-static size_t chunks_live;     /* in queues, not in the cache */
-static size_t freed_untrimmed; /* bytes given to free() since the last trim */
+struct slab {
+	struct slab *prev, *next;  /* on `partial` while it has free chunks */
+	struct buffer_chunk *free; /* its free chunks */
+	struct buffer_chunk *base; /* the mapping */
+	unsigned used;             /* chunks in queues */
+	unsigned fresh;            /* chunks never handed out yet */
+};
 
-static void maybe_trim(void)
+static struct slab *partial; /* slabs with a free chunk, some in use */
+static struct slab *spare;   /* one empty slab kept for the next burst */
+
+static void partial_unlink(struct slab *s)
 {
-	if (freed_untrimmed < TRIM_BYTES &&
-	    !(chunks_live == 0 && freed_untrimmed >= TRIM_IDLE_BYTES))
-		return;
-	freed_untrimmed = 0;
-#ifdef HAVE_MALLOC_TRIM
-	malloc_trim(0);
-#endif
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		partial = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void partial_push(struct slab *s)
+{
+	s->prev = NULL;
+	s->next = partial;
+	if (partial != NULL)
+		partial->prev = s;
+	partial = s;
+}
+
+static void slab_unmap(struct slab *s)
+{
+	UNPOISON(s->base, SLAB_BYTES); /* the next mapping there starts clean */
+	(void)munmap(s->base, SLAB_BYTES);
+	free(s);
+}
+
+static struct slab *slab_new(void)
+{
+	struct slab *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->base =
+	    mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->base == MAP_FAILED) {
+		free(s);
+		return NULL;
+	}
+	s->fresh = SLAB_CHUNKS;
+	POISON(s->base, SLAB_BYTES);
+	return s;
 }
 
 static struct buffer_chunk *chunk_new(void)
 {
-	struct buffer_chunk *c = cache;
+	struct slab *s = partial;
+	struct buffer_chunk *c;
 
-	if (c != NULL) {
-		cache = c->next;
-		cache_len--;
-	} else if ((c = malloc(sizeof(*c))) == NULL) {
-		errno = ENOMEM;
-		return NULL;
+	if (s == NULL) {
+		if (spare != NULL) {
+			s = spare;
+			spare = NULL;
+		} else if ((s = slab_new()) == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		partial_push(s);
 	}
+	if (s->free != NULL) {
+		c = s->free;
+		UNPOISON(c, sizeof(*c));
+		s->free = c->next;
+	} else {
+		/* Handed out in order, so pages are touched only as needed. */
+		c = &s->base[SLAB_CHUNKS - s->fresh--];
+		UNPOISON(c, sizeof(*c));
+		c->slab = s;
+	}
+	if (++s->used == SLAB_CHUNKS)
+		partial_unlink(s);
 	c->next = NULL;
 	c->start = c->end = 0;
-	chunks_live++;
 	return c;
 }
 
 static void chunk_free(struct buffer_chunk *c)
 {
-	chunks_live--;
-	if (cache_len < CACHE_MAX) {
-		c->next = cache;
-		cache = c;
-		cache_len++;
-	} else {
-		free(c);
-		freed_untrimmed += sizeof(*c);
+	struct slab *s = c->slab;
+
+	if (s->used-- == SLAB_CHUNKS)
+		partial_push(s);
+	c->next = s->free;
+	s->free = c;
+	POISON(c->data, sizeof(c->data));
+	if (s->used > 0)
+		return;
+	partial_unlink(s);
+	if (spare == NULL) {
+		spare = s;
+		return;
 	}
-	maybe_trim();
+	slab_unmap(s);
 }
 
 void buffer_cache_flush(void)
 {
-	while (cache != NULL) {
-		struct buffer_chunk *c = cache;
-		cache = c->next;
-		free(c);
-	}
-	cache_len = 0;
+	if (spare != NULL)
+		slab_unmap(spare);
+	spare = NULL;
 }
 
 void *buffer_reserve(struct buffer *b, size_t *room)

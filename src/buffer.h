@@ -52,7 +52,7 @@ void buffer_clear(struct buffer *b);
  * empty.  Moves chunks, copies nothing. */
 void buffer_splice_front(struct buffer *b, struct buffer *front);
 
-/* Release the chunks kept for reuse (at exit, for leak checkers). */
+/* Unmap the empty slab kept for reuse (at exit, and for tests). */
 void buffer_cache_flush(void);
 
 #endif
