@@ -826,7 +826,7 @@ struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer
 	/* bytes out follow from bytes in and the queue the caller fills */
 	c->bytes_in = t->bytes_in;
 	c->peer_eof = t->peer_eof != 0;
-	stats_handed_in(ctx->stats);
+	/* Counted in by the master once our answer says we took it (relay.h). */
 	link_conn(ctx, c);
 	if (ctx->on_adopt != NULL)
 		ctx->on_adopt(ctx, c);

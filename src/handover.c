@@ -359,8 +359,7 @@ void handover_on_offer(struct handover *h, const struct chan_msg *msg, int *fds,
 	 * still adopted. */
 	if (fill_queue(c, &r, nfds > 1 ? fds[1] : -1) == -1 || conn_thaw(c) == -1) {
 		err = errno ? errno : ENOMEM;
-		stats_handed_out(h->ctx->stats); /* refused after all: out of our count */
-		conn_forget(c);                  /* closes only our copy of fds[0] */
+		conn_forget(c); /* closes only our copy of fds[0] */
 		fds[0] = -1;
 		goto refuse;
 	}

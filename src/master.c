@@ -253,7 +253,7 @@ static void read_chan(struct master *m, struct child *k)
 			relay_to_current(m, k, &msg, fds, nfds);
 			break;
 		case CHAN_HO_ANSWER:
-			relay_answer(&m->relay, k->pid, &msg, chan_of, m);
+			k->handed_in += (uint64_t)relay_answer(&m->relay, k->pid, &msg, chan_of, m);
 			break;
 		case CHAN_SANDBOX:
 			if (msg.hdr.len == sizeof(struct chan_sandbox)) {
@@ -377,7 +377,7 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 		close(ch[0]);
 		close(ch[1]);
 		if (slot != NULL)
-			stats_slot_retire(m->pool, slot, &m->retired);
+			stats_slot_retire(m->pool, slot, 0, &m->retired);
 		errno = saved;
 		return -1;
 	}
@@ -728,7 +728,8 @@ static void on_upgrade_chan(struct ev_loop *loop, int fd, int events, void *arg)
 		else if (msg.hdr.type == CHAN_HO_OFFER && m->upgrade_new)
 			relay_to_current(m, NULL, &msg, fds, nfds);
 		else if (msg.hdr.type == CHAN_HO_ANSWER && !m->upgrade_new)
-			relay_answer(&m->relay, m->upgrade_peer, &msg, chan_of, m);
+			/* Counted in by the new master, whose worker took it. */
+			(void)relay_answer(&m->relay, m->upgrade_peer, &msg, chan_of, m);
 		else
 			log_warnx("upgrade: unexpected %s message", chan_type_name(msg.hdr.type));
 		while (nfds > 0)

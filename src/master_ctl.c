@@ -106,10 +106,14 @@ void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
 
 	memset(s, 0, sizeof(*s));
 	s->c = m->retired;
+	/* Lost in a handover along with both its workers (relay.h). */
+	s->c.handed_in += m->relay.lost;
+	s->c.closed[STATS_CLOSE_WORKER_EXIT] += m->relay.lost;
 	for (size_t i = 0; i < m->nkids; i++) {
 		struct child *k = &m->kids[i];
 		if (k->stats != NULL) {
 			stats_read(k->stats, &c);
+			c.handed_in += k->handed_in;
 			stats_sum(&s->c, &c);
 		}
 		enum metrics_worker st = worker_state(m, k);
@@ -141,6 +145,7 @@ uint64_t master_ctl_connections(struct master *m)
 		if (m->kids[i].stats == NULL)
 			continue;
 		stats_read(m->kids[i].stats, &c);
+		c.handed_in += m->kids[i].handed_in;
 		stats_sum(&sum, &c);
 	}
 	return stats_open(&sum);
@@ -150,7 +155,7 @@ void master_ctl_worker_gone(struct master *m, struct child *k)
 {
 	if (k->stats == NULL)
 		return;
-	stats_slot_retire(m->pool, k->stats, &m->retired);
+	stats_slot_retire(m->pool, k->stats, k->handed_in, &m->retired);
 	k->stats = NULL;
 }
 

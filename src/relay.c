@@ -64,35 +64,50 @@ static void take(struct relay *r, size_t i)
 	r->v[i] = r->v[--r->n];
 }
 
-void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
-                  void *arg)
+int relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
+                 void *arg)
 {
+	struct chan_ho_answer a = {.err = EPROTO};
+
+	if (msg->hdr.len == sizeof(a))
+		memcpy(&a, msg->payload, sizeof(a));
 	for (size_t i = 0; i < r->n; i++) {
 		struct relay_flight f = r->v[i];
 		if (f.id != msg->hdr.id || f.dst != dst)
 			continue;
 		take(r, i);
-		int chan = chan_of(arg, f.src);
+		int chan = f.src != 0 ? chan_of(arg, f.src) : -1;
 		if (chan >= 0 &&
 		    chan_send(chan, CHAN_HO_ANSWER, f.token, msg->payload, msg->hdr.len, -1) == -1)
 			log_warn("handover: cannot pass an answer on to worker pid %ld",
 			         (long)f.src);
-		return;
+		if (a.err != 0 && chan < 0)
+			r->lost++; /* refused, and its old worker is gone */
+		return a.err == 0;
 	}
 	log_warnx("handover: worker pid %ld answered an offer it was not made", (long)dst);
+	return 0;
 }
 
 void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 {
 	for (size_t i = 0; i < r->n;) {
-		struct relay_flight f = r->v[i];
-		if (f.src != pid && f.dst != pid) {
+		struct relay_flight *f = &r->v[i];
+		if (f->src == pid && f->dst != pid) {
+			f->src = 0; /* the answer has nobody to go back to */
 			i++;
 			continue;
 		}
+		if (f->dst != pid) {
+			i++;
+			continue;
+		}
+		int chan = f->src != 0 ? chan_of(arg, f->src) : -1;
+		if (chan >= 0)
+			relay_refuse(chan, f->token, EPIPE);
+		else
+			r->lost++;
 		take(r, i);
-		if (f.dst == pid)
-			relay_refuse(chan_of(arg, f.src), f.token, EPIPE);
 	}
 }
 

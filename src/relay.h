@@ -5,6 +5,13 @@
  * and the answer back, and remembers each offer in flight so that a new
  * worker that dies before answering gets its offers refused, never lost: the
  * old worker still holds every offered connection until it hears.
+ *
+ * The relay also keeps the books of connections in flight: the old worker
+ * counts one out when it offers it (back in if refused), and the master, not
+ * the new worker, counts it in when the new worker's answer says it took it
+ * (relay_answer()'s return).  A connection whose old worker is gone by the
+ * time the offer is refused, or whose new worker dies too before answering,
+ * is in nobody's count: the relay counts it lost (closed with its workers).
  */
 #ifndef ECHOD_RELAY_H
 #define ECHOD_RELAY_H
@@ -18,7 +25,7 @@
 struct relay_flight {
 	uint32_t id;    /* the master's id, carried to the new worker */
 	uint32_t token; /* the old worker's id of its offer */
-	pid_t src;      /* the old worker */
+	pid_t src;      /* the old worker; 0 once it is gone */
 	pid_t dst;      /* the new worker */
 };
 
@@ -26,7 +33,8 @@ struct relay {
 	struct relay_flight *v;
 	size_t n, cap;
 	uint32_t next_id;
-	size_t rr; /* round robin over the targets */
+	size_t rr;     /* round robin over the targets */
+	uint64_t lost; /* connections in flight that both workers lost (see above) */
 };
 
 /* A worker an offer may go to. */
@@ -51,12 +59,14 @@ void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg
  * offers again later). */
 void relay_refuse(int chan, uint32_t token, int err);
 
-/* Pass a CHAN_HO_ANSWER from worker dst back to the worker that offered. */
-void relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
-                  void *arg);
+/* Pass a CHAN_HO_ANSWER from worker dst back to the worker that offered.
+ * Returns 1 if dst took the connection (the caller counts it in dst's), else
+ * 0. */
+int relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_chan_fn *chan_of,
+                 void *arg);
 
-/* Worker pid is gone: refuse (EPIPE) the offers it had not answered, drop
- * those it had made. */
+/* Worker pid is gone: refuse (EPIPE) the offers it had not answered, and
+ * remember that those it had made have nobody to go back to. */
 void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg);
 
 void relay_free(struct relay *r);

@@ -77,7 +77,8 @@ struct stats_counters {
 	uint64_t rejected[STATS_REJECT_COUNT];
 	uint64_t closed[STATS_CLOSE_COUNT];
 	uint64_t handed_out; /* given to a worker of a newer generation */
-	uint64_t handed_in;  /* taken from a worker of an older generation */
+	uint64_t handed_in;  /* taken from a worker of an older generation (counted by
+	                      * the master, relay.h: workers leave it 0) */
 	uint64_t bytes_in;   /* received, stream and datagram payload */
 	uint64_t bytes_out;  /* echoed */
 	uint64_t dgrams_in;
@@ -203,8 +204,10 @@ void stats_pool_forget(struct stats_pool *p);
 struct stats_slot *stats_slot_get(struct stats_pool *p);
 
 /* The worker of slot s has exited: add what it counted to `retired`, with
+ * handed_in connections handed to it that the master counted (relay.h) and
  * the connections it left open as STATS_CLOSE_WORKER_EXIT, and free the
  * slot. */
-void stats_slot_retire(struct stats_pool *p, struct stats_slot *s, struct stats_counters *retired);
+void stats_slot_retire(struct stats_pool *p, struct stats_slot *s, uint64_t handed_in,
+                       struct stats_counters *retired);
 
 #endif

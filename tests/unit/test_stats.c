@@ -253,7 +253,7 @@ static void test_pool_shared_and_folded(void **state)
 	/* 3 accepted, 1 rejected, 1 closed: one is still open. */
 	assert_int_equal(stats_open(&now), 1);
 
-	stats_slot_retire(p, s, &retired);
+	stats_slot_retire(p, s, 0, &retired);
 	assert_int_equal(retired.bytes_in, 12345);
 	assert_int_equal(retired.bytes_out, 12000);
 	assert_int_equal(retired.closed[STATS_CLOSE_IDLE], 1);
@@ -265,7 +265,7 @@ static void test_pool_shared_and_folded(void **state)
 	stats_read(again, &now);
 	assert_int_equal(now.bytes_in, 0);
 	stats_bytes_in(again, 5);
-	stats_slot_retire(p, again, &retired);
+	stats_slot_retire(p, again, 0, &retired);
 	assert_int_equal(retired.bytes_in, 12350);
 	stats_pool_free(p);
 }
