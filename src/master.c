@@ -118,10 +118,12 @@ static void relay_to_current(struct master *m, struct child *k, const struct cha
 	int src_chan = k != NULL ? k->chan : m->upgrade_chan;
 	/* None serves yet (a reload started another generation while this
 	 * one's offers were on their way): the offer comes again shortly. */
-	if (n == 0 && !m->stopping)
-		relay_refuse(src_chan, msg->hdr.id, EAGAIN);
-	else
+	if (n == 0 && !m->stopping) {
+		if (relay_refuse(src_chan, msg->hdr.id, EAGAIN) == -1)
+			m->relay.lost++;
+	} else {
 		relay_offer(&m->relay, src, src_chan, msg, fds, nfds, t, n);
+	}
 }
 
 /*

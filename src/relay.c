@@ -13,12 +13,17 @@
 #include "log.h"
 #include "relay.h"
 
-void relay_refuse(int chan, uint32_t token, int err)
+int relay_refuse(int chan, uint32_t token, int err)
 {
 	struct chan_ho_answer a = {.err = err};
 
-	if (chan >= 0 && chan_send(chan, CHAN_HO_ANSWER, token, &a, sizeof(a), -1) == -1)
+	if (chan < 0)
+		return -1;
+	if (chan_send(chan, CHAN_HO_ANSWER, token, &a, sizeof(a), -1) == -1) {
 		log_warn("handover: cannot answer an offer");
+		return -1;
+	}
+	return 0;
 }
 
 static int remember(struct relay *r, const struct relay_flight *f)
@@ -41,21 +46,24 @@ void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg
 	struct relay_flight f = {.token = msg->hdr.id, .src = src};
 
 	if (n == 0) {
-		relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN);
+		if (relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN) == -1)
+			r->lost++;
 		return;
 	}
 	const struct relay_target *t = &targets[r->rr++ % n];
 	f.dst = t->pid;
 	f.id = r->next_id++;
 	if (remember(r, &f) == -1) {
-		relay_refuse(src_chan, msg->hdr.id, ENOMEM);
+		if (relay_refuse(src_chan, msg->hdr.id, ENOMEM) == -1)
+			r->lost++;
 		return;
 	}
 	if (chan_send_fds(t->chan, CHAN_HO_OFFER, f.id, msg->payload, msg->hdr.len, fds, nfds) ==
 	    -1) {
 		int err = errno;
 		r->n--;
-		relay_refuse(src_chan, msg->hdr.id, err);
+		if (relay_refuse(src_chan, msg->hdr.id, err) == -1)
+			r->lost++;
 	}
 }
 
@@ -77,12 +85,13 @@ int relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_c
 			continue;
 		take(r, i);
 		int chan = f.src != 0 ? chan_of(arg, f.src) : -1;
-		if (chan >= 0 &&
-		    chan_send(chan, CHAN_HO_ANSWER, f.token, msg->payload, msg->hdr.len, -1) == -1)
+		int told = chan >= 0 && chan_send(chan, CHAN_HO_ANSWER, f.token, msg->payload,
+		                                  msg->hdr.len, -1) == 0;
+		if (chan >= 0 && !told)
 			log_warn("handover: cannot pass an answer on to worker pid %ld",
 			         (long)f.src);
-		if (a.err != 0 && chan < 0)
-			r->lost++; /* refused, and its old worker is gone */
+		if (a.err != 0 && !told)
+			r->lost++; /* refused, and its old worker is gone (or going) */
 		return a.err == 0;
 	}
 	log_warnx("handover: worker pid %ld answered an offer it was not made", (long)dst);
@@ -102,10 +111,7 @@ void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 			i++;
 			continue;
 		}
-		int chan = f->src != 0 ? chan_of(arg, f->src) : -1;
-		if (chan >= 0)
-			relay_refuse(chan, f->token, EPIPE);
-		else
+		if (relay_refuse(f->src != 0 ? chan_of(arg, f->src) : -1, f->token, EPIPE) == -1)
 			r->lost++;
 		take(r, i);
 	}

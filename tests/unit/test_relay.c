@@ -168,12 +168,35 @@ static void test_old_worker_gone(void **state)
 	world_close(&w);
 }
 
+/* Killed at the same moment, an old worker may not be reaped yet when the
+ * refusal goes to it: its end is closed, the answer cannot be sent, and the
+ * connection is lost all the same. */
+static void test_old_worker_dying(void **state)
+{
+	struct relay r = {0};
+	struct world w;
+	(void)state;
+
+	world_open(&w);
+	struct chan_msg no = answer(offer(&r, &w, 4), EAGAIN);
+	(void)offer(&r, &w, 5);
+	close(w.worker[0]);
+	w.worker[0] = dup(w.worker[1]); /* something for world_close() */
+	assert_int_equal(relay_answer(&r, NEW, &no, chan_of, &w), 0);
+	assert_int_equal(r.lost, 1);
+	relay_gone(&r, NEW, chan_of, &w);
+	assert_int_equal(r.lost, 2);
+	relay_free(&r);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_answers_go_back),
 	    cmocka_unit_test(test_new_worker_dies),
 	    cmocka_unit_test(test_old_worker_gone),
+	    cmocka_unit_test(test_old_worker_dying),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
