@@ -88,7 +88,8 @@ struct cu_driver {
 	struct conn_u *head[CU_LISTS]; /* by enum cu_list (CU_NONE unused) */
 	struct conn_u *tail[CU_LISTS];
 	struct cu_slot *free_slots;
-	size_t bulk_armed; /* bulk receives in the kernel */
+	size_t bulk_armed;    /* bulk receives in the kernel */
+	struct ev_timer kick; /* no sleeping while CU_BULK waits */
 };
 
 static const struct conn_io conn_io_uring;
@@ -321,10 +322,10 @@ static int arm_recv(struct conn_u *cu)
 	const struct conn *c = &cu->c;
 	size_t limit = 0;
 
-	/* No more than max_pending in all, as by readiness; a lingering
-	 * connection discards, so it has no limit. */
 	int bulk = is_bulk(cu);
 
+	/* No more than max_pending in all, as by readiness; a lingering
+	 * connection discards, so it has no limit. */
 	if (c->state != CONN_LINGER) {
 		size_t backlog = conn_backlog(c), max = c->ctx->max_pending;
 		limit = backlog < max ? max - backlog : 1;
@@ -508,10 +509,15 @@ static void cu_prepare(struct ev_loop *loop, void *arg)
 		cu_unlink(cu);
 		flush(cu);
 	}
-	/* Then the bulk receives the pool has room for, oldest first. */
+	/* Then the bulk receives the pool has room for, oldest first; and one
+	 * at least, whatever the pool: bulk receives armed earlier whose
+	 * clients went quiet hold no buffer, and must not keep the others
+	 * waiting for ever.  Nothing would wake the loop for a connection
+	 * that has no receive armed: while one waits, the loop does not
+	 * sleep. */
 	avail = ev_buf_free(loop, EV_BUF_STREAM);
 	size_t room = avail > 1 ? (avail - 1) * ev_buf_size(loop, EV_BUF_STREAM) / CU_BULK_ARM : 0;
-	room = room > d->bulk_armed ? room - d->bulk_armed : 0;
+	room = room > d->bulk_armed ? room - d->bulk_armed : 1;
 	while (room > 0 && (cu = d->head[CU_BULK]) != NULL) {
 		cu_unlink(cu);
 		if (cu->recv == RECV_IDLE && conn_wants_read(&cu->c) && arm_recv(cu) == -1) {
@@ -521,6 +527,14 @@ static void cu_prepare(struct ev_loop *loop, void *arg)
 		cu->bulk_wait = 0;
 		room--;
 	}
+	if (d->head[CU_BULK] != NULL)
+		(void)ev_timer_start(loop, &d->kick, 0);
+}
+
+static void cu_kick(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	(void)t; /* the next turn's cu_prepare() does the work */
 }
 
 static int cu_start(struct conn *c)
@@ -654,6 +668,7 @@ int conn_uring_attach(struct conn_ctx *ctx)
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return -1;
+	ev_timer_init(&d->kick, cu_kick);
 	ctx->io = &conn_io_uring;
 	ctx->io_data = d;
 	ev_loop_prepare(ctx->loop, cu_prepare, d);

@@ -287,6 +287,40 @@ static void test_soak_random_sizes(void **state)
 	free(in);
 }
 
+/*
+ * Clients that sent large messages and went quiet must not keep another
+ * from being served.  On io_uring a connection that received a lot receives
+ * in turn afterwards, while the buffer pool has room (conn_uring.c), and
+ * one whose client went quiet keeps its receive armed without holding any
+ * buffer: a version that counted those against the room, and slept while
+ * connections waited for their turn, never read the later messages of
+ * most of these clients.  Each first sends more than max_pending (1 MiB),
+ * which ends its first receive and makes its next one such a turn.
+ */
+static void test_quiet_bulk_clients(void **state)
+{
+	enum { N = 48, FIRST = MIB + 65536, LATER = 65536 };
+	struct echod *e = fixture(state);
+	char *buf = malloc(FIRST);
+	int fds[N];
+
+	assert_non_null(buf);
+	for (int i = 0; i < N; i++) {
+		fds[i] = h_connect("127.0.0.1", e->ports[PORT_TCP4]);
+		assert_true(fds[i] >= 0);
+		h_fill_random(buf, FIRST, (uint32_t)i + 1);
+		assert_true(h_echo_check(fds[i], buf, FIRST, 10000));
+	}
+	/* All quiet; now every one speaks again, the last first. */
+	for (int i = N - 1; i >= 0; i--) {
+		h_fill_random(buf, LATER, (uint32_t)i + 1000);
+		assert_true(h_echo_check(fds[i], buf, LATER, 5000));
+	}
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	free(buf);
+}
+
 /* The cases, each run once per backend. */
 static const struct {
 	const char *name;
@@ -299,6 +333,7 @@ static const struct {
     {"test_half_close", test_half_close},
     {"test_thousand_connections", test_thousand_connections},
     {"test_soak_random_sizes", test_soak_random_sizes},
+    {"test_quiet_bulk_clients", test_quiet_bulk_clients},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
