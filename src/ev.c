@@ -331,8 +331,8 @@ static int ev_dispatch(struct ev_loop *loop, int n)
 		}
 	}
 	/* More late ones than a batch should hold: each runs in one batch of
-	 * every m, chosen by descriptor number and the batch's count so that
-	 * none is left out twice running. */
+	 * every m such batches, chosen by descriptor number, so that none
+	 * waits more than m of them whatever order the backend reports in. */
 	if (nlate > EV_LATE_BATCH) {
 		m = ((unsigned)nlate + EV_LATE_BATCH - 1) / EV_LATE_BATCH;
 		loop->turn++;
