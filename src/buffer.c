@@ -19,17 +19,11 @@
 #include <sys/mman.h>
 
 #include "buffer.h"
+#include "sanitizer.h"
 
 /* Under AddressSanitizer the chunks not handed out are poisoned, so that a
  * use after free or an overrun into a neighbour is caught as with malloc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define BUFFER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BUFFER_ASAN 1
-#endif
-#endif
-#ifdef BUFFER_ASAN
+#ifdef ECHOD_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)

@@ -115,17 +115,9 @@ static void on_deadline(struct ev_loop *loop, struct ev_timer *t)
 /* Send what is queued; close once the last line is out. */
 static void flush(struct control_client *c)
 {
-	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			client_close(c);
-			return;
-		}
-		textbuf_consume(&c->out, (size_t)n);
+	if (textbuf_send(&c->out, c->fd) == -1) {
+		client_close(c);
+		return;
 	}
 	if ((c->out.len == 0 && c->done && !c->hold) || textbuf_failed(&c->out) ||
 	    c->out.len > MAX_REPLY) {
@@ -407,13 +399,8 @@ void control_exit(struct control *ctl)
 		 * wait for room is all it can take. */
 		while (c->out.len > 0) {
 			struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-			if (poll(&pfd, 1, EXIT_FLUSH_MS) <= 0)
+			if (poll(&pfd, 1, EXIT_FLUSH_MS) <= 0 || textbuf_send(&c->out, c->fd) == -1)
 				break;
-			ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
-			if (n <= 0 && errno != EINTR && errno != EAGAIN)
-				break;
-			if (n > 0)
-				textbuf_consume(&c->out, (size_t)n);
 		}
 		ev_timer_stop(ctl->loop, &c->deadline);
 		ev_del(ctl->loop, c->fd);

@@ -18,8 +18,7 @@
 /* A few scrapers or operators at a time. */
 #define BACKLOG 16
 
-/* Remove a socket file nobody answers on; leave a live one alone. */
-static int clear_stale(const struct sockaddr_un *sun)
+int endpoint_clear_stale(const struct sockaddr_un *sun)
 {
 	struct stat st;
 
@@ -54,7 +53,7 @@ int endpoint_listen(const struct config_endpoint *ep, mode_t mode, char *name, s
 		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", ep->path);
 		sslen = sizeof(*sun);
 		snprintf(name, len, "unix:%s", ep->path);
-		if (clear_stale(sun) == -1)
+		if (endpoint_clear_stale(sun) == -1)
 			return -1;
 	} else {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;

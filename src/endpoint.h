@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 struct config_endpoint;
+struct sockaddr_un;
 
 /*
  * Bind and listen on ep (a Unix socket file is made with `mode`).  Writes
@@ -22,5 +23,10 @@ struct config_endpoint;
  * the path is not a socket).
  */
 int endpoint_listen(const struct config_endpoint *ep, mode_t mode, char *name, size_t len);
+
+/* Remove the socket file at sun's path if nobody answers on it.  Returns 0
+ * (also when there is no file), or -1 with errno: EADDRINUSE when a server
+ * answers there, EEXIST when the path is not a socket. */
+int endpoint_clear_stale(const struct sockaddr_un *sun);
 
 #endif

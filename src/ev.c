@@ -228,7 +228,7 @@ int ev_add(struct ev_loop *loop, int fd, int events, ev_io_fn *fn, void *arg)
 	if (loop->backend->update(loop, fd, 0, events) == -1)
 		return -1;
 	e = &loop->fds[fd];
-	e->mask = events;
+	e->mask = (int16_t)events;
 	e->fn = fn;
 	e->arg = arg;
 	loop->nwatched++;
@@ -249,7 +249,7 @@ int ev_set(struct ev_loop *loop, int fd, int events)
 		return 0;
 	if (loop->backend->update(loop, fd, loop->fds[fd].mask, events) == -1)
 		return -1;
-	loop->fds[fd].mask = events;
+	loop->fds[fd].mask = (int16_t)events;
 	return 0;
 }
 

@@ -37,9 +37,10 @@ struct ev_fired {
 
 /* A watched descriptor, at loop->fds[fd]. */
 struct ev_fd {
-	int mask;     /* interest, or -1 if fd is not watched */
 	uint32_t gen; /* bumped by ev_del, so stale fired events are told apart */
-	int late;     /* dispatched after the others of a batch (ev_set_late) */
+	int16_t mask; /* interest, or -1 if fd is not watched */
+	uint8_t late; /* dispatched after the others of a batch (ev_set_late);
+	               * small, so that an entry stays 24 bytes */
 	ev_io_fn *fn;
 	void *arg;
 };

@@ -86,19 +86,11 @@ static void respond(struct httpd_client *c, int status, const struct http_reques
 		client_close(c);
 }
 
+/* Send the response; close once it is out (or the client has gone). */
 static void on_writable(struct httpd_client *c)
 {
-	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0)
-			break;
-		textbuf_consume(&c->out, (size_t)n);
-	}
-	client_close(c);
+	if (textbuf_send(&c->out, c->fd) != 0)
+		client_close(c);
 }
 
 static void on_readable(struct httpd_client *c)

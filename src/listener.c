@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "listener.h"
 #include "log.h"
 
@@ -158,28 +159,19 @@ static int resolve(struct listener *l, const struct listen_conf *lc)
 static int clear_stale_unix(struct listener *l)
 {
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->addr;
-	struct stat st;
+	int err;
 
-	if (lstat(sun->sun_path, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
+	if (endpoint_clear_stale(sun) == 0)
+		return 0;
+	err = errno;
+	if (err == EEXIST)
 		snprintf(l->error, sizeof(l->error), "%s exists and is not a socket; remove it",
 		         sun->sun_path);
-		errno = EEXIST;
-		return -1;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	int live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live) {
+	else if (err == EADDRINUSE)
 		snprintf(l->error, sizeof(l->error), "a server already answers on %s",
 		         sun->sun_path);
-		errno = EADDRINUSE;
-		return -1;
-	}
-	return unlink(sun->sun_path);
+	errno = err;
+	return -1;
 }
 
 static int open_socket(struct listener *l)

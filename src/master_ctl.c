@@ -100,6 +100,17 @@ static struct metrics_gen *gen_row(struct metrics_snapshot *s, unsigned gen)
 	return &s->gens[i];
 }
 
+/* What worker k has counted, with the connections the master counted in
+ * for it (relay.h).  Returns 0, or -1 if k has no counters. */
+static int kid_counters(const struct child *k, struct stats_counters *c)
+{
+	if (k->stats == NULL)
+		return -1;
+	stats_read(k->stats, c);
+	c->handed_in += k->handed_in;
+	return 0;
+}
+
 void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
 {
 	struct stats_counters c;
@@ -111,11 +122,8 @@ void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
 	s->c.closed[STATS_CLOSE_WORKER_EXIT] += m->relay.lost;
 	for (size_t i = 0; i < m->nkids; i++) {
 		struct child *k = &m->kids[i];
-		if (k->stats != NULL) {
-			stats_read(k->stats, &c);
-			c.handed_in += k->handed_in;
+		if (kid_counters(k, &c) == 0)
 			stats_sum(&s->c, &c);
-		}
 		enum metrics_worker st = worker_state(m, k);
 		s->workers[st]++;
 		struct metrics_gen *g = gen_row(s, k->gen);
@@ -141,13 +149,9 @@ uint64_t master_ctl_connections(struct master *m)
 {
 	struct stats_counters sum = {0}, c;
 
-	for (size_t i = 0; i < m->nkids; i++) {
-		if (m->kids[i].stats == NULL)
-			continue;
-		stats_read(m->kids[i].stats, &c);
-		c.handed_in += m->kids[i].handed_in;
-		stats_sum(&sum, &c);
-	}
+	for (size_t i = 0; i < m->nkids; i++)
+		if (kid_counters(&m->kids[i], &c) == 0)
+			stats_sum(&sum, &c);
 	return stats_open(&sum);
 }
 

@@ -36,6 +36,7 @@
 
 #include "channel.h"
 #include "sandbox.h"
+#include "sanitizer.h"
 
 #ifdef HAVE_LIBURING
 #include <linux/io_uring.h>
@@ -43,14 +44,6 @@
 
 #ifdef HAVE_SECCOMP
 #include <seccomp.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
 
 /* How an argument is checked: not at all, or the ways below. */
 enum arg_rule {
@@ -141,7 +134,7 @@ static const struct {
     {"tgkill", OWN_PID},
     {"exit", ANY},
     {"exit_group", ANY},
-#ifdef SANITIZED
+#ifdef ECHOD_ASAN
     {"clone", ANY},
     {"clone3", ANY},
     {"ptrace", ANY},
@@ -210,7 +203,7 @@ static int allow_if(scmp_filter_ctx f, int nr, unsigned arg, enum scmp_compare o
 
 static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 {
-#ifdef SANITIZED
+#ifdef ECHOD_ASAN
 	/* LeakSanitizer's tracer is a process of its own (clone without
 	 * CLONE_THREAD) that reads /proc; its reports check the terminal. */
 	if (rule != NO_EXEC && rule != UNIX_ONLY)

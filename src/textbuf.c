@@ -2,10 +2,12 @@
 /* A growable text buffer (see textbuf.h). */
 #include "acconfig.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "textbuf.h"
 
@@ -93,4 +95,22 @@ void textbuf_free(struct textbuf *t)
 {
 	free(t->p);
 	memset(t, 0, sizeof(*t));
+}
+
+int textbuf_send(struct textbuf *t, int fd)
+{
+	while (t->len > 0) {
+		ssize_t n = send(fd, t->p, t->len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EPIPE;
+			return -1;
+		}
+		textbuf_consume(t, (size_t)n);
+	}
+	return 1;
 }

@@ -29,6 +29,11 @@ void textbuf_json_string(struct textbuf *t, const char *s);
 /* Drop the first n (<= len) bytes (what has been sent). */
 void textbuf_consume(struct textbuf *t, size_t n);
 
+/* Send what t holds on the non-blocking socket fd, dropping what went, until
+ * t is empty (returns 1) or the socket takes no more for now (0).  Returns
+ * -1 with errno if the socket failed. */
+int textbuf_send(struct textbuf *t, int fd);
+
 static inline int textbuf_failed(const struct textbuf *t)
 {
 	return t->failed;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "buffer.h"
+#include "sanitizer.h"
 
 static void fill(char *p, size_t len, unsigned seed)
 {
@@ -232,12 +233,8 @@ static void test_memory_goes_back(void **state)
 	 * AddressSanitizer also the shadow of the poisoned chunks, an eighth
 	 * of what they took, which it keeps. */
 	long shadow = 0;
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef ECHOD_ASAN
 	shadow = (full - before) / 8 + 1024;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	shadow = (full - before) / 8 + 1024;
-#endif
 #endif
 	print_message("# RSS %ld KiB before, %ld KiB full, %ld KiB after (%ld KiB allowed for "
 	              "ASan's shadow)\n",
