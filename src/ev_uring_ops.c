@@ -74,16 +74,24 @@ int ev_op_recvmsg(struct ev_loop *loop, struct ev_op *op, int fd, struct msghdr 
 	return 0;
 }
 
-int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
-               int flags)
+int ev_op_sendto(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+                 int flags, const struct sockaddr *to, socklen_t tolen)
 {
 	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
 
 	if (sqe == NULL)
 		return -1;
 	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+	if (to != NULL)
+		io_uring_prep_send_set_addr(sqe, to, (__u16)tolen);
 	op->group = -1;
 	return 0;
+}
+
+int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+               int flags)
+{
+	return ev_op_sendto(loop, op, fd, buf, len, flags, NULL, 0);
 }
 
 int ev_op_sendmsg(struct ev_loop *loop, struct ev_op *op, int fd, const struct msghdr *msg,
@@ -172,6 +180,17 @@ int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, 
 	(void)buf;
 	(void)len;
 	(void)flags;
+	return no_completions(loop, op, fd);
+}
+
+int ev_op_sendto(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
+                 int flags, const struct sockaddr *to, socklen_t tolen)
+{
+	(void)buf;
+	(void)len;
+	(void)flags;
+	(void)to;
+	(void)tolen;
 	return no_completions(loop, op, fd);
 }
 

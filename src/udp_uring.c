@@ -44,8 +44,6 @@ struct uu_sock {
 struct uu_send {
 	struct ev_op op;
 	struct udp_uring *u;
-	struct msghdr msg;
-	struct iovec iov;
 	int bid;
 };
 
@@ -98,7 +96,7 @@ static void on_sent(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 			ev_timer_start(loop, &u->timer, due > now ? due - now : 0);
 	} else if (c->res < 0 && c->res != -ECANCELED) {
 		/* An unreachable peer reported by ICMP, say. */
-		log_debug("udp sendmsg: %s", strerror(-c->res));
+		log_debug("udp send: %s", strerror(-c->res));
 		stats_dgrams_out(u->stats, 0, 0, 0, 1);
 	}
 }
@@ -124,17 +122,11 @@ static void echo(struct uu_sock *k, const struct ev_completion *c)
 		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
 		return;
 	}
-	s->iov.iov_base = payload;
-	s->iov.iov_len = (size_t)len;
+	s->bid = c->buf;
 	/* Its control data stays behind: the answer goes from the address
 	 * routing picks, as udp.c's does. */
-	memset(&s->msg, 0, sizeof(s->msg));
-	s->msg.msg_name = got.msg_name;
-	s->msg.msg_namelen = got.msg_namelen;
-	s->msg.msg_iov = &s->iov;
-	s->msg.msg_iovlen = 1;
-	s->bid = c->buf;
-	if (ev_op_sendmsg(u->loop, &s->op, k->fd, &s->msg, MSG_DONTWAIT) == -1) {
+	if (ev_op_sendto(u->loop, &s->op, k->fd, payload, (size_t)len, MSG_DONTWAIT, got.msg_name,
+	                 got.msg_namelen) == -1) {
 		log_debug("udp: datagram dropped: %s", strerror(errno));
 		ev_buf_release(u->loop, EV_BUF_DGRAM, c->buf);
 		return;
