@@ -102,9 +102,9 @@ int ev_op_send(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, 
                int flags);
 
 /* The same to address `to` (a datagram socket; 6.0, the kernel that has
- * multishot recvmsg): no msghdr for the kernel to copy in, which made a
- * quarter of the cost of a small datagram's echo beside the floor's
- * sendto(2). */
+ * multishot recvmsg): no msghdr and iovec for the kernel to copy in.  In a
+ * profile of 64 B datagrams SENDMSG's path took 0.26 us per datagram, this
+ * one 0.13 us, of 4.7 us in all. */
 int ev_op_sendto(struct ev_loop *loop, struct ev_op *op, int fd, const void *buf, size_t len,
                  int flags, const struct sockaddr *to, socklen_t tolen);
 
