@@ -27,12 +27,11 @@
 #define CONN_URING_HELD 8
 /*
  * A connection with a backlog (its client sends faster than it reads)
- * receives at most this much per arming, and is armed only while the pool
- * of receive buffers has room for it beside one buffer kept for the others
- * (cu_prepare()), in turn with the others like it.  Without that, 500 such
- * clients took every buffer as soon as it came back, and a client that
- * reads its echoes found the pool empty (-ENOBUFS) turn after turn: its
- * echo waited 0.3-0.5 s.
+ * receives into the bulk pool (EV_BUF_BULK), at most this much per arming,
+ * and is armed only while that pool has a buffer for it (cu_prepare()), in
+ * turn with the others like it.  Without that, 500 such clients took every
+ * buffer as soon as it came back, and a client that reads its echoes found
+ * the pool empty (-ENOBUFS) turn after turn: its echo waited 0.3-0.5 s.
  */
 #define CU_BULK_ARM ((size_t)64 * 1024)
 /* ... and so does one that sends this much at once. */
@@ -321,8 +320,8 @@ static int arm_recv(struct conn_u *cu)
 {
 	const struct conn *c = &cu->c;
 	size_t limit = 0;
-
 	int bulk = is_bulk(cu);
+	enum ev_buf_group pool = bulk ? EV_BUF_BULK : EV_BUF_STREAM;
 
 	/* No more than max_pending in all, as by readiness; a lingering
 	 * connection discards, so it has no limit. */
@@ -332,7 +331,7 @@ static int arm_recv(struct conn_u *cu)
 	}
 	if (bulk && limit > CU_BULK_ARM)
 		limit = CU_BULK_ARM;
-	if (ev_op_recv(loop_of(cu), &cu->recv_op, c->fd, limit) == -1)
+	if (ev_op_recv(loop_of(cu), &cu->recv_op, c->fd, pool, limit) == -1)
 		return -1;
 	cu->recv = RECV_ARMED;
 	cu->starved = 0;
@@ -509,15 +508,14 @@ static void cu_prepare(struct ev_loop *loop, void *arg)
 		cu_unlink(cu);
 		flush(cu);
 	}
-	/* Then the bulk receives the pool has room for, oldest first; and one
-	 * at least, whatever the pool: bulk receives armed earlier whose
-	 * clients went quiet hold no buffer, and must not keep the others
-	 * waiting for ever.  Nothing would wake the loop for a connection
-	 * that has no receive armed: while one waits, the loop does not
-	 * sleep. */
-	avail = ev_buf_free(loop, EV_BUF_STREAM);
-	size_t room = avail > 1 ? (avail - 1) * ev_buf_size(loop, EV_BUF_STREAM) / CU_BULK_ARM : 0;
-	room = room > d->bulk_armed ? room - d->bulk_armed : 1;
+	/* Then the bulk receives the bulk pool has buffers for, oldest first;
+	 * and one at least, whatever the pool (it opens with the first): bulk
+	 * receives armed earlier whose clients went quiet hold no buffer, and
+	 * must not keep the others waiting for ever.  Nothing would wake the
+	 * loop for a connection that has no receive armed: while one waits,
+	 * the loop does not sleep. */
+	avail = ev_buf_free(loop, EV_BUF_BULK);
+	size_t room = avail > d->bulk_armed ? avail - d->bulk_armed : 1;
 	while (room > 0 && (cu = d->head[CU_BULK]) != NULL) {
 		cu_unlink(cu);
 		if (cu->recv == RECV_IDLE && conn_wants_read(&cu->c) && arm_recv(cu) == -1) {

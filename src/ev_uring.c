@@ -494,6 +494,15 @@ static int evu_wait(struct ev_loop *loop, int timeout_ms, const sigset_t *mask)
 	return n;
 }
 
+/* The id a completion's buffer has for the caller: bulk ids follow the
+ * stream pool's. */
+static int evu_buf_id(const struct evu_done *d)
+{
+	int bid = (int)(d->flags >> IORING_CQE_BUFFER_SHIFT);
+
+	return d->op->group == EV_BUF_BULK ? EV_URING_BULK_FIRST + bid : bid;
+}
+
 static int evu_complete(struct ev_loop *loop)
 {
 	struct evu *u = loop->bdata;
@@ -505,7 +514,7 @@ static int evu_complete(struct ev_loop *loop)
 		struct ev_completion c = {
 		    .res = d->res,
 		    .more = (d->flags & IORING_CQE_F_MORE) != 0,
-		    .buf = d->data != NULL ? (int)(d->flags >> IORING_CQE_BUFFER_SHIFT) : -1,
+		    .buf = d->data != NULL ? evu_buf_id(d) : -1,
 		    .data = d->data,
 		};
 		d->op->fn(loop, d->op, &c);

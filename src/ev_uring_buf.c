@@ -43,6 +43,10 @@ static const struct evu_geometry evu_stream_inc = {4, 131072, 1, 1};
  * and a 64 KiB message in four. */
 static const struct evu_geometry evu_stream_plain = {256, 16384, 0, 1};
 
+/* Bulk receives: whole buffers of 64 KiB, each read at its start; 512 KiB
+ * in all, as the stream pool and for the same reason. */
+static const struct evu_geometry evu_bulk = {8, 65536, 0, 1};
+
 /* The largest datagram and its sender's address (io_uring_recvmsg_out,
  * sockaddr_storage) in each; pages touched only as far as datagrams reach. */
 static const struct evu_geometry evu_dgram = {EV_URING_DGRAM_BUFS, 65536 + 4096, 0, 0};
@@ -128,6 +132,8 @@ int evu_group_open(struct evu *u, enum ev_buf_group which)
 		return 0;
 	if (which == EV_BUF_DGRAM)
 		rc = evu_group_try(u, which, &evu_dgram);
+	else if (which == EV_BUF_BULK)
+		rc = evu_group_try(u, which, &evu_bulk);
 	else if ((rc = evu_group_try(u, which, &evu_stream_inc)) == -1 && errno == EINVAL)
 		rc = evu_group_try(u, which, &evu_stream_plain);
 	if (rc == -1)
@@ -205,6 +211,10 @@ void ev_buf_release(struct ev_loop *loop, enum ev_buf_group g, int buf)
 {
 	struct evu *u = loop->bdata;
 
+	if (g == EV_BUF_STREAM && buf >= EV_URING_BULK_FIRST) {
+		g = EV_BUF_BULK;
+		buf -= EV_URING_BULK_FIRST;
+	}
 	evu_buf_return(&u->group[g], (unsigned)buf);
 }
 

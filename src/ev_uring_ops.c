@@ -36,24 +36,26 @@ int ev_uring_recv_limit(const struct ev_loop *loop)
 	return u != NULL && u->recv_limit;
 }
 
-int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
+int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, enum ev_buf_group g, size_t limit)
 {
 	struct evu *u = evu_of(loop);
-	struct io_uring_sqe *sqe = evu_op_sqe(loop, op);
+	struct io_uring_sqe *sqe;
 
-	if (sqe == NULL)
+	if (u == NULL || evu_group_open(u, g) == -1)
+		return -1;
+	if ((sqe = evu_op_sqe(loop, op)) == NULL)
 		return -1;
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = EV_BUF_STREAM;
+	sqe->buf_group = (uint16_t)g;
 	if (limit > 0 && u->recv_limit) {
 		/* Below one buffer, each read takes at most the limit too, so
 		 * that the total is kept exactly. */
-		if (limit < u->group[EV_BUF_STREAM].size)
+		if (limit < u->group[g].size)
 			sqe->len = (unsigned)limit;
 		sqe->file_index = limit > UINT_MAX ? UINT_MAX : (unsigned)limit;
 	}
-	op->group = EV_BUF_STREAM;
+	op->group = g;
 	return 0;
 }
 
@@ -151,8 +153,9 @@ int ev_uring_recv_limit(const struct ev_loop *loop)
 	return 0;
 }
 
-int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, size_t limit)
+int ev_op_recv(struct ev_loop *loop, struct ev_op *op, int fd, enum ev_buf_group g, size_t limit)
 {
+	(void)g;
 	(void)limit;
 	return no_completions(loop, op, fd);
 }
