@@ -51,11 +51,11 @@ static inline void ev_op_init(struct ev_op *op, ev_op_fn *fn)
  * been given back.  A bulk receive takes whole buffers of a pool of its own,
  * each read at the start of one: the copies in and out of a buffer cost
  * less than at the odd offsets where a shared buffer leaves the next read
- * (64 KiB messages: 7% less server CPU), and a backlogged client cannot take
- * the buffers that the others' small messages need.  The bulk pool's ids
- * follow the stream pool's (EV_URING_BULK_FIRST and up): a stream
- * completion's buffer goes back with ev_buf_release(loop, EV_BUF_STREAM,
- * buf) whichever pool it came from.
+ * (64 KiB messages: about 4% less server CPU), and a backlogged client
+ * cannot take the buffers that the others' small messages need.  The bulk
+ * pool's ids follow the stream pool's (EV_URING_BULK_FIRST and up): a
+ * stream completion's buffer goes back with ev_buf_release(loop,
+ * EV_BUF_STREAM, buf) whichever pool it came from.
  */
 enum ev_buf_group {
 	EV_BUF_STREAM, /* stream receives */
@@ -64,8 +64,9 @@ enum ev_buf_group {
 	EV_BUF_GROUPS,
 };
 
-/* The first id of the bulk pool's buffers. */
+/* The first id of the bulk pool's buffers, and how many it has. */
 #define EV_URING_BULK_FIRST 1024
+#define EV_URING_BULK_BUFS  8
 
 /* Buffers in the datagram pool: ids run from 0 to EV_URING_DGRAM_BUFS - 1. */
 #define EV_URING_DGRAM_BUFS 64

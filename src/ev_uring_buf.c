@@ -45,7 +45,7 @@ static const struct evu_geometry evu_stream_plain = {256, 16384, 0, 1};
 
 /* Bulk receives: whole buffers of 64 KiB, each read at its start; 512 KiB
  * in all, as the stream pool and for the same reason. */
-static const struct evu_geometry evu_bulk = {8, 65536, 0, 1};
+static const struct evu_geometry evu_bulk = {EV_URING_BULK_BUFS, 65536, 0, 1};
 
 /* The largest datagram and its sender's address (io_uring_recvmsg_out,
  * sockaddr_storage) in each; pages touched only as far as datagrams reach. */

@@ -269,6 +269,56 @@ static void test_backpressure(void **state)
 	free(out);
 }
 
+/* 64 KiB writes make a bulk connection: by completions its receives come
+ * from the bulk pool, every byte comes back in order, and every buffer of
+ * both pools is back once the echo is done. */
+static void test_bulk_receives(void **state)
+{
+	struct fixture *f = *state = make(state, 1 << 20, 0);
+	const size_t total = 4 << 20, chunk = 64 * 1024;
+	size_t sent = 0, got = 0, least_free = SIZE_MAX;
+	char *in = malloc(total), *out = malloc(total);
+	int uring = ev_buf_size(f->ctx.loop, EV_BUF_STREAM) > 0;
+	size_t stream_free = ev_buf_free(f->ctx.loop, EV_BUF_STREAM);
+
+	assert_non_null(in);
+	assert_non_null(out);
+	for (size_t i = 0; i < total; i++)
+		in[i] = (char)(i * 13 + i / 509);
+	uint64_t end = now_ms() + 10000;
+	while (got < total && now_ms() < end) {
+		if (sent < total) {
+			size_t len = total - sent < chunk ? total - sent : chunk;
+			ssize_t n = write(f->client, in + sent, len);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		ssize_t n = read(f->client, out + got, total - got);
+		if (n > 0)
+			got += (size_t)n;
+		assert_true(ev_run_once(f->ctx.loop, 1) >= 0);
+		if (uring && ev_buf_size(f->ctx.loop, EV_BUF_BULK) > 0 &&
+		    ev_buf_free(f->ctx.loop, EV_BUF_BULK) < least_free)
+			least_free = ev_buf_free(f->ctx.loop, EV_BUF_BULK);
+	}
+	assert_int_equal(got, total);
+	assert_memory_equal(in, out, total);
+	if (uring) {
+		/* The bulk pool was drawn on ... */
+		assert_int_equal(ev_buf_size(f->ctx.loop, EV_BUF_BULK), chunk);
+		assert_true(least_free < EV_URING_BULK_BUFS);
+		/* ... and everything is back once the last send's completion
+		 * has been seen (the client may read before it is). */
+		end = now_ms() + 2000;
+		while (ev_buf_free(f->ctx.loop, EV_BUF_BULK) < EV_URING_BULK_BUFS && now_ms() < end)
+			assert_true(ev_run_once(f->ctx.loop, 5) >= 0);
+		assert_int_equal(ev_buf_free(f->ctx.loop, EV_BUF_BULK), EV_URING_BULK_BUFS);
+		assert_int_equal(ev_buf_free(f->ctx.loop, EV_BUF_STREAM), stream_free);
+	}
+	free(in);
+	free(out);
+}
+
 /* A client that half-closes gets the rest of its echo, then EOF; on_close
  * gets the tag the owner gave the connection (the worker's per-source
  * ticket). */
@@ -505,6 +555,7 @@ static const struct {
 } cases[] = {
     {"test_echo", test_echo},
     {"test_backpressure", test_backpressure},
+    {"test_bulk_receives", test_bulk_receives},
     {"test_half_close", test_half_close},
     {"test_idle_timeout", test_idle_timeout},
     {"test_retire_half_closes_then_lingers", test_retire_half_closes_then_lingers},
