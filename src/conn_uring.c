@@ -47,7 +47,7 @@ enum recv_state {
 enum cu_list {
 	CU_NONE,
 	CU_DIRTY,   /* to look at before the next wait */
-	CU_STARVED, /* waits for free receive buffers */
+	CU_STARVED, /* waits for free buffers of the stream pool */
 	CU_BULK,    /* a backlogged connection waiting for its turn to receive */
 	CU_ZOMBIE,  /* closed; waits for its last completion */
 	CU_LISTS
@@ -455,6 +455,19 @@ static void on_send(struct ev_loop *loop, struct ev_op *op, const struct ev_comp
 
 /* ---- the driver ------------------------------------------------------------- */
 
+/* A bulk receive waits for its turn and a buffer of the bulk pool on
+ * CU_BULK (cu_prepare()); one that was waiting before this turn's flush took
+ * it off keeps its place at the front. */
+static void wait_bulk(struct conn_u *cu)
+{
+	if (cu->bulk_wait) {
+		cu_link_head(cu, CU_BULK);
+		return;
+	}
+	cu->bulk_wait = 1;
+	cu_link(cu, CU_BULK);
+}
+
 /* Do what the turn asked of cu: receive or stop, send. */
 static void flush(struct conn_u *cu)
 {
@@ -471,14 +484,11 @@ static void flush(struct conn_u *cu)
 		goto fail;
 	if (conn_wants_read(c)) {
 		if (cu->recv == RECV_IDLE) {
-			if (cu->starved && ev_buf_free(loop, EV_BUF_STREAM) == 0)
+			if (is_bulk(cu))
+				wait_bulk(cu);
+			else if (cu->starved && ev_buf_free(loop, EV_BUF_STREAM) == 0)
 				cu_link(cu, CU_STARVED);
-			else if (is_bulk(cu) && cu->bulk_wait)
-				cu_link_head(cu, CU_BULK);
-			else if (is_bulk(cu)) {
-				cu->bulk_wait = 1;
-				cu_link(cu, CU_BULK);
-			} else if (arm_recv(cu) == -1)
+			else if (arm_recv(cu) == -1)
 				goto fail;
 		}
 	} else if (cu->recv == RECV_ARMED) {

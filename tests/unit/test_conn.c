@@ -187,6 +187,26 @@ static void client_write(struct fixture *f, const char *s)
 	assert_int_equal(write(f->client, s, strlen(s)), (ssize_t)strlen(s));
 }
 
+/* One step of an echo of `total` bytes through the client end: write what
+ * is left of in (at most `chunk` bytes in one write; 0: no limit), read what
+ * has come back into out, and run one turn of the loop. */
+static void pump(struct fixture *f, const char *in, char *out, size_t total, size_t chunk,
+                 size_t *sent, size_t *got)
+{
+	ssize_t n;
+
+	if (*sent < total) {
+		size_t len = total - *sent;
+		if (chunk > 0 && len > chunk)
+			len = chunk;
+		if ((n = write(f->client, in + *sent, len)) > 0)
+			*sent += (size_t)n;
+	}
+	if ((n = read(f->client, out + *got, total - *got)) > 0)
+		*got += (size_t)n;
+	assert_true(ev_run_once(f->ctx.loop, 1) >= 0);
+}
+
 /* Expect exactly `s` back, then nothing more for now. */
 static void expect_echo(struct fixture *f, const char *s)
 {
@@ -251,15 +271,7 @@ static void test_backpressure(void **state)
 	/* Now read everything and send the rest. */
 	end = now_ms() + 10000;
 	while (got < total && now_ms() < end) {
-		if (sent < total) {
-			ssize_t n = write(f->client, in + sent, total - sent);
-			if (n > 0)
-				sent += (size_t)n;
-		}
-		ssize_t n = read(f->client, out + got, total - got);
-		if (n > 0)
-			got += (size_t)n;
-		assert_true(ev_run_once(f->ctx.loop, 1) >= 0);
+		pump(f, in, out, total, 0, &sent, &got);
 		assert_true(f->ctx.nconns == 1);
 		assert_true(conn_backlog(f->c) < max + f->slack);
 	}
@@ -287,16 +299,7 @@ static void test_bulk_receives(void **state)
 		in[i] = (char)(i * 13 + i / 509);
 	uint64_t end = now_ms() + 10000;
 	while (got < total && now_ms() < end) {
-		if (sent < total) {
-			size_t len = total - sent < chunk ? total - sent : chunk;
-			ssize_t n = write(f->client, in + sent, len);
-			if (n > 0)
-				sent += (size_t)n;
-		}
-		ssize_t n = read(f->client, out + got, total - got);
-		if (n > 0)
-			got += (size_t)n;
-		assert_true(ev_run_once(f->ctx.loop, 1) >= 0);
+		pump(f, in, out, total, chunk, &sent, &got);
 		if (uring && ev_buf_size(f->ctx.loop, EV_BUF_BULK) > 0 &&
 		    ev_buf_free(f->ctx.loop, EV_BUF_BULK) < least_free)
 			least_free = ev_buf_free(f->ctx.loop, EV_BUF_BULK);
