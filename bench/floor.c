@@ -8,6 +8,11 @@
  *
  *   floor PORT          TCP echo on 127.0.0.1:PORT
  *   floor -u PORT       UDP echo on 127.0.0.1:PORT (recvfrom, then sendto)
+ *   floor -o [-u] PORT  the same with the socket options echod's listeners
+ *                       have (listener.c, udp.c): SO_REUSEPORT; for TCP
+ *                       TCP_NOTSENT_LOWAT of 128 KiB; for UDP IP_PKTINFO,
+ *                       read with recvmsg (the UDP guard's default), so
+ *                       what they cost the kernel shows apart from echod's
  *
  * Correct, not just fast: a write the socket does not take whole (the client
  * is not reading) is finished by waiting for that socket, so no byte is ever
@@ -50,24 +55,77 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: floor [-o] [-u] PORT\n");
+	return 2;
+}
+
+/* floor -o: echod's listener options on lfd. */
+static int echod_options(int lfd, int udp)
+{
+	static const int one = 1, lowat = 128 * 1024;
+
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		return -1;
+	if (udp)
+		return setsockopt(lfd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	return setsockopt(lfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+}
+
+/* Every datagram queued, each sent straight back; with IP_PKTINFO on, its
+ * control message read too. */
+static void echo_datagrams(int fd, int pktinfo)
+{
+	struct sockaddr_storage peer;
+	char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr m = {.msg_name = &peer, .msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t r;
+
+	for (;;) {
+		socklen_t len = sizeof(peer);
+		if (pktinfo) {
+			m.msg_namelen = sizeof(peer);
+			m.msg_control = control;
+			m.msg_controllen = sizeof(control);
+			r = recvmsg(fd, &m, 0);
+			len = m.msg_namelen;
+		} else {
+			r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &len);
+		}
+		if (r < 0)
+			return;
+		sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&peer, len);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	int udp = argc == 3 && strcmp(argv[1], "-u") == 0;
-	int port = argc >= 2 ? atoi(argv[argc - 1]) : 0;
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int udp = 0, opts = 0, opt;
 	struct epoll_event ev = {.events = EPOLLIN}, events[MAX_EVENTS];
+
+	while ((opt = getopt(argc, argv, "ou")) != -1) {
+		if (opt == 'o')
+			opts = 1;
+		else if (opt == 'u')
+			udp = 1;
+		else
+			return usage();
+	}
+	int port = optind == argc - 1 ? atoi(argv[optind]) : 0;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int one = 1;
 
-	if (port <= 0 || port > 65535 || (argc == 3 && !udp)) {
-		fprintf(stderr, "usage: floor [-u] PORT\n");
-		return 2;
-	}
+	if (port <= 0 || port > 65535)
+		return usage();
 	signal(SIGPIPE, SIG_IGN);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int lfd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK, 0);
 	int ep = epoll_create1(0);
 	if (lfd == -1 || ep == -1 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (opts && echod_options(lfd, udp) == -1) ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    (!udp && listen(lfd, SOMAXCONN) == -1)) {
 		perror("floor");
@@ -81,16 +139,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 			if (udp) {
-				/* Every datagram queued, each sent straight back. */
-				struct sockaddr_storage peer;
-				socklen_t len = sizeof(peer);
-				ssize_t r;
-				while ((r = recvfrom(fd, buf, sizeof(buf), 0,
-				                     (struct sockaddr *)&peer, &len)) >= 0) {
-					sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&peer,
-					       len);
-					len = sizeof(peer);
-				}
+				echo_datagrams(fd, opts);
 			} else if (fd == lfd) {
 				int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
 				if (c == -1)
