@@ -124,10 +124,8 @@ static int offer(struct handover *h, struct conn *c, size_t i, int *gone)
 		goto fail;
 	if (fds[1] != -1)
 		close(fds[1]);
-	/* Out of this worker's count as soon as it is offered, back in if the
-	 * offer is refused: a connection in flight is never open in two
-	 * workers' counts, even if both are killed before the answer. */
-	stats_handed_out(h->ctx->stats);
+	/* Out of this worker's count: the master counts that, as it reads the
+	 * offer, and back in if it tells us a refusal (relay.h). */
 	h->slot[i] = c;
 	h->inflight++;
 	return 0;
@@ -278,7 +276,6 @@ void handover_on_answer(struct handover *h, const struct chan_msg *msg)
 		conn_forget(c);
 		goto next;
 	}
-	stats_handed_in(h->ctx->stats); /* it stays: back in this worker's count */
 	if (thaw(c) != 0) {
 		h->refused++;
 	} else if (a.err == EAGAIN && h->active) {

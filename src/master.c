@@ -88,6 +88,16 @@ static int chan_of(void *arg, pid_t pid)
 	return -1;
 }
 
+/* relay.h: a refusal reached the worker that offered: back in its count. */
+static void back_in(void *arg, pid_t pid)
+{
+	struct master *m = arg;
+
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			m->kids[i].handed_in++;
+}
+
 static void close_chan(struct master *m, struct child *k)
 {
 	if (k->chan == -1)
@@ -121,6 +131,8 @@ static void relay_to_current(struct master *m, struct child *k, const struct cha
 	if (n == 0 && !m->stopping) {
 		if (relay_refuse(src_chan, msg->hdr.id, EAGAIN) == -1)
 			m->relay.lost++;
+		else if (k != NULL)
+			k->handed_in++;
 	} else {
 		relay_offer(&m->relay, src, src_chan, msg, fds, nfds, t, n);
 	}
@@ -252,6 +264,7 @@ static void read_chan(struct master *m, struct child *k)
 			}
 			break;
 		case CHAN_HO_OFFER:
+			k->handed_out++; /* back in if refused (relay.h) */
 			relay_to_current(m, k, &msg, fds, nfds);
 			break;
 		case CHAN_HO_ANSWER:
@@ -379,7 +392,7 @@ static int spawn(struct master *m, size_t index, unsigned replacement)
 		close(ch[0]);
 		close(ch[1]);
 		if (slot != NULL)
-			stats_slot_retire(m->pool, slot, 0, &m->retired);
+			stats_slot_retire(m->pool, slot, 0, 0, &m->retired);
 		errno = saved;
 		return -1;
 	}
@@ -1034,6 +1047,9 @@ int master_run(struct config *cfg, const char *path, int detach)
 	                   .upgrade_pidfile = PIDFILE_NONE,
 	                   .ctl_inherited = -1};
 	char err[1024];
+
+	m.relay.back = back_in;
+	m.relay.back_arg = &m;
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);

@@ -108,6 +108,7 @@ static int kid_counters(const struct child *k, struct stats_counters *c)
 		return -1;
 	stats_read(k->stats, c);
 	c->handed_in += k->handed_in;
+	c->handed_out += k->handed_out;
 	return 0;
 }
 
@@ -159,7 +160,7 @@ void master_ctl_worker_gone(struct master *m, struct child *k)
 {
 	if (k->stats == NULL)
 		return;
-	stats_slot_retire(m->pool, k->stats, k->handed_in, &m->retired);
+	stats_slot_retire(m->pool, k->stats, k->handed_in, k->handed_out, &m->retired);
 	k->stats = NULL;
 }
 

@@ -30,7 +30,9 @@ struct child {
 	int chan;                 /* the master's end of its channel; -1 once closed */
 	int ready;                /* it said it serves */
 	struct stats_slot *stats; /* its counters, or NULL */
-	uint64_t handed_in;       /* connections it took in a handover (relay.h) */
+	uint64_t handed_in;       /* connections it took in a handover, or that came
+	                           * back to it refused (relay.h) */
+	uint64_t handed_out;      /* connections it offered in a handover */
 	char backend[16];         /* the event backend it said it serves with */
 	int bad_syscall;          /* the call its sandbox refused (CHAN_SANDBOX), or -1 */
 };

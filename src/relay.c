@@ -26,6 +26,15 @@ int relay_refuse(int chan, uint32_t token, int err)
 	return 0;
 }
 
+/* A refusal of src's offer was told to src, or could not be (told 0). */
+static void refused(struct relay *r, pid_t src, int told)
+{
+	if (!told)
+		r->lost++;
+	else if (r->back != NULL && src != 0)
+		r->back(r->back_arg, src);
+}
+
 static int remember(struct relay *r, const struct relay_flight *f)
 {
 	if (r->n == r->cap) {
@@ -46,24 +55,21 @@ void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg
 	struct relay_flight f = {.token = msg->hdr.id, .src = src};
 
 	if (n == 0) {
-		if (relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN) == -1)
-			r->lost++;
+		refused(r, src, relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN) == 0);
 		return;
 	}
 	const struct relay_target *t = &targets[r->rr++ % n];
 	f.dst = t->pid;
 	f.id = r->next_id++;
 	if (remember(r, &f) == -1) {
-		if (relay_refuse(src_chan, msg->hdr.id, ENOMEM) == -1)
-			r->lost++;
+		refused(r, src, relay_refuse(src_chan, msg->hdr.id, ENOMEM) == 0);
 		return;
 	}
 	if (chan_send_fds(t->chan, CHAN_HO_OFFER, f.id, msg->payload, msg->hdr.len, fds, nfds) ==
 	    -1) {
 		int err = errno;
 		r->n--;
-		if (relay_refuse(src_chan, msg->hdr.id, err) == -1)
-			r->lost++;
+		refused(r, src, relay_refuse(src_chan, msg->hdr.id, err) == 0);
 	}
 }
 
@@ -90,8 +96,8 @@ int relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_c
 		if (chan >= 0 && !told)
 			log_warn("handover: cannot pass an answer on to worker pid %ld",
 			         (long)f.src);
-		if (a.err != 0 && !told)
-			r->lost++; /* refused, and its old worker is gone (or going) */
+		if (a.err != 0)
+			refused(r, f.src, told); /* lost if its old worker is gone */
 		return a.err == 0;
 	}
 	log_warnx("handover: worker pid %ld answered an offer it was not made", (long)dst);
@@ -111,8 +117,8 @@ void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 			i++;
 			continue;
 		}
-		if (relay_refuse(f->src != 0 ? chan_of(arg, f->src) : -1, f->token, EPIPE) == -1)
-			r->lost++;
+		int chan = f->src != 0 ? chan_of(arg, f->src) : -1;
+		refused(r, f->src, relay_refuse(chan, f->token, EPIPE) == 0);
 		take(r, i);
 	}
 }

@@ -6,12 +6,16 @@
  * worker that dies before answering gets its offers refused, never lost: the
  * old worker still holds every offered connection until it hears.
  *
- * The relay also keeps the books of connections in flight: the old worker
- * counts one out when it offers it (back in if refused), and the master, not
- * the new worker, counts it in when the new worker's answer says it took it
- * (relay_answer()'s return).  A connection whose old worker is gone by the
- * time the offer is refused, or whose new worker dies too before answering,
- * is in nobody's count: the relay counts it lost (closed with its workers).
+ * The master, not the workers, keeps the books of connections in flight,
+ * because only it sees each offer and answer exactly once: it counts a
+ * connection out of the old worker's count when it reads the offer, back in
+ * when it tells the old worker a refusal (r->back), and into the new
+ * worker's when the answer says it took it (relay_answer()'s return).  A
+ * worker killed between sending an offer and counting it, or between being
+ * told a refusal and reading it, cannot then leave a connection in two
+ * counts or in none.  A connection whose old worker is gone by the time the
+ * offer is refused, or whose new worker dies too before answering, is in
+ * nobody's count: the relay counts it lost (closed with its workers).
  */
 #ifndef ECHOD_RELAY_H
 #define ECHOD_RELAY_H
@@ -29,12 +33,17 @@ struct relay_flight {
 	pid_t dst;      /* the new worker */
 };
 
+/* A refusal of src's offer reached src: the connection is back in its count. */
+typedef void relay_back_fn(void *arg, pid_t src);
+
 struct relay {
 	struct relay_flight *v;
 	size_t n, cap;
 	uint32_t next_id;
-	size_t rr;     /* round robin over the targets */
-	uint64_t lost; /* connections in flight that both workers lost (see above) */
+	size_t rr;           /* round robin over the targets */
+	uint64_t lost;       /* connections in flight that both workers lost (see above) */
+	relay_back_fn *back; /* or NULL */
+	void *back_arg;
 };
 
 /* A worker an offer may go to. */

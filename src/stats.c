@@ -187,12 +187,13 @@ struct stats_slot *stats_slot_get(struct stats_pool *p)
 }
 
 void stats_slot_retire(struct stats_pool *p, struct stats_slot *s, uint64_t handed_in,
-                       struct stats_counters *retired)
+                       uint64_t handed_out, struct stats_counters *retired)
 {
 	struct stats_counters c;
 
 	stats_read(s, &c);
 	c.handed_in += handed_in;
+	c.handed_out += handed_out;
 	/* Their worker is gone, and the kernel closed them with it. */
 	c.closed[STATS_CLOSE_WORKER_EXIT] += stats_open(&c);
 	stats_sum(retired, &c);

@@ -77,8 +77,9 @@ struct stats_counters {
 	uint64_t rejected[STATS_REJECT_COUNT];
 	uint64_t closed[STATS_CLOSE_COUNT];
 	uint64_t handed_out; /* given to a worker of a newer generation */
-	uint64_t handed_in;  /* taken from a worker of an older generation (counted by
-	                      * the master, relay.h: workers leave it 0) */
+	uint64_t handed_in;  /* taken from a worker of an older generation, or back
+	                      * after a refusal (both counted by the master,
+	                      * relay.h: workers leave them 0) */
 	uint64_t bytes_in;   /* received, stream and datagram payload */
 	uint64_t bytes_out;  /* echoed */
 	uint64_t dgrams_in;
@@ -121,20 +122,6 @@ static inline void stats_accepted(struct stats_slot *s, unsigned listener)
 		stats_add(&s->c.accepted[listener < STATS_MAX_LISTENERS ? listener
 		                                                        : STATS_MAX_LISTENERS - 1],
 		          1);
-}
-
-/* A connection handed over on a reload: out of the offering worker's count
- * into the taking one's. */
-static inline void stats_handed_out(struct stats_slot *s)
-{
-	if (s != NULL)
-		stats_add(&s->c.handed_out, 1);
-}
-
-static inline void stats_handed_in(struct stats_slot *s)
-{
-	if (s != NULL)
-		stats_add(&s->c.handed_in, 1);
 }
 
 static inline void stats_rejected(struct stats_slot *s, enum stats_reject why)
@@ -204,10 +191,10 @@ void stats_pool_forget(struct stats_pool *p);
 struct stats_slot *stats_slot_get(struct stats_pool *p);
 
 /* The worker of slot s has exited: add what it counted to `retired`, with
- * handed_in connections handed to it that the master counted (relay.h) and
- * the connections it left open as STATS_CLOSE_WORKER_EXIT, and free the
- * slot. */
+ * the handed_in and handed_out connections the master counted for it
+ * (relay.h) and the connections it left open as STATS_CLOSE_WORKER_EXIT, and
+ * free the slot. */
 void stats_slot_retire(struct stats_pool *p, struct stats_slot *s, uint64_t handed_in,
-                       struct stats_counters *retired);
+                       uint64_t handed_out, struct stats_counters *retired);
 
 #endif

@@ -25,7 +25,16 @@ enum { OLD = 100, NEW = 200 };
 struct world {
 	int master[2]; /* [0]: OLD's, [1]: NEW's; -1 once that worker is gone */
 	int worker[2];
+	int back; /* refusals that reached OLD: back in its count */
 };
+
+static void on_back(void *arg, pid_t src)
+{
+	struct world *w = arg;
+
+	assert_int_equal(src, OLD);
+	w->back++;
+}
 
 static int chan_of(void *arg, pid_t pid)
 {
@@ -34,8 +43,12 @@ static int chan_of(void *arg, pid_t pid)
 	return pid == OLD ? w->master[0] : pid == NEW ? w->master[1] : -1;
 }
 
-static void world_open(struct world *w)
+static void world_open(struct world *w, struct relay *r)
 {
+	memset(w, 0, sizeof(*w));
+	memset(r, 0, sizeof(*r));
+	r->back = on_back;
+	r->back_arg = w;
 	for (int i = 0; i < 2; i++) {
 		int fds[2];
 		assert_int_equal(chan_pair(fds), 0);
@@ -100,17 +113,18 @@ static int heard(struct world *w, uint32_t token)
  * whether the new one took it (then the master counts it in NEW's). */
 static void test_answers_go_back(void **state)
 {
-	struct relay r = {0};
+	struct relay r;
 	struct world w;
 	(void)state;
 
-	world_open(&w);
+	world_open(&w, &r);
 	struct chan_msg yes = answer(offer(&r, &w, 7), 0);
 	assert_int_equal(relay_answer(&r, NEW, &yes, chan_of, &w), 1);
 	assert_int_equal(heard(&w, 7), 0);
 	struct chan_msg no = answer(offer(&r, &w, 8), ENFILE);
 	assert_int_equal(relay_answer(&r, NEW, &no, chan_of, &w), 0);
 	assert_int_equal(heard(&w, 8), ENFILE);
+	assert_int_equal(w.back, 1); /* the refused one, not the one taken */
 	assert_int_equal(r.lost, 0);
 	assert_int_equal(r.n, 0);
 	relay_free(&r);
@@ -121,14 +135,15 @@ static void test_answers_go_back(void **state)
  * the connection; nothing is lost. */
 static void test_new_worker_dies(void **state)
 {
-	struct relay r = {0};
+	struct relay r;
 	struct world w;
 	(void)state;
 
-	world_open(&w);
+	world_open(&w, &r);
 	(void)offer(&r, &w, 9);
 	relay_gone(&r, NEW, chan_of, &w);
 	assert_int_equal(heard(&w, 9), EPIPE);
+	assert_int_equal(w.back, 1);
 	assert_int_equal(r.lost, 0);
 	assert_int_equal(r.n, 0);
 	relay_free(&r);
@@ -145,11 +160,11 @@ static void test_new_worker_dies(void **state)
  */
 static void test_old_worker_gone(void **state)
 {
-	struct relay r = {0};
+	struct relay r;
 	struct world w;
 	(void)state;
 
-	world_open(&w);
+	world_open(&w, &r);
 	uint32_t a = offer(&r, &w, 1), b = offer(&r, &w, 2);
 	(void)offer(&r, &w, 3);
 	relay_gone(&r, OLD, chan_of, &w);
@@ -163,6 +178,7 @@ static void test_old_worker_gone(void **state)
 	assert_int_equal(r.lost, 1);
 	relay_gone(&r, NEW, chan_of, &w); /* the third, unanswered */
 	assert_int_equal(r.lost, 2);
+	assert_int_equal(w.back, 0); /* nobody to come back to */
 	assert_int_equal(r.n, 0);
 	relay_free(&r);
 	world_close(&w);
@@ -173,11 +189,11 @@ static void test_old_worker_gone(void **state)
  * connection is lost all the same. */
 static void test_old_worker_dying(void **state)
 {
-	struct relay r = {0};
+	struct relay r;
 	struct world w;
 	(void)state;
 
-	world_open(&w);
+	world_open(&w, &r);
 	struct chan_msg no = answer(offer(&r, &w, 4), EAGAIN);
 	(void)offer(&r, &w, 5);
 	close(w.worker[0]);
@@ -186,6 +202,7 @@ static void test_old_worker_dying(void **state)
 	assert_int_equal(r.lost, 1);
 	relay_gone(&r, NEW, chan_of, &w);
 	assert_int_equal(r.lost, 2);
+	assert_int_equal(w.back, 0);
 	relay_free(&r);
 	world_close(&w);
 }
