@@ -17,7 +17,6 @@
 
 #include "buffer.h"
 #include "handover.h"
-#include "stats.h"
 #include "handover_rec.h"
 #include "log.h"
 

@@ -76,26 +76,31 @@ static size_t count_ready(const struct master *m)
 	return n;
 }
 
+static struct child *find_kid(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			return &m->kids[i];
+	return NULL;
+}
+
 static int chan_of(void *arg, pid_t pid)
 {
-	const struct master *m = arg;
+	struct master *m = arg;
+	struct child *k;
 
 	if (pid == m->upgrade_peer && m->upgrade_chan != -1)
 		return m->upgrade_chan;
-	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].pid == pid)
-			return m->kids[i].chan;
-	return -1;
+	return (k = find_kid(m, pid)) != NULL ? k->chan : -1;
 }
 
 /* relay.h: a refusal reached the worker that offered: back in its count. */
 static void back_in(void *arg, pid_t pid)
 {
-	struct master *m = arg;
+	struct child *k = find_kid(arg, pid);
 
-	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].pid == pid)
-			m->kids[i].handed_in++;
+	if (k != NULL)
+		k->handed_in++;
 }
 
 static void close_chan(struct master *m, struct child *k)
@@ -128,14 +133,10 @@ static void relay_to_current(struct master *m, struct child *k, const struct cha
 	int src_chan = k != NULL ? k->chan : m->upgrade_chan;
 	/* None serves yet (a reload started another generation while this
 	 * one's offers were on their way): the offer comes again shortly. */
-	if (n == 0 && !m->stopping) {
-		if (relay_refuse(src_chan, msg->hdr.id, EAGAIN) == -1)
-			m->relay.lost++;
-		else if (k != NULL)
-			k->handed_in++;
-	} else {
+	if (n == 0 && !m->stopping)
+		relay_refuse(&m->relay, src, src_chan, msg->hdr.id, EAGAIN);
+	else
 		relay_offer(&m->relay, src, src_chan, msg, fds, nfds, t, n);
-	}
 }
 
 /*
@@ -480,14 +481,6 @@ static void on_respawn_timer(struct ev_loop *loop, struct ev_timer *t)
 
 	if (!m->stopping)
 		spawn_missing(m);
-}
-
-static struct child *find_kid(struct master *m, pid_t pid)
-{
-	for (size_t i = 0; i < m->nkids; i++)
-		if (m->kids[i].pid == pid)
-			return &m->kids[i];
-	return NULL;
 }
 
 /* How worker k ended, with the system call its sandbox refused if that is
@@ -1045,11 +1038,9 @@ int master_run(struct config *cfg, const char *path, int detach)
 	                   .pidfile = PIDFILE_NONE,
 	                   .upgrade_chan = -1,
 	                   .upgrade_pidfile = PIDFILE_NONE,
-	                   .ctl_inherited = -1};
+	                   .ctl_inherited = -1,
+	                   .relay = {.back = back_in, .back_arg = &m}};
 	char err[1024];
-
-	m.relay.back = back_in;
-	m.relay.back_arg = &m;
 	int rc = EXIT_RUNTIME;
 
 	ev_timer_init(&m.respawn_timer, on_respawn_timer);

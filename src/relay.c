@@ -13,19 +13,6 @@
 #include "log.h"
 #include "relay.h"
 
-int relay_refuse(int chan, uint32_t token, int err)
-{
-	struct chan_ho_answer a = {.err = err};
-
-	if (chan < 0)
-		return -1;
-	if (chan_send(chan, CHAN_HO_ANSWER, token, &a, sizeof(a), -1) == -1) {
-		log_warn("handover: cannot answer an offer");
-		return -1;
-	}
-	return 0;
-}
-
 /* A refusal of src's offer was told to src, or could not be (told 0). */
 static void refused(struct relay *r, pid_t src, int told)
 {
@@ -33,6 +20,17 @@ static void refused(struct relay *r, pid_t src, int told)
 		r->lost++;
 	else if (r->back != NULL && src != 0)
 		r->back(r->back_arg, src);
+}
+
+void relay_refuse(struct relay *r, pid_t src, int src_chan, uint32_t token, int err)
+{
+	struct chan_ho_answer a = {.err = err};
+	int told =
+	    src_chan >= 0 && chan_send(src_chan, CHAN_HO_ANSWER, token, &a, sizeof(a), -1) == 0;
+
+	if (src_chan >= 0 && !told)
+		log_warn("handover: cannot answer an offer");
+	refused(r, src, told);
 }
 
 static int remember(struct relay *r, const struct relay_flight *f)
@@ -55,21 +53,21 @@ void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg
 	struct relay_flight f = {.token = msg->hdr.id, .src = src};
 
 	if (n == 0) {
-		refused(r, src, relay_refuse(src_chan, msg->hdr.id, ESHUTDOWN) == 0);
+		relay_refuse(r, src, src_chan, msg->hdr.id, ESHUTDOWN);
 		return;
 	}
 	const struct relay_target *t = &targets[r->rr++ % n];
 	f.dst = t->pid;
 	f.id = r->next_id++;
 	if (remember(r, &f) == -1) {
-		refused(r, src, relay_refuse(src_chan, msg->hdr.id, ENOMEM) == 0);
+		relay_refuse(r, src, src_chan, msg->hdr.id, ENOMEM);
 		return;
 	}
 	if (chan_send_fds(t->chan, CHAN_HO_OFFER, f.id, msg->payload, msg->hdr.len, fds, nfds) ==
 	    -1) {
 		int err = errno;
 		r->n--;
-		refused(r, src, relay_refuse(src_chan, msg->hdr.id, err) == 0);
+		relay_refuse(r, src, src_chan, msg->hdr.id, err);
 	}
 }
 
@@ -117,8 +115,7 @@ void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 			i++;
 			continue;
 		}
-		int chan = f->src != 0 ? chan_of(arg, f->src) : -1;
-		refused(r, f->src, relay_refuse(chan, f->token, EPIPE) == 0);
+		relay_refuse(r, f->src, f->src != 0 ? chan_of(arg, f->src) : -1, f->token, EPIPE);
 		take(r, i);
 	}
 }

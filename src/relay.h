@@ -64,10 +64,10 @@ typedef int relay_chan_fn(void *arg, pid_t pid);
 void relay_offer(struct relay *r, pid_t src, int src_chan, const struct chan_msg *msg,
                  const int *fds, size_t nfds, const struct relay_target *targets, size_t n);
 
-/* Refuse offer `token` to the worker over chan with errno err (EAGAIN: it
- * offers again later).  Returns 0, or -1 if it could not be told (chan -1,
- * or the worker is gone). */
-int relay_refuse(int chan, uint32_t token, int err);
+/* Refuse offer `token` to worker src over src_chan with errno err (EAGAIN:
+ * it offers again later), and keep the books: back in src's count if it was
+ * told (r->back), lost if it could not be (src_chan -1, or src is gone). */
+void relay_refuse(struct relay *r, pid_t src, int src_chan, uint32_t token, int err);
 
 /* Pass a CHAN_HO_ANSWER from worker dst back to the worker that offered.
  * Returns 1 if dst took the connection (the caller counts it in dst's), else
