@@ -121,6 +121,8 @@ void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
 	/* Lost in a handover along with both its workers (relay.h). */
 	s->c.handed_in += m->relay.lost;
 	s->c.closed[STATS_CLOSE_WORKER_EXIT] += m->relay.lost;
+	/* In flight: open, in no worker's count yet. */
+	s->c.handed_in += relay_in_flight(&m->relay, m->upgrade_peer);
 	for (size_t i = 0; i < m->nkids; i++) {
 		struct child *k = &m->kids[i];
 		if (kid_counters(k, &c) == 0)
@@ -153,6 +155,7 @@ uint64_t master_ctl_connections(struct master *m)
 	for (size_t i = 0; i < m->nkids; i++)
 		if (kid_counters(&m->kids[i], &c) == 0)
 			stats_sum(&sum, &c);
+	sum.handed_in += relay_in_flight(&m->relay, m->upgrade_peer);
 	return stats_open(&sum);
 }
 

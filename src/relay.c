@@ -120,6 +120,15 @@ void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg)
 	}
 }
 
+size_t relay_in_flight(const struct relay *r, pid_t foreign)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->v[i].src == 0 || r->v[i].src != foreign;
+	return n;
+}
+
 void relay_free(struct relay *r)
 {
 	free(r->v);

@@ -10,7 +10,8 @@
  * because only it sees each offer and answer exactly once: it counts a
  * connection out of the old worker's count when it reads the offer, back in
  * when it tells the old worker a refusal (r->back), and into the new
- * worker's when the answer says it took it (relay_answer()'s return).  A
+ * worker's when the answer says it took it (relay_answer()'s return); in
+ * between, relay_in_flight() counts it (a scrape sees it open).  A
  * worker killed between sending an offer and counting it, or between being
  * told a refusal and reading it, cannot then leave a connection in two
  * counts or in none.  A connection whose old worker is gone by the time the
@@ -78,6 +79,15 @@ int relay_answer(struct relay *r, pid_t dst, const struct chan_msg *msg, relay_c
 /* Worker pid is gone: refuse (EPIPE) the offers it had not answered, and
  * remember that those it had made have nobody to go back to. */
 void relay_gone(struct relay *r, pid_t pid, relay_chan_fn *chan_of, void *arg);
+
+/*
+ * Offers read and not yet answered, but those whose old worker is
+ * `foreign` (an upgrade's old master, whose books hold them until one of
+ * ours takes them or it is gone; 0: none).  Counted out of their old
+ * worker and not yet in anyone's, they are open all the same: the master's
+ * gauges add them.
+ */
+size_t relay_in_flight(const struct relay *r, pid_t foreign);
 
 void relay_free(struct relay *r);
 
