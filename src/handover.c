@@ -192,6 +192,17 @@ void handover_finish(struct handover *h, int chan_gone)
 	log_summary(h);
 }
 
+void handover_abandon(struct handover *h)
+{
+	for (size_t i = 0; i < HANDOVER_WINDOW; i++) {
+		if (h->slot[i] == NULL)
+			continue;
+		conn_forget(h->slot[i]);
+		h->slot[i] = NULL;
+		h->inflight--;
+	}
+}
+
 /* Offer open connections while the window has room. */
 static void pump(struct handover *h)
 {

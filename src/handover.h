@@ -51,6 +51,11 @@ void handover_start(struct handover *h, uint64_t timeout_ms);
  * with chan < 0, are taken back now. */
 void handover_finish(struct handover *h, int chan_gone);
 
+/* The worker exits with offers unanswered: the master counted them out of
+ * ours (relay.h) and a new worker may take them, so let go of our copies
+ * without counting them closed. */
+void handover_abandon(struct handover *h);
+
 /* The master passed on the answer to one of our offers. */
 void handover_on_answer(struct handover *h, const struct chan_msg *msg);
 

@@ -559,6 +559,7 @@ static void worker_free(struct worker *w)
 {
 	struct ev_loop *loop = w->conns.loop;
 
+	handover_abandon(&w->ho);
 	while (w->conns.conns != NULL)
 		conn_close(w->conns.conns, "shutdown");
 	if (loop != NULL) {

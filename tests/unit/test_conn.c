@@ -25,10 +25,13 @@
 #include <cmocka.h>
 
 #include "buffer.h"
+#include "channel.h"
 #include "conn.h"
 #include "conn_uring.h"
 #include "ev.h"
 #include "ev_uring.h"
+#include "handover.h"
+#include "stats.h"
 
 #define RBUF_SIZE 4096
 
@@ -452,6 +455,65 @@ static void test_retire_all_and_close_callback(void **state)
 	assert_int_equal(f->c->state, CONN_RETIRING);
 }
 
+/* ---- handover (handover.c) ---- */
+
+static int offered(struct fixture *f)
+{
+	return f->ctx.nconns == 1 && f->c->state == CONN_HANDOVER;
+}
+
+/*
+ * Bug: a worker that stopped with an offer unanswered closed the offered
+ * connection as "shutdown", though the master had counted it out of the
+ * worker's count when it read the offer, and the new worker that took it
+ * counted its close again.  handover_abandon() lets our copy go uncounted;
+ * the offer's copy is the connection now, and still echoes.
+ */
+static void test_exit_with_offer_unanswered(void **state)
+{
+	struct fixture *f = *state = make(state, 1 << 20, 0);
+	struct stats_pool *pool = stats_pool_new();
+	struct stats_counters now;
+	struct handover h;
+	struct chan_msg msg;
+	int ch[2], fd = -1, eof = 0;
+	char buf[16];
+
+	assert_non_null(pool);
+	f->ctx.stats = stats_slot_get(pool);
+	assert_non_null(f->ctx.stats);
+	client_write(f, "before");
+	expect_echo(f, "before");
+	assert_int_equal(chan_pair(ch), 0);
+	handover_init(&h, &f->ctx, ch[0]);
+	handover_start(&h, 10000);
+	assert_true(run_until(f, offered, 2000)); /* io_uring: a turn later */
+	assert_int_equal(chan_recv(ch[1], &msg, &fd), 1);
+	assert_int_equal(msg.hdr.type, CHAN_HO_OFFER);
+	assert_true(fd >= 0);
+
+	handover_abandon(&h);
+	assert_int_equal(f->ctx.nconns, 0);
+	assert_int_equal(h.inflight, 0);
+	stats_read(f->ctx.stats, &now);
+	for (size_t i = 0; i < STATS_CLOSE_COUNT; i++)
+		assert_int_equal(now.closed[i], 0);
+	client_write(f, "after");
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "after", 5);
+	assert_int_equal(client_read(f, buf, sizeof(buf), &eof, 50), 0);
+	assert_false(eof);
+
+	close(fd);
+	close(ch[0]);
+	close(ch[1]);
+	ev_timer_stop(f->ctx.loop, &h.retry);
+	f->ctx.stats = NULL;
+	stats_pool_free(pool);
+}
+
 /* ---- a PROXY header first (conn_expect_proxy) ---- */
 
 static int header_read(struct fixture *f)
@@ -566,6 +628,7 @@ static const struct {
     {"test_retire_waits_for_quiet_then_cut", test_retire_waits_for_quiet_then_cut},
     {"test_retire_completes_echo", test_retire_completes_echo},
     {"test_retire_all_and_close_callback", test_retire_all_and_close_callback},
+    {"test_exit_with_offer_unanswered", test_exit_with_offer_unanswered},
     {"test_proxy_split_header", test_proxy_split_header},
     {"test_proxy_bad_header", test_proxy_bad_header},
     {"test_proxy_timeout", test_proxy_timeout},
