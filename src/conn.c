@@ -200,6 +200,12 @@ void conn_received(struct conn *c, size_t n)
 {
 	c->bytes_in += (uint64_t)n;
 	touch(c);
+	if (!c->rcvbuf &&
+	    (c->out.len >= (size_t)CONN_RCVBUF_FIXED || c->out.len >= max_pending(c))) {
+		int v = CONN_RCVBUF_FIXED;
+		c->rcvbuf = 1;
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
 	if (conn_backlog(c) >= max_pending(c))
 		c->paused = 1;
 }

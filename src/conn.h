@@ -101,6 +101,7 @@ struct conn {
 	uint8_t peer_eof; /* the client sent FIN */
 	uint8_t paused;   /* reading stopped: queue over max_pending */
 	uint8_t heavy;    /* the last read filled its share: more was waiting */
+	uint8_t rcvbuf;   /* its socket's receive buffer is fixed (conn_received()) */
 };
 
 /* Bytes echoed so far: every byte read is sent, queued or held by the I/O
@@ -201,6 +202,17 @@ struct conn *conn_adopt(struct conn_ctx *ctx, int fd, const struct conn_transfer
 
 /* Bytes received and not yet echoed (queued, or held by the I/O driver). */
 size_t conn_backlog(const struct conn *c);
+
+/*
+ * What a connection's socket receive buffer is fixed at (SO_RCVBUF; the
+ * kernel doubles it: 128 KiB, its own default) the first time its queue
+ * holds this much (or max_pending, if less): its client does not read its
+ * echo as fast as it sends.  The kernel grows the buffer of a socket that
+ * is read fast, up to 6 MB; 500 clients that send and never read their
+ * echo had theirs grow to 1-1.5 MB each on io_uring, and the machine ran
+ * out of TCP memory (drops for every connection, stalls of 0.2 s).
+ */
+#define CONN_RCVBUF_FIXED 65536
 
 /*
  * ---- For the I/O drivers ----------------------------------------------------

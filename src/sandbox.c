@@ -55,6 +55,7 @@ enum arg_rule {
 	OWN_PID,        /* kill, tgkill: argument 0 is this process */
 	EMPTY_PATH,     /* newfstatat: AT_EMPTY_PATH, i.e. fstat */
 	URING_REGISTER, /* io_uring_register: a buffer ring, the ring fd's release */
+	RCVBUF_ONLY,    /* setsockopt: SOL_SOCKET, SO_RCVBUF (conn.h) */
 };
 
 static const struct {
@@ -100,6 +101,7 @@ static const struct {
     {"getsockname", ANY},
     {"getpeername", ANY},
     {"getsockopt", ANY},
+    {"setsockopt", RCVBUF_ONLY},
     {"fcntl", ANY},
     /* a reload's handover: a large queue travels in a memfd */
     {"memfd_create", ANY},
@@ -221,6 +223,13 @@ static int add_rule(scmp_filter_ctx f, int nr, enum arg_rule rule)
 		return allow_if(f, nr, 0, SCMP_CMP_EQ, AF_UNIX, 0);
 	case FIONREAD_ONLY:
 		return allow_if(f, nr, 1, SCMP_CMP_EQ, FIONREAD, 0);
+	case RCVBUF_ONLY: { /* setsockopt: level is argument 1, the option 2 */
+		struct scmp_arg_cmp cmp[2] = {
+		    {.arg = 1, .op = SCMP_CMP_EQ, .datum_a = SOL_SOCKET, .datum_b = 0},
+		    {.arg = 2, .op = SCMP_CMP_EQ, .datum_a = SO_RCVBUF, .datum_b = 0},
+		};
+		return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, nr, 2, cmp);
+	}
 	case OWN_PID:
 		return allow_if(f, nr, 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	case EMPTY_PATH: /* newfstatat: flags are argument 3 */

@@ -271,6 +271,12 @@ static void test_backpressure(void **state)
 	assert_true(paused(f));
 	assert_true(conn_backlog(f->c) >= max);
 	assert_true(conn_backlog(f->c) < max + f->slack);
+	/* A client that does not read its echo: its socket's receive buffer
+	 * is fixed, so that the kernel cannot grow it (conn.h). */
+	int rcvbuf = 0;
+	socklen_t len = sizeof(rcvbuf);
+	assert_int_equal(getsockopt(f->c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len), 0);
+	assert_int_equal(rcvbuf, 2 * CONN_RCVBUF_FIXED);
 	/* Now read everything and send the rest. */
 	end = now_ms() + 10000;
 	while (got < total && now_ms() < end) {
