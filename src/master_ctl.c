@@ -112,24 +112,35 @@ static int kid_counters(const struct child *k, struct stats_counters *c)
 	return 0;
 }
 
-void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
+/* What the live workers have counted, with the offers in flight between
+ * them (open, in no worker's count yet: relay.h); stats_open() of it is the
+ * connections open now. */
+static void live_counters(const struct master *m, struct stats_counters *sum)
 {
 	struct stats_counters c;
+
+	memset(sum, 0, sizeof(*sum));
+	for (size_t i = 0; i < m->nkids; i++)
+		if (kid_counters(&m->kids[i], &c) == 0)
+			stats_sum(sum, &c);
+	sum->handed_in += relay_in_flight(&m->relay, m->upgrade_peer);
+}
+
+void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
+{
+	struct stats_counters live;
 
 	memset(s, 0, sizeof(*s));
 	s->c = m->retired;
 	/* Lost in a handover along with both its workers (relay.h). */
 	s->c.handed_in += m->relay.lost;
 	s->c.closed[STATS_CLOSE_WORKER_EXIT] += m->relay.lost;
-	/* In flight: open, in no worker's count yet. */
-	s->c.handed_in += relay_in_flight(&m->relay, m->upgrade_peer);
+	live_counters(m, &live);
+	stats_sum(&s->c, &live);
 	for (size_t i = 0; i < m->nkids; i++) {
-		struct child *k = &m->kids[i];
-		if (kid_counters(k, &c) == 0)
-			stats_sum(&s->c, &c);
-		enum metrics_worker st = worker_state(m, k);
+		enum metrics_worker st = worker_state(m, &m->kids[i]);
 		s->workers[st]++;
-		struct metrics_gen *g = gen_row(s, k->gen);
+		struct metrics_gen *g = gen_row(s, m->kids[i].gen);
 		if (g != NULL)
 			g->workers[st]++;
 	}
@@ -150,13 +161,10 @@ void master_ctl_snapshot(struct master *m, struct metrics_snapshot *s)
 
 uint64_t master_ctl_connections(struct master *m)
 {
-	struct stats_counters sum = {0}, c;
+	struct stats_counters live;
 
-	for (size_t i = 0; i < m->nkids; i++)
-		if (kid_counters(&m->kids[i], &c) == 0)
-			stats_sum(&sum, &c);
-	sum.handed_in += relay_in_flight(&m->relay, m->upgrade_peer);
-	return stats_open(&sum);
+	live_counters(m, &live);
+	return stats_open(&live);
 }
 
 void master_ctl_worker_gone(struct master *m, struct child *k)
