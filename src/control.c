@@ -276,15 +276,9 @@ static void on_listener(struct ev_loop *loop, int lfd, int events, void *arg)
 			ev_set(loop, lfd, 0);
 			return;
 		}
-		struct sockaddr_storage ss;
-		socklen_t sslen = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("control socket: accept");
+		int fd = endpoint_accept(lfd, "control socket");
+		if (fd == -1)
 			return;
-		}
 		c->fd = fd;
 		c->len = 0;
 		c->answered = 0;

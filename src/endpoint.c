@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "endpoint.h"
+#include "log.h"
 
 /* A few scrapers or operators at a time. */
 #define BACKLOG 16
@@ -113,4 +114,16 @@ fail:;
 		unlink(((struct sockaddr_un *)&ss)->sun_path);
 	errno = saved;
 	return -1;
+}
+
+int endpoint_accept(int lfd, const char *what)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED)
+		log_warn("%s: accept", what);
+	return fd;
 }

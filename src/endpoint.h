@@ -29,4 +29,9 @@ int endpoint_listen(const struct config_endpoint *ep, mode_t mode, char *name, s
  * answers there, EEXIST when the path is not a socket. */
 int endpoint_clear_stale(const struct sockaddr_un *sun);
 
+/* Accept one client of listening socket lfd, non-blocking and close-on-exec.
+ * Returns its descriptor, or -1 when none is waiting or accept4() failed;
+ * a failure other than an empty backlog is logged, naming `what`. */
+int endpoint_accept(int lfd, const char *what);
+
 #endif

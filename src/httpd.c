@@ -155,15 +155,9 @@ static void on_listener(struct ev_loop *loop, int lfd, int events, void *arg)
 			ev_set(loop, lfd, 0);
 			return;
 		}
-		struct sockaddr_storage ss;
-		socklen_t sslen = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("metrics: accept");
+		int fd = endpoint_accept(lfd, "metrics");
+		if (fd == -1)
 			return;
-		}
 		c->fd = fd;
 		c->len = 0;
 		if (ev_add(loop, fd, EV_READ, on_client, c) == -1) {
